@@ -1,0 +1,133 @@
+//! Settings every service shares, from flags or the environment (12-factor). Each service
+//! flattens these into its own command line beside its own settings (listen addresses).
+//!
+//! clap rejects a malformed setting with a message naming it and exit code 2; settings that
+//! parse but cannot be used (an unreadable key file) end the same way through
+//! [`ConfigError::exit`].
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+/// Database settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Most connections the pool keeps open.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a free connection before it answers UNAVAILABLE.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    pub db_acquire_timeout_secs: u64,
+}
+
+/// Token verification settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AuthArgs {
+    /// JWKS file with the public keys tokens are signed with; re-read when it changes (a
+    /// mounted Secret or ConfigMap).
+    #[arg(long, env = "JWKS_FILE")]
+    pub jwks_file: PathBuf,
+    /// Required `iss` claim.
+    #[arg(long, env = "JWT_ISSUER", default_value = "fallwerk-dev")]
+    pub jwt_issuer: String,
+    /// Required `aud` claim.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "fallwerk")]
+    pub jwt_audience: String,
+}
+
+/// How the gRPC server behaves.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// PEM certificate chain for TLS; with `--tls-key`. Plaintext when absent (dev only).
+    #[arg(long, env = "TLS_CERT_FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, env = "TLS_KEY_FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds an RPC may take before it is cancelled with DEADLINE_EXCEEDED.
+    #[arg(long, env = "GRPC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Largest request or response message in bytes.
+    #[arg(long, env = "GRPC_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Seconds in-flight RPCs get to finish after SIGTERM; keep below the pod's
+    /// terminationGracePeriodSeconds.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+    /// Seconds after which a client connection is asked to reconnect, so clients behind a
+    /// Kubernetes Service spread over new replicas.
+    #[arg(long, env = "GRPC_MAX_CONNECTION_AGE_SECS", default_value_t = 300)]
+    pub max_connection_age_secs: u64,
+}
+
+impl ServerArgs {
+    /// RPC timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// Shutdown grace period.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// Log and metrics output.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TelemetryArgs {
+    /// `json` (default: one object a line, with trace id) or `text` for people.
+    #[arg(long, env = "RUST_LOG_FORMAT", default_value = "json")]
+    pub log_format: LogFormat,
+    /// Address of the Prometheus `/metrics` listener; `off` disables it.
+    #[arg(long, env = "METRICS_LISTEN")]
+    pub metrics_listen: Option<MetricsListen>,
+}
+
+/// Log line format.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// JSON, one object a line (for collectors).
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// Where `/metrics` listens, or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// Serve on this address.
+    Addr(SocketAddr),
+    /// No metrics listener.
+    Off,
+}
+
+impl std::str::FromStr for MetricsListen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(MetricsListen::Off);
+        }
+        s.parse()
+            .map(MetricsListen::Addr)
+            .map_err(|e| format!("expected host:port or `off`: {e}"))
+    }
+}
+
+/// A setting that parsed but cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {problem}")]
+pub struct ConfigError {
+    /// The flag / environment variable at fault.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// Prints the error and returns exit code 2, the code clap uses for bad settings.
+    pub fn exit(&self) -> ExitCode {
+        eprintln!("error: {self}");
+        ExitCode::from(2)
+    }
+}

@@ -1,0 +1,195 @@
+//! The one mapping from what went wrong to a rich gRPC status.
+//!
+//! Handlers return [`ApiError`]; nothing else builds a `tonic::Status`. Bad input becomes
+//! INVALID_ARGUMENT with a `google.rpc.BadRequest` naming every bad field, state-machine
+//! violations FAILED_PRECONDITION with a stable `ErrorInfo` reason, a stale etag ABORTED.
+//! Database failures are logged with their cause and answered without it.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// `ErrorInfo.domain` of every error fallwerk returns.
+pub const ERROR_DOMAIN: &str = "fallwerk";
+
+/// Everything wrong with one request, collected so the caller learns every bad field at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// An empty collection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Notes that `field` (its path in the request, e.g. `applicant.birth_date`) is bad.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Whether nothing was found wrong.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The parsed value when nothing was found wrong, else the INVALID_ARGUMENT error naming
+    /// every bad field. Parsers return `None` exactly when they added a violation.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ if !self.0.is_empty() => Err(ApiError::InvalidArgument(self.0)),
+            _ => Err(ApiError::Internal("a parser failed without naming the field".into())),
+        }
+    }
+
+    /// Runs a field parser and keeps its value, or notes its complaint and returns `None`.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(description) => {
+                self.add(field, description);
+                None
+            }
+        }
+    }
+}
+
+/// What a request can fail with, independent of gRPC.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Bad input: every bad field with what is wrong with it.
+    #[error("the request has invalid fields")]
+    InvalidArgument(Vec<FieldViolation>),
+    /// No such object, or one the caller may not know exists.
+    #[error("{resource} {id} not found")]
+    NotFound {
+        /// Kind of object, e.g. `applicant`.
+        resource: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The object is not in a state that allows this.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// Stable, machine-readable reason in UPPER_SNAKE_CASE.
+        reason: &'static str,
+        /// What a person reads.
+        message: String,
+        /// Extra facts for the caller (e.g. candidate ids).
+        metadata: HashMap<String, String>,
+    },
+    /// The etag sent is not the current one: someone changed the object meanwhile.
+    #[error("{resource} {id} was changed since it was read; read it again")]
+    StaleEtag {
+        /// Kind of object.
+        resource: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A limit of the object is reached (a full offer, no advisor capacity).
+    #[error("{message}")]
+    ResourceExhausted {
+        /// Stable reason.
+        reason: &'static str,
+        /// What a person reads.
+        message: String,
+    },
+    /// No valid credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Valid credentials without the right to do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The database failed or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A bug or broken invariant: logged with detail, answered as INTERNAL without it.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// FAILED_PRECONDITION without metadata.
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError::FailedPrecondition {
+            reason,
+            message: message.into(),
+            metadata: HashMap::new(),
+        }
+    }
+
+    /// INVALID_ARGUMENT for one field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        ApiError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    /// NOT_FOUND for one object.
+    pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
+        ApiError::NotFound {
+            resource,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(error: ApiError) -> Status {
+        let message = error.to_string();
+        match error {
+            ApiError::InvalidArgument(violations) => Status::with_error_details(
+                Code::InvalidArgument,
+                message,
+                ErrorDetails::with_bad_request(violations),
+            ),
+            ApiError::NotFound { resource, id } => Status::with_error_details(
+                Code::NotFound,
+                message,
+                ErrorDetails::with_error_info(
+                    "NOT_FOUND",
+                    ERROR_DOMAIN,
+                    HashMap::from([("resource".to_owned(), resource.to_owned()), ("id".to_owned(), id)]),
+                ),
+            ),
+            ApiError::FailedPrecondition {
+                reason, metadata, ..
+            } => Status::with_error_details(
+                Code::FailedPrecondition,
+                message,
+                ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+            ),
+            ApiError::StaleEtag { .. } => Status::with_error_details(
+                Code::Aborted,
+                message,
+                ErrorDetails::with_error_info("STALE_ETAG", ERROR_DOMAIN, HashMap::new()),
+            ),
+            ApiError::ResourceExhausted { reason, .. } => Status::with_error_details(
+                Code::ResourceExhausted,
+                message,
+                ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
+            ),
+            ApiError::Unauthenticated(_) => Status::unauthenticated(message),
+            ApiError::PermissionDenied(_) => Status::permission_denied(message),
+            ApiError::Database(cause) => database_status(cause),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+fn database_status(cause: sqlx::Error) -> Status {
+    match cause {
+        // The pool could not hand out a connection in time: the database is down or overloaded,
+        // which a client may retry.
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            tracing::warn!(error = %cause, "database unavailable");
+            Status::unavailable("the database is unavailable; retry later")
+        }
+        other => {
+            tracing::error!(error = %other, "database error");
+            Status::internal("internal error")
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Schema migrations of one service, into that service's own schema.
+//!
+//! Every service applies two sets, tracked in `<schema>._migrations`: the platform's tables
+//! (outbox, idempotency, audit log), written once here for any schema, then the service's own
+//! files. All pending migrations run in one transaction that first takes an advisory lock
+//! keyed by the schema name, so replicas starting at once wait for each other and the second
+//! finds nothing to do; a failing migration leaves nothing half-applied. A migration that was
+//! applied and then edited is refused, not silently skipped.
+
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Row};
+
+/// One migration: a stable id, and its SQL (several statements allowed).
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Sortable, unique id such as `0001_applicants`.
+    pub id: &'static str,
+    /// The SQL, with every name schema-qualified.
+    pub sql: &'static str,
+}
+
+/// The migrations of one service's schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrator {
+    schema: &'static str,
+    service: &'static [Migration],
+}
+
+/// Why migrations did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// PostgreSQL refused or failed.
+    #[error("migration {id} failed: {source}")]
+    Failed {
+        /// Migration id.
+        id: String,
+        /// The database's error.
+        source: sqlx::Error,
+    },
+    /// An applied migration's text changed since.
+    #[error("migration {0} was changed after it was applied; add a new migration instead")]
+    Changed(String),
+    /// Connecting or bookkeeping failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl Migrator {
+    /// Migrations of `schema`: the platform's, then `service` in order.
+    pub const fn new(schema: &'static str, service: &'static [Migration]) -> Self {
+        Migrator { schema, service }
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &'static str {
+        self.schema
+    }
+
+    fn all(&self) -> Vec<(String, String)> {
+        let platform = PLATFORM.iter().map(|m| {
+            (format!("platform_{}", m.id), m.sql.replace("{schema}", self.schema))
+        });
+        let service = self.service.iter().map(|m| (m.id.to_owned(), m.sql.to_owned()));
+        platform.chain(service).collect()
+    }
+
+    /// Applies what is pending. Safe to run from several processes at once.
+    pub async fn run(&self, pool: &PgPool) -> Result<usize, MigrateError> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(format!("fallwerk.migrate.{}", self.schema))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE IF NOT EXISTS {schema}._migrations (
+                 id text PRIMARY KEY,
+                 checksum bytea NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );",
+            schema = self.schema
+        )))
+        .execute(&mut *tx)
+        .await?;
+        let applied: Vec<(String, Vec<u8>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, checksum FROM {}._migrations",
+            self.schema
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut count = 0;
+        for (id, sql) in self.all() {
+            let checksum = Sha256::digest(sql.as_bytes()).to_vec();
+            if let Some((_, old)) = applied.iter().find(|(a, _)| *a == id) {
+                if *old != checksum {
+                    return Err(MigrateError::Changed(id));
+                }
+                continue;
+            }
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(|source| MigrateError::Failed { id: id.clone(), source })?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {}._migrations (id, checksum) VALUES ($1, $2)",
+                self.schema
+            )))
+            .bind(&id)
+            .bind(checksum)
+            .execute(&mut *tx)
+            .await?;
+            tracing::info!(schema = self.schema, migration = %id, "migration applied");
+            count += 1;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    /// Whether every migration is applied (readiness).
+    pub async fn is_current(&self, pool: &PgPool) -> Result<bool, sqlx::Error> {
+        let ids: Vec<String> = match sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {}._migrations",
+            self.schema
+        )))
+        .fetch_all(pool)
+        .await
+        {
+            Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+            // 42P01 undefined_table, 3F000 invalid_schema_name: nothing migrated yet.
+            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "3F000")) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(self.all().iter().all(|(id, _)| ids.contains(id)))
+    }
+}
+
+/// The platform's tables, created in every service schema.
+const PLATFORM: &[Migration] = &[Migration {
+    id: "0001_outbox_idempotency_audit",
+    sql: include_str!("../migrations/0001_outbox_idempotency_audit.sql"),
+}];

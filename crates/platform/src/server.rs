@@ -1,0 +1,303 @@
+//! gRPC server start-up and shutdown, the same for every service, in this one module (so a
+//! later move from tonic to the `grpc` crate touches one place).
+//!
+//! A server hosts the service's own gRPC services plus the standard health service (status
+//! per service following the database) and reflection (`v1` and `v1alpha`). Every request
+//! passes one [`RequestLayer`]: it joins the caller's trace, authenticates and authorizes, and
+//! counts and times the call. On shutdown health turns NOT_SERVING first, then in-flight RPCs
+//! get a bounded grace period.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    Status,
+    body::Body,
+    service::Routes,
+    transport::{Identity, ServerTlsConfig},
+};
+use tracing::Instrument;
+
+use crate::{
+    auth::{Access, AccessPolicy, Authenticator, Authorizer},
+    config::{ConfigError, ServerArgs},
+    db,
+    migrate::Migrator,
+    telemetry,
+};
+
+/// What a service hands to [`serve`].
+pub struct Service {
+    /// Short name (`intake`), used in logs.
+    pub name: &'static str,
+    /// The service's gRPC services, ready to route.
+    pub routes: Routes,
+    /// Full names of those gRPC services (for health) with their method rules.
+    pub policies: Vec<AccessPolicy>,
+    /// The service's schema migrations (readiness waits for them).
+    pub migrator: Migrator,
+}
+
+/// Why the server stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Unusable settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The transport failed.
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves `service` on `listener` until `shutdown` is cancelled, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    service: Service,
+    args: &ServerArgs,
+    authenticator: Arc<Authenticator>,
+    pool: PgPool,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let service_names: Vec<&'static str> = service.policies.iter().map(|p| p.service).collect();
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in service_names.iter().copied().chain([""]) {
+        health.set_not_serving_named(name).await;
+    }
+    tokio::spawn(db::watch_health(
+        pool,
+        service.migrator,
+        health.clone(),
+        service_names.clone(),
+        shutdown.child_token(),
+    ));
+    authenticator.spawn_reload(Duration::from_secs(10), shutdown.child_token());
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(fallwerk_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ConfigError { setting: "reflection", problem: e.to_string() })?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(fallwerk_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ConfigError { setting: "reflection", problem: e.to_string() })?;
+
+    let layer = RequestLayer {
+        authenticator,
+        authorizer: Arc::new(Authorizer::new(&service.policies)),
+    };
+    let mut builder = tonic::transport::Server::builder()
+        .timeout(args.request_timeout())
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_keepalive(Some(Duration::from_secs(60)))
+        .tcp_nodelay(true)
+        .max_connection_age(Duration::from_secs(args.max_connection_age_secs))
+        .concurrency_limit_per_connection(256);
+    if let Some(tls) = tls_config(args)? {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
+        .layer(layer)
+        .add_routes(service.routes)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    let addr = listener.local_addr().ok();
+    tracing::info!(service = service.name, ?addr, tls = args.tls_cert.is_some(), "gRPC server listening");
+    let stop = shutdown.clone();
+    let drained = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        stop.cancelled().await;
+        // Readiness goes first so Kubernetes stops sending new calls while old ones finish.
+        for name in service_names.iter().copied().chain([""]) {
+            health.set_not_serving_named(name).await;
+        }
+        tracing::info!("draining in-flight RPCs");
+    });
+    let grace = args.shutdown_grace();
+    tokio::select! {
+        result = drained => {
+            result?;
+            tracing::info!(service = service.name, "gRPC server stopped");
+        }
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "shutdown grace period over; dropping remaining RPCs");
+        }
+    }
+    Ok(())
+}
+
+fn tls_config(args: &ServerArgs) -> Result<Option<ServerTlsConfig>, ConfigError> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |setting: &'static str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| ConfigError {
+            setting,
+            problem: format!("{}: {e}", path.display()),
+        })
+    };
+    let identity = Identity::from_pem(read("TLS_CERT_FILE", cert)?, read("TLS_KEY_FILE", key)?);
+    Ok(Some(ServerTlsConfig::new().identity(identity)))
+}
+
+trait HealthReporterExt {
+    async fn set_not_serving_named(&self, name: &str);
+}
+
+impl HealthReporterExt for tonic_health::server::HealthReporter {
+    async fn set_not_serving_named(&self, name: &str) {
+        self.set_service_status(name, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+}
+
+/// The tower layer every request passes: trace, authenticate, authorize, measure.
+#[derive(Clone)]
+pub struct RequestLayer {
+    authenticator: Arc<Authenticator>,
+    authorizer: Arc<Authorizer>,
+}
+
+impl<S> tower::Layer<S> for RequestLayer {
+    type Service = RequestService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestService {
+            inner,
+            authenticator: Arc::clone(&self.authenticator),
+            authorizer: Arc::clone(&self.authorizer),
+        }
+    }
+}
+
+/// See [`RequestLayer`].
+#[derive(Clone)]
+pub struct RequestService<S> {
+    inner: S,
+    authenticator: Arc<Authenticator>,
+    authorizer: Arc<Authorizer>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S> tower::Service<http::Request<Body>> for RequestService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // The clone is not ready; keep the ready one for this call (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+
+        let method = request.uri().path().trim_start_matches('/').to_owned();
+        let access = self.authorizer.access(request.uri().path());
+        let public = matches!(access, Access::Public);
+        let span = tracing::info_span!(
+            "grpc.request",
+            otel.name = %method,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.method = %method,
+            rpc.grpc.status_code = tracing::field::Empty,
+            enduser.id = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        let trace_id = telemetry::continue_trace(&span, request.headers());
+        span.record("trace_id", trace_id.as_str());
+
+        let admitted = match access {
+            Access::Public => Ok(()),
+            Access::NoRule => Err(Status::permission_denied("no authorization rule for this method")),
+            Access::Roles(roles) => bearer_token(request.headers())
+                .ok_or_else(|| Status::unauthenticated("missing bearer token"))
+                .and_then(|token| self.authenticator.authenticate(token).map_err(Status::from))
+                .and_then(|principal| {
+                    span.record("enduser.id", principal.subject.as_str());
+                    if roles.iter().any(|role| principal.has(*role)) {
+                        request.extensions_mut().insert(principal);
+                        Ok(())
+                    } else {
+                        Err(Status::permission_denied("the caller's roles may not call this method"))
+                    }
+                }),
+        };
+
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let response = match admitted {
+                    Ok(()) => inner.call(request).await?,
+                    Err(status) => status.into_http(),
+                };
+                let code = grpc_code(&response);
+                if !public {
+                    record(&method, code, started.elapsed());
+                }
+                tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+                log_outcome(code, &response);
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// The status of a response: in its headers when the call failed before any message
+/// (trailers-only, as every unary error here is); a unary answer with a message is OK.
+fn grpc_code(response: &http::Response<Body>) -> tonic::Code {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(tonic::Code::from_i32)
+        .unwrap_or(tonic::Code::Ok)
+}
+
+fn record(method: &str, code: tonic::Code, elapsed: Duration) {
+    let method = method.to_owned();
+    metrics::counter!("grpc_server_handled_total", "grpc_method" => method.clone(), "grpc_code" => format!("{code:?}"))
+        .increment(1);
+    metrics::histogram!("grpc_server_handling_seconds", "grpc_method" => method)
+        .record(elapsed.as_secs_f64());
+}
+
+fn log_outcome(code: tonic::Code, response: &http::Response<Body>) {
+    use tonic::Code::*;
+    let message = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match code {
+        Ok => tracing::debug!("rpc ok"),
+        Internal | Unknown | DataLoss => tracing::error!(code = ?code, message, "rpc failed"),
+        Unavailable | DeadlineExceeded => tracing::warn!(code = ?code, message, "rpc failed"),
+        _ => tracing::info!(code = ?code, message, "rpc refused"),
+    }
+}

@@ -1,0 +1,27 @@
+//! Compiles the public contract in `proto/` with protox (no system `protoc`) and writes the
+//! encoded descriptor set beside the generated code, for server reflection.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+const PROTO_ROOT: &str = "../../proto";
+const FILES: &[&str] = &[
+    "fallwerk/intake/v1/intake.proto",
+    "fallwerk/intake/v1/events.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed={PROTO_ROOT}");
+    let fds = protox::compile(FILES, [PROTO_ROOT])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("fallwerk_descriptor.bin"), fds.encode_to_vec())?;
+    // `prost::Name` on every message: events are stored and fed under their full type name.
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds_with_config(fds, config)?;
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! fallwerk's public gRPC contract as Rust types, generated from `proto/` at build time.
+//!
+//! Module paths follow the protobuf packages: `fallwerk::intake::v1` is
+//! `fallwerk.intake.v1`. The `.proto` files are the source of truth and carry the
+//! documentation; generated code is never committed.
+
+/// Encoded `FileDescriptorSet` of every fallwerk `.proto` (with their imports), for server
+/// reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/fallwerk_descriptor.bin"));
+
+/// `google.type`: the vendored common types.
+pub mod google {
+    /// `google.type`.
+    pub mod r#type {
+        include!(concat!(env!("OUT_DIR"), "/google.r#type.rs"));
+    }
+}
+
+/// `fallwerk.*`.
+pub mod fallwerk {
+    /// `fallwerk.intake`.
+    pub mod intake {
+        /// `fallwerk.intake.v1`: the intake service and its events.
+        pub mod v1 {
+            #![allow(clippy::large_enum_variant)]
+            include!(concat!(env!("OUT_DIR"), "/fallwerk.intake.v1.rs"));
+        }
+    }
+}
+
+pub use fallwerk::intake::v1 as intake;
