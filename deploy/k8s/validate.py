@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Renders fallwerk's kustomize targets and checks every object they produce.
+
+For the base and each overlay:
+
+1. render it with kustomize (`kustomize build`, or the copy built into `kubectl kustomize`);
+2. validate every object against the Kubernetes 1.30 OpenAPI schema, strictly (unknown
+   fields are errors), with the kubernetes-validate package, which ships the schemas (it
+   reports the first violation of each object);
+3. check what the schema cannot see: restricted Pod Security, requests and limits, one
+   handler per probe, the shutdown budget, selectors and named ports that point at something,
+   labels, namespaces, and that no Secret (with values) is part of the manifests.
+
+Runs offline. Needs `kubernetes-validate` and `PyYAML` (see README.md) and kubectl or
+kustomize on PATH. Exits 1 on any problem, 2 when it cannot run at all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+try:
+    import kubernetes_validate
+    import yaml
+except ImportError as missing:
+    print(
+        f"validate.py: {missing}. Install its two packages first (README.md):\n"
+        "  python3 -m venv /tmp/k8svenv && /tmp/k8svenv/bin/pip install 'kubernetes-validate==1.37.*' 'PyYAML>=6'\n"
+        "  /tmp/k8svenv/bin/python deploy/k8s/validate.py",
+        file=sys.stderr,
+    )
+    sys.exit(2)
+
+K8S_VERSION = "1.30.0"
+HERE = Path(__file__).resolve().parent
+
+# Each target with the namespace its namespaced objects must carry (None: none at all).
+TARGETS = {
+    "base": None,
+    "overlays/local": "fallwerk-local",
+    "overlays/production": "fallwerk",
+}
+
+# Secrets the manifests reference but never contain, as README.md names them: the shared
+# JWKS, and per service (the Deployment's name) its database URL and TLS certificate.
+SHARED_SECRETS = {"fallwerk-jwks"}
+SERVICE_SECRETS = ("fallwerk-{}-db", "fallwerk-{}-tls")
+
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
+def renderer() -> list[str]:
+    """The kustomize command line available here."""
+    if shutil.which("kustomize"):
+        return ["kustomize", "build"]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize"]
+    print("validate.py: neither kustomize nor kubectl is on PATH", file=sys.stderr)
+    sys.exit(2)
+
+
+def render(command: list[str], target: str) -> list[dict]:
+    """The objects kustomize renders for `target`; raises on a kustomize error."""
+    done = subprocess.run(
+        [*command, str(HERE / target)], capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip() or f"exit code {done.returncode}")
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def ident(obj: dict) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+def schema_problems(obj: dict) -> list[str]:
+    try:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        where = ".".join(str(p) for p in error.path) or "(top)"
+        return [f"schema: {where}: {error.message}"]
+    except kubernetes_validate.SchemaNotFoundError as error:
+        return [f"schema: {error.message}"]
+    return []
+
+
+def label_problems(obj: dict) -> list[str]:
+    labels = obj["metadata"].get("labels") or {}
+    problems = []
+    if labels.get("app.kubernetes.io/part-of") != "fallwerk":
+        problems.append("label app.kubernetes.io/part-of=fallwerk missing")
+    if obj["kind"] not in {"Namespace", "NetworkPolicy"}:
+        for key in ("app.kubernetes.io/name", "app.kubernetes.io/component"):
+            if key not in labels:
+                problems.append(f"label {key} missing")
+    return problems
+
+
+def namespace_problems(obj: dict, expected: str | None) -> list[str]:
+    if obj["kind"] in CLUSTER_SCOPED:
+        return []
+    actual = obj["metadata"].get("namespace")
+    if actual != expected:
+        return [f"namespace is {actual!r}, expected {expected!r}"]
+    return []
+
+
+def containers(pod: dict) -> list[tuple[str, dict]]:
+    return [("initContainer", c) for c in pod.get("initContainers", [])] + [
+        ("container", c) for c in pod.get("containers", [])
+    ]
+
+
+def env_value(container: dict, name: str, config_maps: dict[str, dict]) -> str | None:
+    """A variable's value as the container sees it: `env` wins over `envFrom`, and a later
+    `envFrom` source over an earlier one."""
+    for var in container.get("env", []):
+        if var["name"] == name and "value" in var:
+            return var["value"]
+    for source in reversed(container.get("envFrom", [])):
+        ref = source.get("configMapRef")
+        if ref and name in config_maps.get(ref["name"], {}):
+            return config_maps[ref["name"]][name]
+    return None
+
+
+def pod_problems(obj: dict, config_maps: dict[str, dict]) -> list[str]:
+    """Restricted Pod Security, resources, probes and the shutdown budget of one workload."""
+    pod = obj["spec"]["template"]["spec"]
+    pod_sc = pod.get("securityContext") or {}
+    problems = []
+    if pod_sc.get("runAsNonRoot") is not True:
+        problems.append("pod securityContext.runAsNonRoot is not true")
+    if pod_sc.get("runAsUser", 0) == 0:
+        problems.append("pod securityContext.runAsUser is root or unset")
+    if (pod_sc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        problems.append("pod seccompProfile is not RuntimeDefault")
+    if pod.get("automountServiceAccountToken") is not False:
+        problems.append("automountServiceAccountToken is not false")
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(key):
+            problems.append(f"{key} is set")
+    for volume in pod.get("volumes", []):
+        if "hostPath" in volume:
+            problems.append(f"volume {volume['name']} is a hostPath")
+
+    for role, c in containers(pod):
+        where = f"{role} {c['name']}"
+        sc = c.get("securityContext") or {}
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: allowPrivilegeEscalation is not false")
+        if sc.get("privileged"):
+            problems.append(f"{where}: privileged")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{where}: readOnlyRootFilesystem is not true")
+        if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+            problems.append(f"{where}: capabilities do not drop ALL")
+        if (sc.get("capabilities") or {}).get("add"):
+            problems.append(f"{where}: adds capabilities")
+        resources = c.get("resources") or {}
+        for kind in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                if resource not in (resources.get(kind) or {}):
+                    problems.append(f"{where}: no {kind}.{resource}")
+        for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
+            probe = c.get(probe_name)
+            if probe is None:
+                continue
+            handlers = [h for h in PROBE_HANDLERS if h in probe]
+            if len(handlers) != 1:
+                problems.append(f"{where}: {probe_name} has {len(handlers)} handlers {handlers}, needs exactly 1")
+        if role == "container" and c["name"] == "server":
+            for probe_name in ("readinessProbe", "livenessProbe"):
+                if probe_name not in c:
+                    problems.append(f"{where}: no {probe_name}")
+            # Every gRPC health name of a fallwerk service follows the database.
+            if "grpc" in (c.get("livenessProbe") or {}):
+                problems.append(f"{where}: gRPC liveness probe would restart pods when the database is away")
+
+        grace = env_value(c, "SHUTDOWN_GRACE_SECS", config_maps)
+        if role == "container" and grace is not None:
+            sleep = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+            period = pod.get("terminationGracePeriodSeconds", 30)
+            if int(grace) + sleep >= period:
+                problems.append(
+                    f"{where}: preStop sleep {sleep}s + SHUTDOWN_GRACE_SECS {grace}s "
+                    f"is not below terminationGracePeriodSeconds {period}s"
+                )
+    return problems
+
+
+def secret_names(pod: dict) -> set[str]:
+    """The Secrets a pod reads, as volumes or single variables."""
+    names = {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+    for _, c in containers(pod):
+        names |= {
+            var["valueFrom"]["secretKeyRef"]["name"]
+            for var in c.get("env", [])
+            if "secretKeyRef" in (var.get("valueFrom") or {})
+        }
+        names |= {s["secretRef"]["name"] for s in c.get("envFrom", []) if "secretRef" in s}
+    return names
+
+
+def matches(selector: dict, labels: dict) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
+    """Selectors, names and ports that must point at something in the same render."""
+    problems: list[tuple[str, str]] = []
+    by_kind: dict[str, dict[str, dict]] = {}
+    for obj in objects:
+        by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    workloads = [o for o in objects if o["kind"] in WORKLOADS]
+    templates = [(w, w["spec"]["template"]) for w in workloads]
+    config_maps = by_kind.get("ConfigMap", {})
+    hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind.get("HorizontalPodAutoscaler", {}).values()}
+
+    def port_names(template: dict) -> set[str]:
+        return {p["name"] for _, c in containers(template["spec"]) for p in c.get("ports", []) if "name" in p}
+
+    for w, template in templates:
+        labels = template["metadata"].get("labels") or {}
+        if not matches(w["spec"]["selector"].get("matchLabels") or {}, labels):
+            problems.append((ident(w), "selector does not match its own pod template"))
+        if w["kind"] == "Deployment" and w["metadata"]["name"] in hpa_targets and "replicas" in w["spec"]:
+            problems.append((ident(w), "sets spec.replicas although an HPA scales it"))
+        names = port_names(template)
+        for _, c in containers(template["spec"]):
+            for source in c.get("envFrom", []):
+                ref = source.get("configMapRef")
+                if ref and ref["name"] not in config_maps:
+                    problems.append((ident(w), f"envFrom ConfigMap {ref['name']} is not rendered"))
+            for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
+                for handler in ("tcpSocket", "httpGet"):
+                    port = ((c.get(probe_name) or {}).get(handler) or {}).get("port")
+                    if isinstance(port, str) and port not in names:
+                        problems.append((ident(w), f"{probe_name} names port {port}, which no container has"))
+        documented = SHARED_SECRETS | {f.format(w["metadata"]["name"]) for f in SERVICE_SECRETS}
+        for secret in sorted(secret_names(template["spec"])):
+            if secret not in documented:
+                problems.append((ident(w), f"uses Secret {secret}, not one README.md names"))
+
+    for svc in by_kind.get("Service", {}).values():
+        selected = [t for _, t in templates if matches(svc["spec"].get("selector") or {}, t["metadata"].get("labels") or {})]
+        if not selected:
+            problems.append((ident(svc), "selector matches no pod template"))
+        for port in svc["spec"].get("ports", []):
+            target = port.get("targetPort")
+            if isinstance(target, str) and not any(target in port_names(t) for t in selected):
+                problems.append((ident(svc), f"targetPort {target} is no port of the selected pods"))
+    for pdb in by_kind.get("PodDisruptionBudget", {}).values():
+        selector = pdb["spec"]["selector"].get("matchLabels") or {}
+        if not any(matches(selector, t["metadata"].get("labels") or {}) for _, t in templates):
+            problems.append((ident(pdb), "selector matches no pod template"))
+    for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
+        ref = hpa["spec"]["scaleTargetRef"]
+        if ref["name"] not in by_kind.get(ref["kind"], {}):
+            problems.append((ident(hpa), f"scales {ref['kind']}/{ref['name']}, which is not rendered"))
+        if hpa["spec"].get("minReplicas", 1) > hpa["spec"]["maxReplicas"]:
+            problems.append((ident(hpa), "minReplicas above maxReplicas"))
+    for policy in by_kind.get("NetworkPolicy", {}).values():
+        selector = policy["spec"]["podSelector"].get("matchLabels") or {}
+        selected = [t for _, t in templates if not selector or matches(selector, t["metadata"].get("labels") or {})]
+        names = set().union(*(port_names(t) for t in selected)) if selected else set()
+        for rule in policy["spec"].get("ingress", []):
+            for port in rule.get("ports", []):
+                if isinstance(port.get("port"), str) and port["port"] not in names:
+                    problems.append((ident(policy), f"ingress names port {port['port']}, which no selected pod has"))
+    return problems
+
+
+def check(target: str, namespace: str | None, command: list[str]) -> int:
+    """Checks one target, prints what it found, returns the number of problems."""
+    try:
+        objects = render(command, target)
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        print(f"FAIL {target}: kustomize could not render it:")
+        for line in str(error).splitlines():
+            print(f"       {line}")
+        return 1
+    problems: list[tuple[str, str]] = []
+    config_maps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o["kind"] == "ConfigMap"}
+    for obj in objects:
+        found = schema_problems(obj) + label_problems(obj) + namespace_problems(obj, namespace)
+        if obj["kind"] == "Secret":
+            found.append("a Secret in the manifests: secrets are created in the cluster, never committed")
+        if obj["kind"] in WORKLOADS:
+            found += pod_problems(obj, config_maps)
+        problems += [(ident(obj), p) for p in found]
+    problems += reference_problems(objects)
+
+    kinds = ", ".join(sorted({ident(o) for o in objects}))
+    secrets = sorted(set().union(*(secret_names(o["spec"]["template"]["spec"]) for o in objects if o["kind"] in WORKLOADS)))
+    status = "ok  " if not problems else "FAIL"
+    print(f"{status} {target}: {len(objects)} objects ({kinds})")
+    print(f"       Secrets it expects in the cluster: {', '.join(secrets) or 'none'}")
+    for where, problem in problems:
+        print(f"       {where}: {problem}")
+    return len(problems)
+
+
+def main() -> int:
+    command = renderer()
+    print(f"Rendering with `{' '.join(command)}`; schema: Kubernetes {K8S_VERSION} (strict), "
+          f"kubernetes-validate {kubernetes_validate.__version__}")
+    print("Checks: schema, restricted Pod Security, requests/limits, one handler per probe, no gRPC "
+          "liveness, preStop + drain < grace period, selectors/ports/ConfigMaps/HPA targets resolve, "
+          "labels, namespace, no Secret objects")
+    total = sum(check(target, namespace, command) for target, namespace in TARGETS.items())
+    if total:
+        print(f"{total} problem(s)")
+        return 1
+    print(f"all {len(TARGETS)} targets valid")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
