@@ -9,6 +9,7 @@ const PROTO_ROOT: &str = "../../proto";
 const FILES: &[&str] = &[
     "fallwerk/intake/v1/intake.proto",
     "fallwerk/intake/v1/events.proto",
+    "fallwerk/feed/v1/feed.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

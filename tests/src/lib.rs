@@ -1,1 +1,348 @@
+//! The test harness: real services on loopback ports against a real PostgreSQL, each test with
+//! a database of its own.
+//!
+//! `make test` starts a throwaway PostgreSQL cluster and passes its superuser URL in
+//! `FALLWERK_TEST_DATABASE_URL`; every [`TestDatabase`] is a new database in it. Tokens are
+//! signed with a key generated for the test process. Logs go to stderr only when `TEST_LOG`
+//! is set.
 
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use fallwerk_intake::{Cli, Command};
+use fallwerk_platform::{
+    auth::Role,
+    clock::Clock,
+    devkey::{DevKey, TokenSpec},
+};
+use fallwerk_proto::intake::intake_service_client::IntakeServiceClient;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    metadata::MetadataValue,
+    service::interceptor::InterceptedService,
+    transport::{Channel, Endpoint},
+};
+use uuid::Uuid;
+
+/// The superuser URL of the test cluster.
+pub fn admin_url() -> String {
+    std::env::var("FALLWERK_TEST_DATABASE_URL").unwrap_or_else(|_| {
+        panic!("FALLWERK_TEST_DATABASE_URL is not set: run the tests with `make test`, which starts PostgreSQL")
+    })
+}
+
+/// A database of one test's own.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    /// Its connection URL.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Creates an empty database.
+    pub async fn create() -> Self {
+        let admin = admin_url();
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .expect("connect to the test cluster");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
+        TestDatabase {
+            url: format!("{base}/{name}"),
+        }
+    }
+
+    /// A small pool on the database, for checking what the service wrote.
+    pub async fn pool(&self) -> PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&self.url)
+            .await
+            .expect("connect to test database")
+    }
+}
+
+struct Keys {
+    key: DevKey,
+    jwks: PathBuf,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("fallwerk-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let key = DevKey::generate().expect("generate key");
+        let jwks = DevKey::jwks_path(&dir);
+        key.write_jwks(&jwks).expect("write JWKS");
+        Keys { key, jwks }
+    })
+}
+
+/// The key the test services trust.
+pub fn signing_key() -> &'static DevKey {
+    &keys().key
+}
+
+/// A valid token for `subject` with `roles` and `team`.
+pub fn token(subject: &str, roles: &[Role], team: Option<Uuid>) -> String {
+    signing_key().mint(&TokenSpec {
+        subject: subject.to_owned(),
+        roles: roles.to_vec(),
+        team_id: team,
+        partner_id: None,
+        ttl: Duration::from_secs(600),
+    })
+}
+
+/// A clock the test sets; starts at the real now.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// Sets the time.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock(Mutex::new(Utc::now()))
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+/// Installs tracing for the test process once: OpenTelemetry spans (so trace ids exist and
+/// travel as in production, exported nowhere) and, with `TEST_LOG` set, logs to stderr.
+pub fn init_tracing() {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        use opentelemetry::trace::TracerProvider as _;
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("tests"));
+        let logs = std::env::var_os("TEST_LOG").is_some().then(|| {
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(tracing_subscriber::EnvFilter::new("info"))
+        });
+        let _ = tracing_subscriber::registry()
+            .with(otel.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+            .with(logs)
+            .try_init();
+    });
+}
+
+/// A file holding a `service` token, as a Kubernetes Secret would mount it.
+pub fn service_token_file(subject: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "fallwerk-tests-{}/{subject}.token",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("token dir");
+    std::fs::write(&path, token(subject, &[Role::Service], None)).expect("write token");
+    path
+}
+
+/// A running intake service.
+pub struct IntakeApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its database.
+    pub db: TestDatabase,
+    /// Its clock.
+    pub clock: Arc<ManualClock>,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), fallwerk_intake::RunError>>,
+}
+
+/// An intake client that sends a bearer token.
+pub type IntakeClient = IntakeServiceClient<InterceptedService<Channel, Bearer>>;
+
+impl IntakeApp {
+    /// Starts intake on a fresh, migrated database and waits until it is SERVING.
+    pub async fn spawn() -> Self {
+        let app = Self::start(TestDatabase::create().await, true).await;
+        app.wait_serving().await;
+        app
+    }
+
+    /// Starts intake on `db`, migrating at start when `migrate`; does not wait for readiness.
+    pub async fn start(db: TestDatabase, migrate: bool) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        Self::start_on(listener, db, migrate).await
+    }
+
+    /// Stops this instance and starts a new one on the same address and database, as a
+    /// restarted pod behind a stable Service address.
+    pub async fn restart(self) -> Self {
+        let (addr, db) = (self.addr, self.db.clone());
+        self.stop().await.expect("clean stop");
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("rebind the same port");
+        let app = Self::start_on(listener, db, false).await;
+        app.wait_serving().await;
+        app
+    }
+
+    async fn start_on(listener: tokio::net::TcpListener, db: TestDatabase, migrate: bool) -> Self {
+        init_tracing();
+        let jwks = keys().jwks.to_string_lossy().into_owned();
+        let mut args = vec![
+            "intake",
+            "--database-url",
+            &db.url,
+            "--db-max-connections",
+            "6",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--jwks-file",
+            &jwks,
+            "--shutdown-grace-secs",
+            "5",
+        ];
+        if migrate {
+            args.push("--migrate");
+        }
+        let cli = Cli::try_parse_from(args).expect("valid test configuration");
+        let Command::Serve(serve) = cli.command else {
+            unreachable!("serve was given")
+        };
+        let addr = listener.local_addr().expect("local addr");
+        let clock = Arc::new(ManualClock::default());
+        let shutdown = CancellationToken::new();
+        let database = cli.database.clone();
+        let task = tokio::spawn({
+            let clock: Arc<dyn Clock> = clock.clone();
+            let shutdown = shutdown.clone();
+            async move { fallwerk_intake::run(listener, &database, &serve, clock, shutdown).await }
+        });
+        IntakeApp {
+            addr,
+            db,
+            clock,
+            shutdown,
+            task,
+        }
+    }
+
+    /// A plain channel to the service.
+    pub async fn channel(&self) -> Channel {
+        Endpoint::from_shared(format!("http://{}", self.addr))
+            .expect("endpoint")
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect to intake")
+    }
+
+    /// A client presenting `token`.
+    pub async fn client(&self, token: &str) -> IntakeClient {
+        IntakeServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
+    }
+
+    /// The health status of intake's gRPC service.
+    pub async fn health(&self) -> i32 {
+        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel().await);
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "fallwerk.intake.v1.IntakeService".into(),
+            })
+            .await
+            .map(|r| r.into_inner().status)
+            .unwrap_or(-1)
+    }
+
+    /// Waits (up to 30 s) until the service reports SERVING.
+    pub async fn wait_serving(&self) {
+        let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+        for _ in 0..300 {
+            if self.health().await == serving {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("intake did not become SERVING within 30 s");
+    }
+
+    /// Stops the service the way SIGTERM does and waits for it to finish.
+    pub async fn stop(self) -> Result<(), fallwerk_intake::RunError> {
+        self.shutdown.cancel();
+        self.task.await.expect("intake task")
+    }
+}
+
+/// Sends `authorization: Bearer <token>` on every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    /// A bearer interceptor; an empty token sends no header.
+    pub fn new(token: &str) -> Self {
+        Bearer((!token.is_empty()).then(|| format!("Bearer {token}").parse().expect("ASCII token")))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The fields named by an INVALID_ARGUMENT's `BadRequest`, sorted.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    let mut fields: Vec<String> = status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default();
+    fields.sort();
+    fields
+}
+
+/// The `ErrorInfo` reason of a status, if any.
+pub fn error_reason(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().map(|i| i.reason)
+}
+
+/// The `ErrorInfo` metadata value `key`, if any.
+pub fn error_metadata(status: &tonic::Status, key: &str) -> Option<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .and_then(|i| i.metadata.get(key).cloned())
+}

@@ -23,7 +23,10 @@ use jsonwebtoken::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::{ApiError, config::{AuthArgs, ConfigError}};
+use crate::{
+    ApiError,
+    config::{AuthArgs, ConfigError},
+};
 
 /// The roles of fallwerk's security model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -195,7 +198,11 @@ impl Authorizer {
 
     /// What `path` needs.
     pub fn access(&self, path: &str) -> Access {
-        let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        let service = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
         if PUBLIC_SERVICES.contains(&service) {
             return Access::Public;
         }
@@ -243,7 +250,11 @@ impl Authenticator {
 
     /// Re-reads the key file every `every` while `shutdown` is not cancelled, so rotated keys in
     /// a mounted Secret take effect without a restart. A broken new file keeps the old keys.
-    pub fn spawn_reload(self: &Arc<Self>, every: Duration, shutdown: tokio_util::sync::CancellationToken) {
+    pub fn spawn_reload(
+        self: &Arc<Self>,
+        every: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -257,7 +268,9 @@ impl Authenticator {
     }
 
     fn reload_if_changed(&self) {
-        let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
         if modified == self.cache.read().expect("key cache lock").modified {
             return;
         }

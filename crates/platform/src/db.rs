@@ -9,7 +9,10 @@ use sqlx::{
 use tokio_util::sync::CancellationToken;
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::{config::{ConfigError, DatabaseArgs}, migrate::Migrator};
+use crate::{
+    config::{ConfigError, DatabaseArgs},
+    migrate::Migrator,
+};
 
 /// Builds the pool without connecting: a service starts (and reports NOT_SERVING) while the
 /// database is still coming up, instead of crash-looping.
@@ -47,13 +50,18 @@ pub async fn watch_health(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let ready = match tokio::time::timeout(Duration::from_secs(2), migrator.is_current(&pool)).await {
-            Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) => Err("migrations pending".to_owned()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("database did not answer within 2s".to_owned()),
+        let ready =
+            match tokio::time::timeout(Duration::from_secs(2), migrator.is_current(&pool)).await {
+                Ok(Ok(true)) => Ok(()),
+                Ok(Ok(false)) => Err("migrations pending".to_owned()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("database did not answer within 2s".to_owned()),
+            };
+        let status = if ready.is_ok() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
         };
-        let status = if ready.is_ok() { ServingStatus::Serving } else { ServingStatus::NotServing };
         if last != Some(status) {
             match &ready {
                 Ok(()) => tracing::info!("database ready: SERVING"),

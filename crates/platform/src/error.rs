@@ -39,7 +39,9 @@ impl Violations {
         match value {
             Some(value) if self.0.is_empty() => Ok(value),
             _ if !self.0.is_empty() => Err(ApiError::InvalidArgument(self.0)),
-            _ => Err(ApiError::Internal("a parser failed without naming the field".into())),
+            _ => Err(ApiError::Internal(
+                "a parser failed without naming the field".into(),
+            )),
         }
     }
 
@@ -148,7 +150,10 @@ impl From<ApiError> for Status {
                 ErrorDetails::with_error_info(
                     "NOT_FOUND",
                     ERROR_DOMAIN,
-                    HashMap::from([("resource".to_owned(), resource.to_owned()), ("id".to_owned(), id)]),
+                    HashMap::from([
+                        ("resource".to_owned(), resource.to_owned()),
+                        ("id".to_owned(), id),
+                    ]),
                 ),
             ),
             ApiError::FailedPrecondition {

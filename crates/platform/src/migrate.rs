@@ -58,9 +58,15 @@ impl Migrator {
 
     fn all(&self) -> Vec<(String, String)> {
         let platform = PLATFORM.iter().map(|m| {
-            (format!("platform_{}", m.id), m.sql.replace("{schema}", self.schema))
+            (
+                format!("platform_{}", m.id),
+                m.sql.replace("{schema}", self.schema),
+            )
         });
-        let service = self.service.iter().map(|m| (m.id.to_owned(), m.sql.to_owned()));
+        let service = self
+            .service
+            .iter()
+            .map(|m| (m.id.to_owned(), m.sql.to_owned()));
         platform.chain(service).collect()
     }
 
@@ -100,7 +106,10 @@ impl Migrator {
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
-                .map_err(|source| MigrateError::Failed { id: id.clone(), source })?;
+                .map_err(|source| MigrateError::Failed {
+                    id: id.clone(),
+                    source,
+                })?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO {}._migrations (id, checksum) VALUES ($1, $2)",
                 self.schema
@@ -127,7 +136,9 @@ impl Migrator {
         {
             Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
             // 42P01 undefined_table, 3F000 invalid_schema_name: nothing migrated yet.
-            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01" | "3F000")) => {
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P01" | "3F000")) =>
+            {
                 return Ok(false);
             }
             Err(e) => return Err(e),
@@ -137,7 +148,13 @@ impl Migrator {
 }
 
 /// The platform's tables, created in every service schema.
-const PLATFORM: &[Migration] = &[Migration {
-    id: "0001_outbox_idempotency_audit",
-    sql: include_str!("../migrations/0001_outbox_idempotency_audit.sql"),
-}];
+const PLATFORM: &[Migration] = &[
+    Migration {
+        id: "0001_outbox_idempotency_audit",
+        sql: include_str!("../migrations/0001_outbox_idempotency_audit.sql"),
+    },
+    Migration {
+        id: "0002_feed",
+        sql: include_str!("../migrations/0002_feed.sql"),
+    },
+];

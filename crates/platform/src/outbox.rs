@@ -46,7 +46,8 @@ impl Outbox {
             .bind(telemetry::current_traceparent())
             .execute(&mut **tx)
             .await?;
-        metrics::counter!("outbox_events_written_total", "event_type" => E::full_name()).increment(1);
+        metrics::counter!("outbox_events_written_total", "event_type" => E::full_name())
+            .increment(1);
         Ok(event_id)
     }
 }

@@ -26,10 +26,13 @@ use tonic::{
 };
 use tracing::Instrument;
 
+use fallwerk_proto::feed::event_feed_server::EventFeedServer;
+
 use crate::{
     auth::{Access, AccessPolicy, Authenticator, Authorizer},
     config::{ConfigError, ServerArgs},
     db,
+    feed::{self, notify::FeedSignals, sequencer::Sequencer, service::FeedService},
     migrate::Migrator,
     telemetry,
 };
@@ -66,7 +69,31 @@ pub async fn serve(
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let service_names: Vec<&'static str> = service.policies.iter().map(|p| p.service).collect();
+    // Every service serves its outbox as an event feed.
+    let schema = service.migrator.schema();
+    let signals = FeedSignals::new();
+    tokio::spawn(feed::notify::listen(
+        pool.clone(),
+        schema,
+        signals.clone(),
+        shutdown.child_token(),
+    ));
+    tokio::spawn(Sequencer::new(pool.clone(), schema).run(signals.clone(), shutdown.child_token()));
+    let event_feed = FeedService::new(
+        pool.clone(),
+        schema,
+        signals.stamped.subscribe(),
+        shutdown.clone(),
+    );
+    let routes = service.routes.add_service(
+        EventFeedServer::new(event_feed)
+            .max_decoding_message_size(args.max_message_bytes)
+            .max_encoding_message_size(args.max_message_bytes),
+    );
+    let mut policies = service.policies.clone();
+    policies.push(feed::POLICY);
+
+    let service_names: Vec<&'static str> = policies.iter().map(|p| p.service).collect();
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in service_names.iter().copied().chain([""]) {
         health.set_not_serving_named(name).await;
@@ -84,16 +111,22 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(fallwerk_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
-        .map_err(|e| ConfigError { setting: "reflection", problem: e.to_string() })?;
+        .map_err(|e| ConfigError {
+            setting: "reflection",
+            problem: e.to_string(),
+        })?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fallwerk_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
-        .map_err(|e| ConfigError { setting: "reflection", problem: e.to_string() })?;
+        .map_err(|e| ConfigError {
+            setting: "reflection",
+            problem: e.to_string(),
+        })?;
 
     let layer = RequestLayer {
         authenticator,
-        authorizer: Arc::new(Authorizer::new(&service.policies)),
+        authorizer: Arc::new(Authorizer::new(&policies)),
     };
     let mut builder = tonic::transport::Server::builder()
         .timeout(args.request_timeout())
@@ -108,22 +141,28 @@ pub async fn serve(
     }
     let router = builder
         .layer(layer)
-        .add_routes(service.routes)
+        .add_routes(routes)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
     let addr = listener.local_addr().ok();
-    tracing::info!(service = service.name, ?addr, tls = args.tls_cert.is_some(), "gRPC server listening");
+    tracing::info!(
+        service = service.name,
+        ?addr,
+        tls = args.tls_cert.is_some(),
+        "gRPC server listening"
+    );
     let stop = shutdown.clone();
-    let drained = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-        stop.cancelled().await;
-        // Readiness goes first so Kubernetes stops sending new calls while old ones finish.
-        for name in service_names.iter().copied().chain([""]) {
-            health.set_not_serving_named(name).await;
-        }
-        tracing::info!("draining in-flight RPCs");
-    });
+    let drained =
+        router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            stop.cancelled().await;
+            // Readiness goes first so Kubernetes stops sending new calls while old ones finish.
+            for name in service_names.iter().copied().chain([""]) {
+                health.set_not_serving_named(name).await;
+            }
+            tracing::info!("draining in-flight RPCs");
+        });
     let grace = args.shutdown_grace();
     tokio::select! {
         result = drained => {
@@ -192,7 +231,10 @@ type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 impl<S> tower::Service<http::Request<Body>> for RequestService<S>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = S::Response;
@@ -226,7 +268,9 @@ where
 
         let admitted = match access {
             Access::Public => Ok(()),
-            Access::NoRule => Err(Status::permission_denied("no authorization rule for this method")),
+            Access::NoRule => Err(Status::permission_denied(
+                "no authorization rule for this method",
+            )),
             Access::Roles(roles) => bearer_token(request.headers())
                 .ok_or_else(|| Status::unauthenticated("missing bearer token"))
                 .and_then(|token| self.authenticator.authenticate(token).map_err(Status::from))
@@ -236,7 +280,9 @@ where
                         request.extensions_mut().insert(principal);
                         Ok(())
                     } else {
-                        Err(Status::permission_denied("the caller's roles may not call this method"))
+                        Err(Status::permission_denied(
+                            "the caller's roles may not call this method",
+                        ))
                     }
                 }),
         };
@@ -264,7 +310,9 @@ where
 fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// The status of a response: in its headers when the call failed before any message

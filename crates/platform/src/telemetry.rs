@@ -71,7 +71,10 @@ fn tracer_provider(service_name: &'static str) -> SdkTracerProvider {
     if !otlp_configured() {
         return builder.build();
     }
-    match opentelemetry_otlp::SpanExporter::builder().with_tonic().build() {
+    match opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .build()
+    {
         Ok(exporter) => builder.with_batch_exporter(exporter).build(),
         Err(error) => {
             eprintln!("telemetry: OTLP exporter not started: {error}");
@@ -121,7 +124,8 @@ fn install_prometheus(addr: SocketAddr) {
 
 /// Makes `span` a child of the W3C trace context in `headers` (if any) and returns its trace id.
 pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) -> String {
-    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
     if parent.span().span_context().is_valid() {
         // Only fails when no OpenTelemetry layer is installed; then there is no trace to join.
         let _ = span.set_parent(parent);

@@ -19,6 +19,13 @@ pub mod google {
 
 /// `fallwerk.*`.
 pub mod fallwerk {
+    /// `fallwerk.feed`.
+    pub mod feed {
+        /// `fallwerk.feed.v1`: the event feed every service serves.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/fallwerk.feed.v1.rs"));
+        }
+    }
     /// `fallwerk.intake`.
     pub mod intake {
         /// `fallwerk.intake.v1`: the intake service and its events.
@@ -29,4 +36,4 @@ pub mod fallwerk {
     }
 }
 
-pub use fallwerk::intake::v1 as intake;
+pub use fallwerk::{feed::v1 as feed, intake::v1 as intake};

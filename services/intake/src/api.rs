@@ -100,12 +100,20 @@ fn request_key<M: prost::Message>(
     request: &M,
 ) -> Option<RequestKey> {
     violations
-        .check("request_id", RequestKey::of(caller, method, request_id, request))
+        .check(
+            "request_id",
+            RequestKey::of(caller, method, request_id, request),
+        )
         .flatten()
 }
 
 /// Another team's object answers NOT_FOUND: its existence is none of the caller's business.
-fn same_team(caller: &Principal, team: TeamId, resource: &'static str, id: impl ToString) -> Result<(), ApiError> {
+fn same_team(
+    caller: &Principal,
+    team: TeamId,
+    resource: &'static str,
+    id: impl ToString,
+) -> Result<(), ApiError> {
     if caller.in_team(team.0) {
         Ok(())
     } else {
@@ -121,13 +129,23 @@ fn applicant_values(
     today: chrono::NaiveDate,
 ) -> Option<ApplicantValues> {
     let applicant = convert::required(v, field, applicant)?;
-    let given_name = v.check(&format!("{field}.given_name"), convert::required_text(&applicant.given_name, 200));
-    let family_name = v.check(&format!("{field}.family_name"), convert::required_text(&applicant.family_name, 200));
+    let given_name = v.check(
+        &format!("{field}.given_name"),
+        convert::required_text(&applicant.given_name, 200),
+    );
+    let family_name = v.check(
+        &format!("{field}.family_name"),
+        convert::required_text(&applicant.family_name, 200),
+    );
     let birth_date = v.check(
         &format!("{field}.birth_date"),
         convert::birth_date(applicant.birth_date.as_ref(), today),
     );
-    let household = household(v, &format!("{field}.household"), applicant.household.as_ref());
+    let household = household(
+        v,
+        &format!("{field}.household"),
+        applicant.household.as_ref(),
+    );
     let interpreter_language = v.check(
         &format!("{field}.interpreter_language"),
         convert::language_tag(&applicant.interpreter_language),
@@ -143,22 +161,37 @@ fn applicant_values(
     })
 }
 
-fn household(v: &mut Violations, field: &str, household: Option<&pb::Household>) -> Option<(bool, Vec<i32>)> {
+fn household(
+    v: &mut Violations,
+    field: &str,
+    household: Option<&pb::Household>,
+) -> Option<(bool, Vec<i32>)> {
     let Some(h) = household else {
         return Some((false, Vec::new()));
     };
     let mut ok = true;
     if h.children_ages.len() > 20 {
-        v.add(format!("{field}.children_ages"), "must list at most 20 children");
+        v.add(
+            format!("{field}.children_ages"),
+            "must list at most 20 children",
+        );
         ok = false;
     }
     for (i, age) in h.children_ages.iter().enumerate() {
         if *age > 25 {
-            v.add(format!("{field}.children_ages[{i}]"), "must be an age from 0 to 25");
+            v.add(
+                format!("{field}.children_ages[{i}]"),
+                "must be an age from 0 to 25",
+            );
             ok = false;
         }
     }
-    ok.then(|| (h.single_parent, h.children_ages.iter().map(|a| *a as i32).collect()))
+    ok.then(|| {
+        (
+            h.single_parent,
+            h.children_ages.iter().map(|a| *a as i32).collect(),
+        )
+    })
 }
 
 impl Intake {
@@ -169,8 +202,19 @@ impl Intake {
     ) -> Result<pb::CreateApplicantResponse, ApiError> {
         let now = self.clock.now();
         let mut v = Violations::new();
-        let key = request_key(&mut v, caller, "CreateApplicant", &request.request_id, &request);
-        let values = applicant_values(&mut v, "applicant", request.applicant.as_ref(), domain::office_day(now));
+        let key = request_key(
+            &mut v,
+            caller,
+            "CreateApplicant",
+            &request.request_id,
+            &request,
+        );
+        let values = applicant_values(
+            &mut v,
+            "applicant",
+            request.applicant.as_ref(),
+            domain::office_day(now),
+        );
         let values = v.finish(values)?;
         let family_key = domain::name_key(&values.family_name);
         let given_key = domain::name_key(&values.given_name);
@@ -182,13 +226,22 @@ impl Intake {
         // Serialize creates of the same identity, so two desks registering one person at the
         // same moment still see each other.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(format!("intake.applicant:{family_key}:{}", values.birth_date))
+            .bind(format!(
+                "intake.applicant:{family_key}:{}",
+                values.birth_date
+            ))
             .execute(&mut *tx)
             .await?;
         if !request.allow_duplicate {
-            let candidates = store::likely_duplicates(&mut tx, &family_key, &given_key, values.birth_date).await?;
+            let candidates =
+                store::likely_duplicates(&mut tx, &family_key, &given_key, values.birth_date)
+                    .await?;
             if !candidates.is_empty() {
-                let ids = candidates.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
+                let ids = candidates
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",");
                 return Err(ApiError::FailedPrecondition {
                     reason: "LIKELY_DUPLICATE",
                     message: format!(
@@ -199,24 +252,38 @@ impl Intake {
                 });
             }
         }
-        let id = ApplicantId::new();
-        let row = store::insert_applicant(&mut tx, id, &values, &family_key, &given_key, now).await?;
+        let id = ApplicantId::generate();
+        let row =
+            store::insert_applicant(&mut tx, id, &values, &family_key, &given_key, now).await?;
         self.outbox
-            .append(&mut tx, id.0, now, &pb::ApplicantRegistered {
-                applicant_id: id.to_string(),
-                occur_time: Some(timestamp(now)),
-            })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::ApplicantRegistered {
+                    applicant_id: id.to_string(),
+                    occur_time: Some(timestamp(now)),
+                },
+            )
             .await?;
-        self.audit.record(&mut *tx, caller, "CreateApplicant", "applicant", &[id.0]).await?;
+        self.audit
+            .record(&mut *tx, caller, "CreateApplicant", "applicant", &[id.0])
+            .await?;
         let answer = pb::CreateApplicantResponse {
             applicant: Some(row.into()),
         };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
         Ok(answer)
     }
 
-    async fn get_applicant(&self, caller: &Principal, request: pb::GetApplicantRequest) -> Result<pb::GetApplicantResponse, ApiError> {
+    async fn get_applicant(
+        &self,
+        caller: &Principal,
+        request: pb::GetApplicantRequest,
+    ) -> Result<pb::GetApplicantResponse, ApiError> {
         let mut v = Violations::new();
         let id = v.check("id", convert::id(&request.id)).map(ApplicantId);
         let id = v.finish(id)?;
@@ -224,7 +291,9 @@ impl Intake {
         let row = store::get_applicant(&mut conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("applicant", id))?;
-        self.audit.record(&mut *conn, caller, "GetApplicant", "applicant", &[id.0]).await?;
+        self.audit
+            .record(&mut *conn, caller, "GetApplicant", "applicant", &[id.0])
+            .await?;
         Ok(pb::GetApplicantResponse {
             applicant: Some(row.into()),
         })
@@ -236,20 +305,35 @@ impl Intake {
         request: pb::SearchApplicantsRequest,
     ) -> Result<pb::SearchApplicantsResponse, ApiError> {
         let mut v = Violations::new();
-        let family = v.check("family_name", convert::optional_text(&request.family_name, 200));
-        let given = v.check("given_name", convert::optional_text(&request.given_name, 200));
+        let family = v.check(
+            "family_name",
+            convert::optional_text(&request.family_name, 200),
+        );
+        let given = v.check(
+            "given_name",
+            convert::optional_text(&request.given_name, 200),
+        );
         let birth_date = match request.birth_date.as_ref() {
             None => Some(None),
             Some(d) => v.check("birth_date", convert::date(Some(d))).map(Some),
         };
         let limit = v.check("page_size", convert::page_size(request.page_size));
-        let after = v.check("page_token", convert::optional_id(&request.page_token).map_err(|_| "is not a page token of this search".to_owned()));
-        if family.as_deref() == Some("") && given.as_deref() == Some("") && matches!(birth_date, Some(None)) {
-            v.add("family_name", "give a family name, a given name or a date of birth to search by");
+        let after = v.check(
+            "page_token",
+            convert::optional_id(&request.page_token)
+                .map_err(|_| "is not a page token of this search".to_owned()),
+        );
+        if family.as_deref() == Some("")
+            && given.as_deref() == Some("")
+            && matches!(birth_date, Some(None))
+        {
+            v.add(
+                "family_name",
+                "give a family name, a given name or a date of birth to search by",
+            );
         }
-        let (family, given, birth_date, limit, after) = v.finish(
-            (|| Some((family?, given?, birth_date?, limit?, after?)))(),
-        )?;
+        let (family, given, birth_date, limit, after) =
+            v.finish((|| Some((family?, given?, birth_date?, limit?, after?)))())?;
         let search = store::ApplicantSearch {
             family_prefix: domain::name_key(&family),
             given_prefix: domain::name_key(&given),
@@ -266,7 +350,9 @@ impl Intake {
             String::new()
         };
         let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
-        self.audit.record(&mut *conn, caller, "SearchApplicants", "applicant", &ids).await?;
+        self.audit
+            .record(&mut *conn, caller, "SearchApplicants", "applicant", &ids)
+            .await?;
         Ok(pb::SearchApplicantsResponse {
             applicants: rows.into_iter().map(Into::into).collect(),
             next_page_token,
@@ -278,7 +364,13 @@ impl Intake {
         caller: &Principal,
         request: pb::UpdateApplicantRequest,
     ) -> Result<pb::UpdateApplicantResponse, ApiError> {
-        const FIELDS: &[&str] = &["given_name", "family_name", "birth_date", "household", "interpreter_language"];
+        const FIELDS: &[&str] = &[
+            "given_name",
+            "family_name",
+            "birth_date",
+            "household",
+            "interpreter_language",
+        ];
         let now = self.clock.now();
         let mut v = Violations::new();
         let paths = convert::update_mask(&mut v, request.update_mask.as_ref(), FIELDS);
@@ -289,10 +381,16 @@ impl Intake {
         let mut patch = PatchedApplicant::default();
         if let Some(a) = applicant {
             if masked("given_name") {
-                patch.given_name = v.check("applicant.given_name", convert::required_text(&a.given_name, 200));
+                patch.given_name = v.check(
+                    "applicant.given_name",
+                    convert::required_text(&a.given_name, 200),
+                );
             }
             if masked("family_name") {
-                patch.family_name = v.check("applicant.family_name", convert::required_text(&a.family_name, 200));
+                patch.family_name = v.check(
+                    "applicant.family_name",
+                    convert::required_text(&a.family_name, 200),
+                );
             }
             if masked("birth_date") {
                 patch.birth_date = v.check(
@@ -304,8 +402,10 @@ impl Intake {
                 patch.household = household(&mut v, "applicant.household", a.household.as_ref());
             }
             if masked("interpreter_language") {
-                patch.interpreter_language =
-                    v.check("applicant.interpreter_language", convert::language_tag(&a.interpreter_language));
+                patch.interpreter_language = v.check(
+                    "applicant.interpreter_language",
+                    convert::language_tag(&a.interpreter_language),
+                );
             }
         }
         let (id, version) = v.finish(id.zip(version))?;
@@ -316,7 +416,10 @@ impl Intake {
             .await?
             .ok_or_else(|| ApiError::not_found("applicant", id))?;
         if current.version != version {
-            return Err(ApiError::StaleEtag { resource: "applicant", id: id.to_string() });
+            return Err(ApiError::StaleEtag {
+                resource: "applicant",
+                id: id.to_string(),
+            });
         }
         let values = patch.apply(&current);
         let row = store::update_applicant(
@@ -329,26 +432,48 @@ impl Intake {
             now,
         )
         .await?
-        .ok_or_else(|| ApiError::StaleEtag { resource: "applicant", id: id.to_string() })?;
+        .ok_or_else(|| ApiError::StaleEtag {
+            resource: "applicant",
+            id: id.to_string(),
+        })?;
         self.outbox
-            .append(&mut tx, id.0, now, &pb::ApplicantUpdated {
-                applicant_id: id.to_string(),
-                changed_fields: paths,
-                occur_time: Some(timestamp(now)),
-            })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::ApplicantUpdated {
+                    applicant_id: id.to_string(),
+                    changed_fields: paths,
+                    occur_time: Some(timestamp(now)),
+                },
+            )
             .await?;
-        self.audit.record(&mut *tx, caller, "UpdateApplicant", "applicant", &[id.0]).await?;
+        self.audit
+            .record(&mut *tx, caller, "UpdateApplicant", "applicant", &[id.0])
+            .await?;
         tx.commit().await?;
         Ok(pb::UpdateApplicantResponse {
             applicant: Some(row.into()),
         })
     }
 
-    async fn register_visit(&self, caller: &Principal, request: pb::RegisterVisitRequest) -> Result<pb::RegisterVisitResponse, ApiError> {
+    async fn register_visit(
+        &self,
+        caller: &Principal,
+        request: pb::RegisterVisitRequest,
+    ) -> Result<pb::RegisterVisitResponse, ApiError> {
         let team = TeamId(caller.team()?);
         let mut v = Violations::new();
-        let key = request_key(&mut v, caller, "RegisterVisit", &request.request_id, &request);
-        let applicant = v.check("applicant_id", convert::id(&request.applicant_id)).map(ApplicantId);
+        let key = request_key(
+            &mut v,
+            caller,
+            "RegisterVisit",
+            &request.request_id,
+            &request,
+        );
+        let applicant = v
+            .check("applicant_id", convert::id(&request.applicant_id))
+            .map(ApplicantId);
         let concern = v.check("concern", convert::optional_text(&request.concern, 500));
         let (applicant, concern) = v.finish(applicant.zip(concern))?;
 
@@ -360,32 +485,57 @@ impl Intake {
             return Err(ApiError::not_found("applicant", applicant));
         }
         if !store::team_exists(&mut tx, team).await? {
-            return Err(ApiError::precondition("UNKNOWN_TEAM", "the caller's team is not in the roster"));
+            return Err(ApiError::precondition(
+                "UNKNOWN_TEAM",
+                "the caller's team is not in the roster",
+            ));
         }
-        let id = VisitId::new();
+        let id = VisitId::generate();
         let now = self.clock.now();
-        store::insert_visit(&mut tx, id, applicant, team, now, domain::office_day(now), &concern, &caller.subject).await?;
+        let visit = store::NewVisit {
+            id,
+            applicant,
+            team,
+            arrived_at: now,
+            arrival_day: domain::office_day(now),
+            concern: &concern,
+            registered_by: &caller.subject,
+        };
+        store::insert_visit(&mut tx, &visit).await?;
         let row = store::get_visit(&mut tx, id)
             .await?
             .ok_or_else(|| ApiError::Internal("visit vanished in its own transaction".into()))?;
         self.outbox
-            .append(&mut tx, id.0, now, &pb::VisitRegistered {
-                visit_id: id.to_string(),
-                applicant_id: applicant.to_string(),
-                team_id: team.to_string(),
-                arrive_time: Some(timestamp(now)),
-            })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::VisitRegistered {
+                    visit_id: id.to_string(),
+                    applicant_id: applicant.to_string(),
+                    team_id: team.to_string(),
+                    arrive_time: Some(timestamp(now)),
+                },
+            )
             .await?;
-        self.audit.record(&mut *tx, caller, "RegisterVisit", "visit", &[id.0]).await?;
+        self.audit
+            .record(&mut *tx, caller, "RegisterVisit", "visit", &[id.0])
+            .await?;
         let answer = pb::RegisterVisitResponse {
             visit: Some(convert::visit(row, None)),
         };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
         Ok(answer)
     }
 
-    async fn get_visit(&self, caller: &Principal, request: pb::GetVisitRequest) -> Result<pb::GetVisitResponse, ApiError> {
+    async fn get_visit(
+        &self,
+        caller: &Principal,
+        request: pb::GetVisitRequest,
+    ) -> Result<pb::GetVisitResponse, ApiError> {
         let mut v = Violations::new();
         let id = v.check("id", convert::id(&request.id)).map(VisitId);
         let id = v.finish(id)?;
@@ -395,7 +545,9 @@ impl Intake {
             .ok_or_else(|| ApiError::not_found("visit", id))?;
         same_team(caller, row.team_id, "visit", id)?;
         let mut checks = store::access_checks(&mut conn, &[id]).await?;
-        self.audit.record(&mut *conn, caller, "GetVisit", "visit", &[id.0]).await?;
+        self.audit
+            .record(&mut *conn, caller, "GetVisit", "visit", &[id.0])
+            .await?;
         Ok(pb::GetVisitResponse {
             visit: Some(convert::visit(row, checks.remove(&id))),
         })
@@ -413,11 +565,20 @@ impl Intake {
         let visit_ids: Vec<_> = rows.iter().map(|r| r.visit.id).collect();
         let mut checks = store::access_checks(&mut conn, &visit_ids).await?;
         let applicants: Vec<_> = rows.iter().map(|r| r.visit.applicant_id.0).collect();
-        self.audit.record(&mut *conn, caller, "ListWaitingQueue", "applicant", &applicants).await?;
+        self.audit
+            .record(
+                &mut *conn,
+                caller,
+                "ListWaitingQueue",
+                "applicant",
+                &applicants,
+            )
+            .await?;
         let entries = rows
             .into_iter()
             .map(|r| pb::QueueEntry {
-                waiting_minutes: i32::try_from((now - r.visit.arrived_at).num_minutes().max(0)).unwrap_or(i32::MAX),
+                waiting_minutes: i32::try_from((now - r.visit.arrived_at).num_minutes().max(0))
+                    .unwrap_or(i32::MAX),
                 given_name: r.given_name,
                 family_name: r.family_name,
                 visit: Some(convert::visit(r.visit.clone(), checks.remove(&r.visit.id))),
@@ -426,15 +587,27 @@ impl Intake {
         Ok(pb::ListWaitingQueueResponse { entries })
     }
 
-    async fn list_visits(&self, caller: &Principal, request: pb::ListVisitsRequest) -> Result<pb::ListVisitsResponse, ApiError> {
+    async fn list_visits(
+        &self,
+        caller: &Principal,
+        request: pb::ListVisitsRequest,
+    ) -> Result<pb::ListVisitsResponse, ApiError> {
         let team = TeamId(caller.team()?);
         let mut v = Violations::new();
-        let applicant = v.check("applicant_id", convert::id(&request.applicant_id)).map(ApplicantId);
+        let applicant = v
+            .check("applicant_id", convert::id(&request.applicant_id))
+            .map(ApplicantId);
         let limit = v.check("page_size", convert::page_size(request.page_size));
-        let before = v.check("page_token", convert::optional_id(&request.page_token).map_err(|_| "is not a page token of this list".to_owned()));
+        let before = v.check(
+            "page_token",
+            convert::optional_id(&request.page_token)
+                .map_err(|_| "is not a page token of this list".to_owned()),
+        );
         let (applicant, (limit, before)) = v.finish(applicant.zip(limit.zip(before)))?;
         let mut conn = self.pool.acquire().await?;
-        let mut rows = store::visits_of_applicant(&mut conn, applicant, team, before.map(VisitId), limit + 1).await?;
+        let mut rows =
+            store::visits_of_applicant(&mut conn, applicant, team, before.map(VisitId), limit + 1)
+                .await?;
         let next_page_token = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
             rows.last().map(|r| r.id.to_string()).unwrap_or_default()
@@ -444,9 +617,17 @@ impl Intake {
         let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
         let mut checks = store::access_checks(&mut conn, &ids).await?;
         let raw: Vec<_> = ids.iter().map(|i| i.0).collect();
-        self.audit.record(&mut *conn, caller, "ListVisits", "visit", &raw).await?;
+        self.audit
+            .record(&mut *conn, caller, "ListVisits", "visit", &raw)
+            .await?;
         Ok(pb::ListVisitsResponse {
-            visits: rows.into_iter().map(|r| { let c = checks.remove(&r.id); convert::visit(r, c) }).collect(),
+            visits: rows
+                .into_iter()
+                .map(|r| {
+                    let c = checks.remove(&r.id);
+                    convert::visit(r, c)
+                })
+                .collect(),
             next_page_token,
         })
     }
@@ -457,10 +638,20 @@ impl Intake {
         request: pb::RecordAccessCheckRequest,
     ) -> Result<pb::RecordAccessCheckResponse, ApiError> {
         let mut v = Violations::new();
-        let key = request_key(&mut v, caller, "RecordAccessCheck", &request.request_id, &request);
-        let visit_id = v.check("visit_id", convert::id(&request.visit_id)).map(VisitId);
-        let check = convert::required(&mut v, "access_check", request.access_check.as_ref()).and_then(|c| access_check(&mut v, c));
-        let (visit_id, (decision, emergency_need, emergency_note, claims)) = v.finish(visit_id.zip(check))?;
+        let key = request_key(
+            &mut v,
+            caller,
+            "RecordAccessCheck",
+            &request.request_id,
+            &request,
+        );
+        let visit_id = v
+            .check("visit_id", convert::id(&request.visit_id))
+            .map(VisitId);
+        let check = convert::required(&mut v, "access_check", request.access_check.as_ref())
+            .and_then(|c| access_check(&mut v, c));
+        let (visit_id, (decision, emergency_need, emergency_note, claims)) =
+            v.finish(visit_id.zip(check))?;
 
         let mut tx = self.pool.begin().await?;
         if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
@@ -470,7 +661,8 @@ impl Intake {
             .await?
             .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
         same_team(caller, visit.team_id, "visit", visit_id)?;
-        let state = VisitState::parse(&visit.state).ok_or_else(|| ApiError::Internal(format!("unknown visit state {}", visit.state)))?;
+        let state = VisitState::parse(&visit.state)
+            .ok_or_else(|| ApiError::Internal(format!("unknown visit state {}", visit.state)))?;
         let next = state.after_access_check(decision.0)?;
         let now = self.clock.now();
         let row = AccessCheckRow {
@@ -493,22 +685,37 @@ impl Intake {
         store::insert_access_check(&mut tx, &row, &claims).await?;
         store::set_visit_state(&mut tx, visit_id, next.as_str()).await?;
         self.outbox
-            .append(&mut tx, visit_id.0, now, &pb::AccessCheckRecorded {
-                visit_id: visit_id.to_string(),
-                team_id: visit.team_id.to_string(),
-                decision: decision.1.into(),
-                emergency_need,
-                occur_time: Some(timestamp(now)),
-            })
+            .append(
+                &mut tx,
+                visit_id.0,
+                now,
+                &pb::AccessCheckRecorded {
+                    visit_id: visit_id.to_string(),
+                    team_id: visit.team_id.to_string(),
+                    decision: decision.1.into(),
+                    emergency_need,
+                    occur_time: Some(timestamp(now)),
+                },
+            )
             .await?;
-        self.audit.record(&mut *tx, caller, "RecordAccessCheck", "visit", &[visit_id.0]).await?;
+        self.audit
+            .record(
+                &mut *tx,
+                caller,
+                "RecordAccessCheck",
+                "visit",
+                &[visit_id.0],
+            )
+            .await?;
         let visit = store::get_visit(&mut tx, visit_id)
             .await?
             .ok_or_else(|| ApiError::Internal("visit vanished in its own transaction".into()))?;
         let answer = pb::RecordAccessCheckResponse {
             visit: Some(convert::visit(visit, Some((row, claims)))),
         };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
         Ok(answer)
     }
@@ -519,8 +726,16 @@ impl Intake {
         request: pb::StartConsultationRequest,
     ) -> Result<pb::StartConsultationResponse, ApiError> {
         let mut v = Violations::new();
-        let key = request_key(&mut v, caller, "StartConsultation", &request.request_id, &request);
-        let visit_id = v.check("visit_id", convert::id(&request.visit_id)).map(VisitId);
+        let key = request_key(
+            &mut v,
+            caller,
+            "StartConsultation",
+            &request.request_id,
+            &request,
+        );
+        let visit_id = v
+            .check("visit_id", convert::id(&request.visit_id))
+            .map(VisitId);
         let visit_id = v.finish(visit_id)?;
 
         let mut tx = self.pool.begin().await?;
@@ -534,29 +749,60 @@ impl Intake {
         let advisor = store::advisor_by_subject(&mut tx, &caller.subject)
             .await?
             .filter(|a| a.active && a.team_id == visit.team_id)
-            .ok_or_else(|| ApiError::precondition("NOT_IN_ROSTER", "the caller is not an active advisor of the visit's team"))?;
-        let state = VisitState::parse(&visit.state).ok_or_else(|| ApiError::Internal(format!("unknown visit state {}", visit.state)))?;
+            .ok_or_else(|| {
+                ApiError::precondition(
+                    "NOT_IN_ROSTER",
+                    "the caller is not an active advisor of the visit's team",
+                )
+            })?;
+        let state = VisitState::parse(&visit.state)
+            .ok_or_else(|| ApiError::Internal(format!("unknown visit state {}", visit.state)))?;
         let next = state.start_consultation()?;
         let now = self.clock.now();
-        let id = ConsultationId::new();
+        let id = ConsultationId::generate();
         let same_day = domain::is_same_day(visit.arrived_at, now);
-        let row = store::insert_consultation(&mut tx, id, &visit, advisor.id, now, domain::office_day(now), same_day).await?;
+        let row = store::insert_consultation(
+            &mut tx,
+            id,
+            &visit,
+            advisor.id,
+            now,
+            domain::office_day(now),
+            same_day,
+        )
+        .await?;
         store::set_visit_state(&mut tx, visit_id, next.as_str()).await?;
-        metrics::counter!("intake_consultations_started_total", "same_day" => same_day.to_string()).increment(1);
+        metrics::counter!("intake_consultations_started_total", "same_day" => same_day.to_string())
+            .increment(1);
         self.outbox
-            .append(&mut tx, id.0, now, &pb::ConsultationStarted {
-                consultation_id: id.to_string(),
-                visit_id: visit_id.to_string(),
-                team_id: visit.team_id.to_string(),
-                advisor_id: advisor.id.to_string(),
-                start_time: Some(timestamp(now)),
-            })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::ConsultationStarted {
+                    consultation_id: id.to_string(),
+                    visit_id: visit_id.to_string(),
+                    team_id: visit.team_id.to_string(),
+                    advisor_id: advisor.id.to_string(),
+                    start_time: Some(timestamp(now)),
+                },
+            )
             .await?;
-        self.audit.record(&mut *tx, caller, "StartConsultation", "consultation", &[id.0]).await?;
+        self.audit
+            .record(
+                &mut *tx,
+                caller,
+                "StartConsultation",
+                "consultation",
+                &[id.0],
+            )
+            .await?;
         let answer = pb::StartConsultationResponse {
             consultation: Some(row.into()),
         };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
         Ok(answer)
     }
@@ -567,9 +813,18 @@ impl Intake {
         request: pb::CompleteConsultationRequest,
     ) -> Result<pb::CompleteConsultationResponse, ApiError> {
         let mut v = Violations::new();
-        let key = request_key(&mut v, caller, "CompleteConsultation", &request.request_id, &request);
-        let id = v.check("consultation_id", convert::id(&request.consultation_id)).map(ConsultationId);
-        let content = convert::required(&mut v, "outcome", request.outcome.as_ref()).and_then(|o| consultation_content(&mut v, o));
+        let key = request_key(
+            &mut v,
+            caller,
+            "CompleteConsultation",
+            &request.request_id,
+            &request,
+        );
+        let id = v
+            .check("consultation_id", convert::id(&request.consultation_id))
+            .map(ConsultationId);
+        let content = convert::required(&mut v, "outcome", request.outcome.as_ref())
+            .and_then(|o| consultation_content(&mut v, o));
         let (id, (content, outcome)) = v.finish(id.zip(content))?;
 
         let mut tx = self.pool.begin().await?;
@@ -582,34 +837,60 @@ impl Intake {
         same_team(caller, consultation.team_id, "consultation", id)?;
         let advisor = store::advisor_by_subject(&mut tx, &caller.subject).await?;
         if advisor.map(|a| a.id) != Some(consultation.advisor_id) {
-            return Err(ApiError::PermissionDenied("only the consulting advisor completes a consultation".into()));
+            return Err(ApiError::PermissionDenied(
+                "only the consulting advisor completes a consultation".into(),
+            ));
         }
         if consultation.state == "COMPLETED" {
             return Err(StateError::ConsultationComplete.into());
         }
         let now = self.clock.now();
         let row = store::complete_consultation(&mut tx, id, &content, now).await?;
-        store::set_visit_state(&mut tx, consultation.visit_id, VisitState::Consulted.as_str()).await?;
+        store::set_visit_state(
+            &mut tx,
+            consultation.visit_id,
+            VisitState::Consulted.as_str(),
+        )
+        .await?;
         self.outbox
-            .append(&mut tx, id.0, now, &pb::ConsultationCompleted {
-                consultation_id: id.to_string(),
-                team_id: consultation.team_id.to_string(),
-                capacity_to_work: outcome.capacity_to_work,
-                activation_track: outcome.activation_track,
-                barriers: outcome.barriers.clone(),
-                complete_time: Some(timestamp(now)),
-            })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::ConsultationCompleted {
+                    consultation_id: id.to_string(),
+                    team_id: consultation.team_id.to_string(),
+                    capacity_to_work: outcome.capacity_to_work,
+                    activation_track: outcome.activation_track,
+                    barriers: outcome.barriers.clone(),
+                    complete_time: Some(timestamp(now)),
+                },
+            )
             .await?;
-        self.audit.record(&mut *tx, caller, "CompleteConsultation", "consultation", &[id.0]).await?;
+        self.audit
+            .record(
+                &mut *tx,
+                caller,
+                "CompleteConsultation",
+                "consultation",
+                &[id.0],
+            )
+            .await?;
         let answer = pb::CompleteConsultationResponse {
             consultation: Some(row.into()),
         };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
         Ok(answer)
     }
 
-    async fn get_consultation(&self, caller: &Principal, request: pb::GetConsultationRequest) -> Result<pb::GetConsultationResponse, ApiError> {
+    async fn get_consultation(
+        &self,
+        caller: &Principal,
+        request: pb::GetConsultationRequest,
+    ) -> Result<pb::GetConsultationResponse, ApiError> {
         let mut v = Violations::new();
         let id = v.check("id", convert::id(&request.id)).map(ConsultationId);
         let id = v.finish(id)?;
@@ -618,38 +899,69 @@ impl Intake {
             .await?
             .ok_or_else(|| ApiError::not_found("consultation", id))?;
         same_team(caller, row.team_id, "consultation", id)?;
-        self.audit.record(&mut *conn, caller, "GetConsultation", "consultation", &[id.0]).await?;
+        self.audit
+            .record(
+                &mut *conn,
+                caller,
+                "GetConsultation",
+                "consultation",
+                &[id.0],
+            )
+            .await?;
         Ok(pb::GetConsultationResponse {
             consultation: Some(row.into()),
         })
     }
 
-    async fn create_team(&self, caller: &Principal, request: pb::CreateTeamRequest) -> Result<pb::CreateTeamResponse, ApiError> {
+    async fn create_team(
+        &self,
+        caller: &Principal,
+        request: pb::CreateTeamRequest,
+    ) -> Result<pb::CreateTeamResponse, ApiError> {
         let mut v = Violations::new();
         let key = request_key(&mut v, caller, "CreateTeam", &request.request_id, &request);
-        let name = convert::required(&mut v, "team", request.team.as_ref())
-            .and_then(|t| v.check("team.display_name", convert::required_text(&t.display_name, 200)));
+        let name = convert::required(&mut v, "team", request.team.as_ref()).and_then(|t| {
+            v.check(
+                "team.display_name",
+                convert::required_text(&t.display_name, 200),
+            )
+        });
         let name = v.finish(name)?;
         let mut tx = self.pool.begin().await?;
         if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
             return Ok(answer);
         }
         let now = self.clock.now();
-        let id = TeamId::new();
+        let id = TeamId::generate();
         let row = store::insert_team(&mut tx, id, &name, now)
             .await?
-            .ok_or_else(|| ApiError::precondition("TEAM_NAME_TAKEN", format!("a team named {name:?} exists")))?;
+            .ok_or_else(|| {
+                ApiError::precondition("TEAM_NAME_TAKEN", format!("a team named {name:?} exists"))
+            })?;
         let team: pb::Team = row.into();
         self.outbox
-            .append(&mut tx, id.0, now, &pb::TeamCreated { team: Some(team.clone()) })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::TeamCreated {
+                    team: Some(team.clone()),
+                },
+            )
             .await?;
         let answer = pb::CreateTeamResponse { team: Some(team) };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
         Ok(answer)
     }
 
-    async fn list_teams(&self, _caller: &Principal, _request: pb::ListTeamsRequest) -> Result<pb::ListTeamsResponse, ApiError> {
+    async fn list_teams(
+        &self,
+        _caller: &Principal,
+        _request: pb::ListTeamsRequest,
+    ) -> Result<pb::ListTeamsResponse, ApiError> {
         let mut conn = self.pool.acquire().await?;
         let rows = store::list_teams(&mut conn).await?;
         Ok(pb::ListTeamsResponse {
@@ -665,11 +977,23 @@ impl Intake {
         same_team(caller, team, "team", team)
     }
 
-    async fn create_advisor(&self, caller: &Principal, request: pb::CreateAdvisorRequest) -> Result<pb::CreateAdvisorResponse, ApiError> {
+    async fn create_advisor(
+        &self,
+        caller: &Principal,
+        request: pb::CreateAdvisorRequest,
+    ) -> Result<pb::CreateAdvisorResponse, ApiError> {
         let mut v = Violations::new();
-        let key = request_key(&mut v, caller, "CreateAdvisor", &request.request_id, &request);
+        let key = request_key(
+            &mut v,
+            caller,
+            "CreateAdvisor",
+            &request.request_id,
+            &request,
+        );
         let parsed = convert::required(&mut v, "advisor", request.advisor.as_ref()).and_then(|a| {
-            let team = v.check("advisor.team_id", convert::id(&a.team_id)).map(TeamId);
+            let team = v
+                .check("advisor.team_id", convert::id(&a.team_id))
+                .map(TeamId);
             let subject = v.check("advisor.subject", convert::required_text(&a.subject, 200));
             let values = advisor_values(&mut v, a, &["display_name", "function", "capacity"]);
             Some((team?, subject?, values?))
@@ -686,23 +1010,44 @@ impl Intake {
             return Err(ApiError::not_found("team", team));
         }
         let now = self.clock.now();
-        let id = store::insert_advisor(&mut tx, AdvisorId::new(), team, &subject, &values, now)
-            .await?
-            .ok_or_else(|| ApiError::precondition("SUBJECT_IN_ROSTER", "this subject is already an advisor in the roster"))?;
+        let id =
+            store::insert_advisor(&mut tx, AdvisorId::generate(), team, &subject, &values, now)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::precondition(
+                        "SUBJECT_IN_ROSTER",
+                        "this subject is already an advisor in the roster",
+                    )
+                })?;
         let advisor: pb::Advisor = store::get_advisor(&mut tx, id)
             .await?
             .ok_or_else(|| ApiError::Internal("advisor vanished in its own transaction".into()))?
             .into();
         self.outbox
-            .append(&mut tx, id.0, now, &pb::AdvisorChanged { advisor: Some(advisor.clone()) })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::AdvisorChanged {
+                    advisor: Some(advisor.clone()),
+                },
+            )
             .await?;
-        let answer = pb::CreateAdvisorResponse { advisor: Some(advisor) };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        let answer = pb::CreateAdvisorResponse {
+            advisor: Some(advisor),
+        };
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
         Ok(answer)
     }
 
-    async fn update_advisor(&self, caller: &Principal, request: pb::UpdateAdvisorRequest) -> Result<pb::UpdateAdvisorResponse, ApiError> {
+    async fn update_advisor(
+        &self,
+        caller: &Principal,
+        request: pb::UpdateAdvisorRequest,
+    ) -> Result<pb::UpdateAdvisorResponse, ApiError> {
         const FIELDS: &[&str] = &["display_name", "function", "capacity", "active"];
         let mut v = Violations::new();
         let paths = convert::update_mask(&mut v, request.update_mask.as_ref(), FIELDS);
@@ -719,35 +1064,73 @@ impl Intake {
         let current = store::get_advisor(&mut tx, id)
             .await?
             .ok_or_else(|| ApiError::not_found("advisor", id))?;
-        Self::may_manage_roster(caller, current.team_id).map_err(|_| ApiError::not_found("advisor", id))?;
+        Self::may_manage_roster(caller, current.team_id)
+            .map_err(|_| ApiError::not_found("advisor", id))?;
         if current.version != version {
-            return Err(ApiError::StaleEtag { resource: "advisor", id: id.to_string() });
+            return Err(ApiError::StaleEtag {
+                resource: "advisor",
+                id: id.to_string(),
+            });
         }
         let has = |f: &str| masked.contains(&f);
         let values = AdvisorValues {
-            display_name: if has("display_name") { patch.display_name } else { current.display_name.clone() },
-            function: if has("function") { patch.function } else { current.function.clone() },
-            capacity: if has("capacity") { patch.capacity } else { current.capacity },
-            active: if has("active") { active } else { current.active },
+            display_name: if has("display_name") {
+                patch.display_name
+            } else {
+                current.display_name.clone()
+            },
+            function: if has("function") {
+                patch.function
+            } else {
+                current.function.clone()
+            },
+            capacity: if has("capacity") {
+                patch.capacity
+            } else {
+                current.capacity
+            },
+            active: if has("active") {
+                active
+            } else {
+                current.active
+            },
         };
         let now = self.clock.now();
         if !store::update_advisor(&mut tx, id, version, &values, now).await? {
-            return Err(ApiError::StaleEtag { resource: "advisor", id: id.to_string() });
+            return Err(ApiError::StaleEtag {
+                resource: "advisor",
+                id: id.to_string(),
+            });
         }
         let advisor: pb::Advisor = store::get_advisor(&mut tx, id)
             .await?
             .ok_or_else(|| ApiError::Internal("advisor vanished in its own transaction".into()))?
             .into();
         self.outbox
-            .append(&mut tx, id.0, now, &pb::AdvisorChanged { advisor: Some(advisor.clone()) })
+            .append(
+                &mut tx,
+                id.0,
+                now,
+                &pb::AdvisorChanged {
+                    advisor: Some(advisor.clone()),
+                },
+            )
             .await?;
         tx.commit().await?;
-        Ok(pb::UpdateAdvisorResponse { advisor: Some(advisor) })
+        Ok(pb::UpdateAdvisorResponse {
+            advisor: Some(advisor),
+        })
     }
 
-    async fn list_advisors(&self, caller: &Principal, request: pb::ListAdvisorsRequest) -> Result<pb::ListAdvisorsResponse, ApiError> {
+    async fn list_advisors(
+        &self,
+        caller: &Principal,
+        request: pb::ListAdvisorsRequest,
+    ) -> Result<pb::ListAdvisorsResponse, ApiError> {
         let mut v = Violations::new();
-        let team = v.check("team_id", convert::id(&request.team_id)).map(TeamId);
+        let team = v
+            .check("team_id", convert::id(&request.team_id))
+            .map(TeamId);
         let team = v.finish(team)?;
         Self::may_manage_roster(caller, team)?;
         let mut conn = self.pool.acquire().await?;
@@ -757,13 +1140,20 @@ impl Intake {
         })
     }
 
-    async fn open_case(&self, caller: &Principal, request: pb::OpenCaseRequest) -> Result<pb::OpenCaseResponse, ApiError> {
+    async fn open_case(
+        &self,
+        caller: &Principal,
+        request: pb::OpenCaseRequest,
+    ) -> Result<pb::OpenCaseResponse, ApiError> {
         let mut v = Violations::new();
         let key = request_key(&mut v, caller, "OpenCase", &request.request_id, &request);
-        let id = v.check("consultation_id", convert::id(&request.consultation_id)).map(ConsultationId);
+        let id = v
+            .check("consultation_id", convert::id(&request.consultation_id))
+            .map(ConsultationId);
         let assignment = v.check(
             "assignment",
-            pb::AdvisorAssignment::try_from(request.assignment).map_err(|_| "must be one of the enum's values".to_owned()),
+            pb::AdvisorAssignment::try_from(request.assignment)
+                .map_err(|_| "must be one of the enum's values".to_owned()),
         );
         let (id, assignment) = v.finish(id.zip(assignment))?;
 
@@ -789,14 +1179,16 @@ impl Intake {
                     message: "no active advisor of the team has room for another case".into(),
                 })?
             }
-            pb::AdvisorAssignment::Unspecified | pb::AdvisorAssignment::ConsultingAdvisor => consultation.advisor_id,
+            pb::AdvisorAssignment::Unspecified | pb::AdvisorAssignment::ConsultingAdvisor => {
+                consultation.advisor_id
+            }
         };
         let visit = store::get_visit(&mut tx, consultation.visit_id)
             .await?
             .ok_or_else(|| ApiError::Internal("consultation without visit".into()))?;
         let now = self.clock.now();
         let opening = store::CaseOpeningRow {
-            case_id: CaseId::new(),
+            case_id: CaseId::generate(),
             consultation_id: id,
             applicant_id: consultation.applicant_id,
             team_id: consultation.team_id,
@@ -819,26 +1211,42 @@ impl Intake {
         let outcome: pb::Consultation = consultation.into();
         let outcome = outcome.outcome.unwrap_or_default();
         self.outbox
-            .append(&mut tx, opening.case_id.0, now, &pb::CaseOpened {
-                case_opening: Some(case_opening.clone()),
-                activation_track: outcome.activation_track,
-                capacity_to_work: outcome.capacity_to_work,
-                barriers: outcome.barriers,
-            })
+            .append(
+                &mut tx,
+                opening.case_id.0,
+                now,
+                &pb::CaseOpened {
+                    case_opening: Some(case_opening.clone()),
+                    activation_track: outcome.activation_track,
+                    capacity_to_work: outcome.capacity_to_work,
+                    barriers: outcome.barriers,
+                },
+            )
             .await?;
-        self.audit.record(&mut *tx, caller, "OpenCase", "case", &[opening.case_id.0]).await?;
+        self.audit
+            .record(&mut *tx, caller, "OpenCase", "case", &[opening.case_id.0])
+            .await?;
         let answer = pb::OpenCaseResponse {
             case_opening: Some(case_opening),
         };
-        self.idempotency.save(&mut tx, key.as_ref(), &answer).await?;
+        self.idempotency
+            .save(&mut tx, key.as_ref(), &answer)
+            .await?;
         tx.commit().await?;
-        metrics::counter!("intake_cases_opened_total", "same_day" => opening.same_day.to_string()).increment(1);
+        metrics::counter!("intake_cases_opened_total", "same_day" => opening.same_day.to_string())
+            .increment(1);
         Ok(answer)
     }
 
-    async fn get_team_figures(&self, caller: &Principal, request: pb::GetTeamFiguresRequest) -> Result<pb::GetTeamFiguresResponse, ApiError> {
+    async fn get_team_figures(
+        &self,
+        caller: &Principal,
+        request: pb::GetTeamFiguresRequest,
+    ) -> Result<pb::GetTeamFiguresResponse, ApiError> {
         let mut v = Violations::new();
-        let team = v.check("team_id", convert::id(&request.team_id)).map(TeamId);
+        let team = v
+            .check("team_id", convert::id(&request.team_id))
+            .map(TeamId);
         let start = v.check("start_date", convert::date(request.start_date.as_ref()));
         let end = v.check("end_date", convert::date(request.end_date.as_ref()));
         if let (Some(s), Some(e)) = (start, end) {
@@ -894,8 +1302,12 @@ impl PatchedApplicant {
             .household
             .unwrap_or_else(|| (current.single_parent, current.children_ages.clone()));
         ApplicantValues {
-            given_name: self.given_name.unwrap_or_else(|| current.given_name.clone()),
-            family_name: self.family_name.unwrap_or_else(|| current.family_name.clone()),
+            given_name: self
+                .given_name
+                .unwrap_or_else(|| current.given_name.clone()),
+            family_name: self
+                .family_name
+                .unwrap_or_else(|| current.family_name.clone()),
             birth_date: self.birth_date.unwrap_or(current.birth_date),
             single_parent,
             children_ages,
@@ -910,20 +1322,30 @@ impl PatchedApplicant {
 fn advisor_values(v: &mut Violations, a: &pb::Advisor, fields: &[&str]) -> Option<AdvisorValues> {
     let has = |f: &str| fields.contains(&f);
     let display_name = if has("display_name") {
-        v.check("advisor.display_name", convert::required_text(&a.display_name, 200))
+        v.check(
+            "advisor.display_name",
+            convert::required_text(&a.display_name, 200),
+        )
     } else {
         Some(String::new())
     };
     let function = if has("function") {
-        v.check("advisor.function", convert::enum_value::<pb::AdvisorFunction>(a.function))
-            .map(|f| f.as_str_name().to_owned())
+        v.check(
+            "advisor.function",
+            convert::enum_value::<pb::AdvisorFunction>(a.function),
+        )
+        .map(|f| f.as_str_name().to_owned())
     } else {
         Some(String::new())
     };
     let capacity = if has("capacity") {
         v.check(
             "advisor.capacity",
-            if (1..=500).contains(&a.capacity) { Ok(a.capacity) } else { Err("must be from 1 to 500".to_owned()) },
+            if (1..=500).contains(&a.capacity) {
+                Ok(a.capacity)
+            } else {
+                Err("must be from 1 to 500".to_owned())
+            },
         )
     } else {
         Some(0)
@@ -947,13 +1369,25 @@ fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<ParsedAcc
     let mut claims = Vec::new();
     let mut ok = true;
     for (i, c) in check.claims.iter().enumerate() {
-        let claim = v.check(&format!("access_check.claims[{i}].claim"), convert::enum_value::<pb::PriorityClaim>(c.claim));
-        let outcome = v.check(&format!("access_check.claims[{i}].outcome"), convert::enum_value::<pb::ClaimOutcome>(c.outcome));
-        let note = v.check(&format!("access_check.claims[{i}].note"), convert::optional_text(&c.note, 500));
+        let claim = v.check(
+            &format!("access_check.claims[{i}].claim"),
+            convert::enum_value::<pb::PriorityClaim>(c.claim),
+        );
+        let outcome = v.check(
+            &format!("access_check.claims[{i}].outcome"),
+            convert::enum_value::<pb::ClaimOutcome>(c.outcome),
+        );
+        let note = v.check(
+            &format!("access_check.claims[{i}].note"),
+            convert::optional_text(&c.note, 500),
+        );
         match (claim, outcome, note) {
             (Some(claim), Some(outcome), Some(note)) => {
                 if claims.iter().any(|(c, _, _)| *c == claim) {
-                    v.add(format!("access_check.claims[{i}].claim"), "is checked twice");
+                    v.add(
+                        format!("access_check.claims[{i}].claim"),
+                        "is checked twice",
+                    );
                     ok = false;
                 }
                 claims.push((claim, outcome, note));
@@ -961,12 +1395,21 @@ fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<ParsedAcc
             _ => ok = false,
         }
     }
-    let note = v.check("access_check.emergency_note", convert::optional_text(&check.emergency_note, 1000));
+    let note = v.check(
+        "access_check.emergency_note",
+        convert::optional_text(&check.emergency_note, 1000),
+    );
     if check.emergency_need && note.as_deref() == Some("") {
-        v.add("access_check.emergency_note", "is required when emergency_need is set");
+        v.add(
+            "access_check.emergency_note",
+            "is required when emergency_need is set",
+        );
         ok = false;
     }
-    let decision = v.check("access_check.decision", convert::enum_value::<pb::AccessDecision>(check.decision));
+    let decision = v.check(
+        "access_check.decision",
+        convert::enum_value::<pb::AccessDecision>(check.decision),
+    );
     let decision = decision.map(|d| {
         let domain = match d {
             pb::AccessDecision::PriorityProvider => AccessDecision::PriorityProvider,
@@ -976,9 +1419,12 @@ fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<ParsedAcc
         (domain, d)
     });
     if let Some((AccessDecision::PriorityProvider, _)) = decision {
-        let has_claim = claims
-            .iter()
-            .any(|(_, o, _)| matches!(o, pb::ClaimOutcome::Received | pb::ClaimOutcome::ToBeApplied));
+        let has_claim = claims.iter().any(|(_, o, _)| {
+            matches!(
+                o,
+                pb::ClaimOutcome::Received | pb::ClaimOutcome::ToBeApplied
+            )
+        });
         if !has_claim {
             v.add(
                 "access_check.decision",
@@ -993,16 +1439,33 @@ fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<ParsedAcc
     Some((decision?, check.emergency_need, note?, claims))
 }
 
-fn consultation_content(v: &mut Violations, o: &pb::ConsultationOutcome) -> Option<(ConsultationContent, pb::ConsultationOutcome)> {
+fn consultation_content(
+    v: &mut Violations,
+    o: &pb::ConsultationOutcome,
+) -> Option<(ConsultationContent, pb::ConsultationOutcome)> {
     let first_steps = convert::text_list(v, "outcome.first_steps", &o.first_steps, 50, 500);
     if o.first_steps.is_empty() {
         v.add("outcome.first_steps", "must name at least one first step");
     }
-    let self_help_options = convert::text_list(v, "outcome.self_help_options", &o.self_help_options, 50, 500);
+    let self_help_options = convert::text_list(
+        v,
+        "outcome.self_help_options",
+        &o.self_help_options,
+        50,
+        500,
+    );
     let office_offers = convert::text_list(v, "outcome.office_offers", &o.office_offers, 50, 500);
-    let capacity = v.check("outcome.capacity_to_work", convert::enum_value::<pb::CapacityToWork>(o.capacity_to_work));
-    let track = v.check("outcome.activation_track", convert::enum_value::<pb::ActivationTrack>(o.activation_track));
-    if capacity == Some(pb::CapacityToWork::None) && track == Some(pb::ActivationTrack::JobPlacement) {
+    let capacity = v.check(
+        "outcome.capacity_to_work",
+        convert::enum_value::<pb::CapacityToWork>(o.capacity_to_work),
+    );
+    let track = v.check(
+        "outcome.activation_track",
+        convert::enum_value::<pb::ActivationTrack>(o.activation_track),
+    );
+    if capacity == Some(pb::CapacityToWork::None)
+        && track == Some(pb::ActivationTrack::JobPlacement)
+    {
         v.add(
             "outcome.activation_track",
             "job placement now needs a capacity to work of FULL or PARTIAL",
@@ -1010,7 +1473,10 @@ fn consultation_content(v: &mut Violations, o: &pb::ConsultationOutcome) -> Opti
     }
     let mut barriers: Vec<pb::Barrier> = Vec::new();
     for (i, b) in o.barriers.iter().enumerate() {
-        if let Some(b) = v.check(&format!("outcome.barriers[{i}]"), convert::enum_value::<pb::Barrier>(*b)) {
+        if let Some(b) = v.check(
+            &format!("outcome.barriers[{i}]"),
+            convert::enum_value::<pb::Barrier>(*b),
+        ) {
             if barriers.contains(&b) {
                 v.add(format!("outcome.barriers[{i}]"), "is listed twice");
             }
@@ -1028,7 +1494,10 @@ fn consultation_content(v: &mut Violations, o: &pb::ConsultationOutcome) -> Opti
         office_offers: office_offers.clone(),
         capacity_to_work: capacity.as_str_name().to_owned(),
         activation_track: track.as_str_name().to_owned(),
-        barriers: barriers.iter().map(|b| b.as_str_name().to_owned()).collect(),
+        barriers: barriers
+            .iter()
+            .map(|b| b.as_str_name().to_owned())
+            .collect(),
         notes: notes.clone(),
     };
     let cleaned = pb::ConsultationOutcome {

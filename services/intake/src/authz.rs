@@ -2,7 +2,10 @@
 //! team, the consulting advisor) are checked in the handlers, which answer NOT_FOUND for
 //! another team's objects.
 
-use fallwerk_platform::auth::{AccessPolicy, MethodRule, Role::{self, *}};
+use fallwerk_platform::auth::{
+    AccessPolicy, MethodRule,
+    Role::{self, *},
+};
 
 const STAFF: &[Role] = &[FrontDesk, Advisor, TeamLead];
 
@@ -11,28 +14,85 @@ pub const POLICY: AccessPolicy = AccessPolicy {
     service: "fallwerk.intake.v1.IntakeService",
     rules: &[
         // Identity data: the whole office's staff, to find people and catch duplicates.
-        MethodRule { method: "CreateApplicant", roles: STAFF },
-        MethodRule { method: "GetApplicant", roles: STAFF },
-        MethodRule { method: "SearchApplicants", roles: STAFF },
-        MethodRule { method: "UpdateApplicant", roles: STAFF },
+        MethodRule {
+            method: "CreateApplicant",
+            roles: STAFF,
+        },
+        MethodRule {
+            method: "GetApplicant",
+            roles: STAFF,
+        },
+        MethodRule {
+            method: "SearchApplicants",
+            roles: STAFF,
+        },
+        MethodRule {
+            method: "UpdateApplicant",
+            roles: STAFF,
+        },
         // Visits: the caller's team only.
-        MethodRule { method: "RegisterVisit", roles: &[FrontDesk, Advisor] },
-        MethodRule { method: "GetVisit", roles: STAFF },
-        MethodRule { method: "ListWaitingQueue", roles: STAFF },
-        MethodRule { method: "ListVisits", roles: STAFF },
-        MethodRule { method: "RecordAccessCheck", roles: &[FrontDesk, Advisor] },
+        MethodRule {
+            method: "RegisterVisit",
+            roles: &[FrontDesk, Advisor],
+        },
+        MethodRule {
+            method: "GetVisit",
+            roles: STAFF,
+        },
+        MethodRule {
+            method: "ListWaitingQueue",
+            roles: STAFF,
+        },
+        MethodRule {
+            method: "ListVisits",
+            roles: STAFF,
+        },
+        MethodRule {
+            method: "RecordAccessCheck",
+            roles: &[FrontDesk, Advisor],
+        },
         // Consultation content: advisors of the team (and its lead reads it), never front desk.
-        MethodRule { method: "StartConsultation", roles: &[Advisor] },
-        MethodRule { method: "CompleteConsultation", roles: &[Advisor] },
-        MethodRule { method: "GetConsultation", roles: &[Advisor, TeamLead] },
+        MethodRule {
+            method: "StartConsultation",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "CompleteConsultation",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "GetConsultation",
+            roles: &[Advisor, TeamLead],
+        },
         // Roster.
-        MethodRule { method: "CreateTeam", roles: &[Admin] },
-        MethodRule { method: "ListTeams", roles: &[FrontDesk, Advisor, TeamLead, Admin] },
-        MethodRule { method: "CreateAdvisor", roles: &[Admin, TeamLead] },
-        MethodRule { method: "UpdateAdvisor", roles: &[Admin, TeamLead] },
-        MethodRule { method: "ListAdvisors", roles: &[Admin, TeamLead, Advisor] },
+        MethodRule {
+            method: "CreateTeam",
+            roles: &[Admin],
+        },
+        MethodRule {
+            method: "ListTeams",
+            roles: &[FrontDesk, Advisor, TeamLead, Admin],
+        },
+        MethodRule {
+            method: "CreateAdvisor",
+            roles: &[Admin, TeamLead],
+        },
+        MethodRule {
+            method: "UpdateAdvisor",
+            roles: &[Admin, TeamLead],
+        },
+        MethodRule {
+            method: "ListAdvisors",
+            roles: &[Admin, TeamLead, Advisor],
+        },
         // Cases and figures.
-        MethodRule { method: "OpenCase", roles: &[Advisor, TeamLead] },
-        MethodRule { method: "GetTeamFigures", roles: &[TeamLead] },
+        MethodRule {
+            method: "OpenCase",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "GetTeamFigures",
+            roles: &[TeamLead],
+        },
     ],
 };

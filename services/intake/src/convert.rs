@@ -26,7 +26,11 @@ pub fn id(value: &str) -> Result<Uuid, String> {
 
 /// An optional UUID (empty is `None`).
 pub fn optional_id(value: &str) -> Result<Option<Uuid>, String> {
-    if value.is_empty() { Ok(None) } else { id(value).map(Some) }
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        id(value).map(Some)
+    }
 }
 
 /// Required text, trimmed, at most `max` characters.
@@ -44,14 +48,23 @@ pub fn optional_text(value: &str, max: usize) -> Result<String, String> {
     if trimmed.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
-    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err("must not contain control characters".into());
     }
     Ok(trimmed.to_owned())
 }
 
 /// A list of texts, each checked like [`optional_text`] and non-empty; at most `max_items`.
-pub fn text_list(violations: &mut Violations, field: &str, values: &[String], max_items: usize, max_len: usize) -> Vec<String> {
+pub fn text_list(
+    violations: &mut Violations,
+    field: &str,
+    values: &[String],
+    max_items: usize,
+    max_len: usize,
+) -> Vec<String> {
     if values.len() > max_items {
         violations.add(field, format!("must have at most {max_items} entries"));
     }
@@ -93,7 +106,8 @@ pub fn language_tag(value: &str) -> Result<String, String> {
     let primary_ok = parts
         .next()
         .is_some_and(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
-    let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    let rest_ok =
+        parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
     if primary_ok && rest_ok {
         Ok(value.to_owned())
     } else {
@@ -123,25 +137,44 @@ pub fn etag(value: &str) -> Result<i32, String> {
     if value.is_empty() {
         return Err("is required".into());
     }
-    value.parse().map_err(|_| "is not an etag issued by this service".into())
+    value
+        .parse()
+        .map_err(|_| "is not an etag issued by this service".into())
 }
 
 /// Checks that `paths` only name `allowed` fields and at least one.
-pub fn update_mask(violations: &mut Violations, mask: Option<&prost_types::FieldMask>, allowed: &[&str]) -> Vec<String> {
+pub fn update_mask(
+    violations: &mut Violations,
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &[&str],
+) -> Vec<String> {
     let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
     if paths.is_empty() {
-        violations.add("update_mask", format!("must name at least one of: {}", allowed.join(", ")));
+        violations.add(
+            "update_mask",
+            format!("must name at least one of: {}", allowed.join(", ")),
+        );
     }
     for path in &paths {
         if !allowed.contains(&path.as_str()) {
-            violations.add("update_mask.paths", format!("`{path}` cannot be updated; allowed: {}", allowed.join(", ")));
+            violations.add(
+                "update_mask.paths",
+                format!(
+                    "`{path}` cannot be updated; allowed: {}",
+                    allowed.join(", ")
+                ),
+            );
         }
     }
     paths
 }
 
 /// A required sub-message.
-pub fn required<'a, T>(violations: &mut Violations, field: &str, value: Option<&'a T>) -> Option<&'a T> {
+pub fn required<'a, T>(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&'a T>,
+) -> Option<&'a T> {
     if value.is_none() {
         violations.add(field, "is required");
     }
@@ -208,7 +241,10 @@ pub fn visit(row: VisitRow, check: Option<(AccessCheckRow, Vec<ClaimRow>)>) -> p
         concern: row.concern,
         state: state.into(),
         access_check: check.map(|(c, claims)| access_check(c, claims)),
-        consultation_id: row.consultation_id.map(|c| c.to_string()).unwrap_or_default(),
+        consultation_id: row
+            .consultation_id
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -251,8 +287,14 @@ impl From<ConsultationRow> for pb::Consultation {
                 first_steps: row.first_steps,
                 self_help_options: row.self_help_options,
                 office_offers: row.office_offers,
-                capacity_to_work: stored_enum(row.capacity_to_work.as_deref(), pb::CapacityToWork::from_str_name),
-                activation_track: stored_enum(row.activation_track.as_deref(), pb::ActivationTrack::from_str_name),
+                capacity_to_work: stored_enum(
+                    row.capacity_to_work.as_deref(),
+                    pb::CapacityToWork::from_str_name,
+                ),
+                activation_track: stored_enum(
+                    row.activation_track.as_deref(),
+                    pb::ActivationTrack::from_str_name,
+                ),
                 barriers: row
                     .barriers
                     .iter()

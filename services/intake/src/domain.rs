@@ -14,7 +14,7 @@ macro_rules! id_type {
 
         impl $name {
             /// A new, time-ordered id.
-            pub fn new() -> Self {
+            pub fn generate() -> Self {
                 Self(Uuid::now_v7())
             }
         }
@@ -129,7 +129,9 @@ impl VisitState {
             VisitState::ReadyForConsultation => Ok(VisitState::InConsultation),
             VisitState::Waiting => Err(StateError::AccessCheckMissing),
             VisitState::Closed => Err(StateError::VisitClosed),
-            VisitState::InConsultation | VisitState::Consulted => Err(StateError::ConsultationExists),
+            VisitState::InConsultation | VisitState::Consulted => {
+                Err(StateError::ConsultationExists)
+            }
         }
     }
 }
@@ -231,21 +233,33 @@ mod tests {
     #[test]
     fn a_visit_at_half_past_eleven_at_night_consulted_after_midnight_is_not_same_day() {
         // 23:30 and 00:10 Berlin winter time are 22:30 and 23:10 UTC on one UTC day.
-        assert!(!is_same_day(utc(2026, 1, 14, 22, 30), utc(2026, 1, 14, 23, 10)));
+        assert!(!is_same_day(
+            utc(2026, 1, 14, 22, 30),
+            utc(2026, 1, 14, 23, 10)
+        ));
     }
 
     #[test]
     fn same_day_follows_berlin_not_utc_in_summer_time() {
         // 00:30 Berlin summer time is 22:30 UTC of the day before.
         assert!(is_same_day(utc(2026, 7, 1, 22, 30), utc(2026, 7, 2, 8, 0)));
-        assert!(!is_same_day(utc(2026, 7, 1, 21, 30), utc(2026, 7, 1, 22, 30)));
+        assert!(!is_same_day(
+            utc(2026, 7, 1, 21, 30),
+            utc(2026, 7, 1, 22, 30)
+        ));
     }
 
     #[test]
     fn the_night_clocks_go_forward_is_still_one_office_day() {
         // 29 March 2026: 01:30 CET and 03:30 CEST are both that Sunday.
-        assert!(is_same_day(utc(2026, 3, 29, 0, 30), utc(2026, 3, 29, 1, 30)));
-        assert_eq!(office_day(utc(2026, 3, 28, 23, 30)), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
+        assert!(is_same_day(
+            utc(2026, 3, 29, 0, 30),
+            utc(2026, 3, 29, 1, 30)
+        ));
+        assert_eq!(
+            office_day(utc(2026, 3, 28, 23, 30)),
+            NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()
+        );
     }
 
     #[test]
@@ -258,10 +272,22 @@ mod tests {
     #[test]
     fn only_a_continue_decision_leads_to_a_consultation() {
         let waiting = VisitState::Waiting;
-        assert_eq!(waiting.after_access_check(AccessDecision::Continue), Ok(VisitState::ReadyForConsultation));
-        assert_eq!(waiting.after_access_check(AccessDecision::NoNeed), Ok(VisitState::Closed));
-        assert_eq!(VisitState::Closed.start_consultation(), Err(StateError::VisitClosed));
-        assert_eq!(waiting.start_consultation(), Err(StateError::AccessCheckMissing));
+        assert_eq!(
+            waiting.after_access_check(AccessDecision::Continue),
+            Ok(VisitState::ReadyForConsultation)
+        );
+        assert_eq!(
+            waiting.after_access_check(AccessDecision::NoNeed),
+            Ok(VisitState::Closed)
+        );
+        assert_eq!(
+            VisitState::Closed.start_consultation(),
+            Err(StateError::VisitClosed)
+        );
+        assert_eq!(
+            waiting.start_consultation(),
+            Err(StateError::AccessCheckMissing)
+        );
         assert_eq!(
             VisitState::ReadyForConsultation.after_access_check(AccessDecision::Continue),
             Err(StateError::AccessCheckDone)
@@ -272,10 +298,30 @@ mod tests {
     fn lowest_caseload_skips_inactive_and_full_advisors() {
         let id = |n: u128| AdvisorId(Uuid::from_u128(n));
         let team = [
-            AdvisorLoad { advisor: id(1), open_cases: 0, capacity: 10, active: false },
-            AdvisorLoad { advisor: id(2), open_cases: 5, capacity: 5, active: true },
-            AdvisorLoad { advisor: id(3), open_cases: 3, capacity: 10, active: true },
-            AdvisorLoad { advisor: id(4), open_cases: 2, capacity: 40, active: true },
+            AdvisorLoad {
+                advisor: id(1),
+                open_cases: 0,
+                capacity: 10,
+                active: false,
+            },
+            AdvisorLoad {
+                advisor: id(2),
+                open_cases: 5,
+                capacity: 5,
+                active: true,
+            },
+            AdvisorLoad {
+                advisor: id(3),
+                open_cases: 3,
+                capacity: 10,
+                active: true,
+            },
+            AdvisorLoad {
+                advisor: id(4),
+                open_cases: 2,
+                capacity: 40,
+                active: true,
+            },
         ];
         assert_eq!(lowest_caseload(&team), Some(id(4)));
         assert_eq!(lowest_caseload(&team[..2]), None);

@@ -132,11 +132,21 @@ pub async fn run(
         policies: vec![authz::POLICY],
         migrator: MIGRATOR,
     };
-    server::serve(listener, service, &args.server, authenticator, pool, shutdown).await?;
+    server::serve(
+        listener,
+        service,
+        &args.server,
+        authenticator,
+        pool,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 
 /// Binds `addr`.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, RunError> {
-    TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })
 }

@@ -84,7 +84,10 @@ pub async fn likely_duplicates(
     .await
 }
 
-pub async fn get_applicant(conn: &mut PgConnection, id: ApplicantId) -> Result<Option<ApplicantRow>, sqlx::Error> {
+pub async fn get_applicant(
+    conn: &mut PgConnection,
+    id: ApplicantId,
+) -> Result<Option<ApplicantRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {APPLICANT_COLUMNS} FROM intake.applicants WHERE id = $1"
     )))
@@ -103,7 +106,10 @@ pub struct ApplicantSearch {
     pub limit: i64,
 }
 
-pub async fn search_applicants(conn: &mut PgConnection, search: &ApplicantSearch) -> Result<Vec<ApplicantRow>, sqlx::Error> {
+pub async fn search_applicants(
+    conn: &mut PgConnection,
+    search: &ApplicantSearch,
+) -> Result<Vec<ApplicantRow>, sqlx::Error> {
     // Keyset pagination on the index order (family_key, given_key, id); the page token is the
     // last id of the previous page.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -125,7 +131,9 @@ pub async fn search_applicants(conn: &mut PgConnection, search: &ApplicantSearch
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Writes new values if `expected_version` is still current; `None` when it is not (or the
@@ -176,48 +184,68 @@ pub struct VisitRow {
 const VISIT_SELECT: &str = "SELECT v.id, v.applicant_id, v.team_id, v.arrived_at, v.concern, v.state, c.id AS consultation_id
      FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id";
 
+/// A visit as registered.
+#[derive(Debug)]
+pub struct NewVisit<'a> {
+    pub id: VisitId,
+    pub applicant: ApplicantId,
+    pub team: TeamId,
+    pub arrived_at: DateTime<Utc>,
+    pub arrival_day: NaiveDate,
+    pub concern: &'a str,
+    pub registered_by: &'a str,
+}
+
 pub async fn insert_visit(
     conn: &mut PgConnection,
-    id: VisitId,
-    applicant: ApplicantId,
-    team: TeamId,
-    arrived_at: DateTime<Utc>,
-    arrival_day: NaiveDate,
-    concern: &str,
-    registered_by: &str,
+    visit: &NewVisit<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO intake.visits (id, applicant_id, team_id, arrived_at, arrival_day, concern, state, registered_by)
          VALUES ($1, $2, $3, $4, $5, $6, 'WAITING', $7)",
     )
-    .bind(id)
-    .bind(applicant)
-    .bind(team)
-    .bind(arrived_at)
-    .bind(arrival_day)
-    .bind(concern)
-    .bind(registered_by)
+    .bind(visit.id)
+    .bind(visit.applicant)
+    .bind(visit.team)
+    .bind(visit.arrived_at)
+    .bind(visit.arrival_day)
+    .bind(visit.concern)
+    .bind(visit.registered_by)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-pub async fn get_visit(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{VISIT_SELECT} WHERE v.id = $1")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+pub async fn get_visit(
+    conn: &mut PgConnection,
+    id: VisitId,
+) -> Result<Option<VisitRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{VISIT_SELECT} WHERE v.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Locks the visit row for a state change in this transaction.
-pub async fn lock_visit(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{VISIT_SELECT} WHERE v.id = $1 FOR UPDATE OF v")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+pub async fn lock_visit(
+    conn: &mut PgConnection,
+    id: VisitId,
+) -> Result<Option<VisitRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{VISIT_SELECT} WHERE v.id = $1 FOR UPDATE OF v"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn set_visit_state(conn: &mut PgConnection, id: VisitId, state: &str) -> Result<(), sqlx::Error> {
+pub async fn set_visit_state(
+    conn: &mut PgConnection,
+    id: VisitId,
+    state: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE intake.visits SET state = $2 WHERE id = $1")
         .bind(id)
         .bind(state)
@@ -235,7 +263,11 @@ pub struct QueueRow {
     pub family_name: String,
 }
 
-pub async fn waiting_queue(conn: &mut PgConnection, team: TeamId, day: NaiveDate) -> Result<Vec<QueueRow>, sqlx::Error> {
+pub async fn waiting_queue(
+    conn: &mut PgConnection,
+    team: TeamId,
+    day: NaiveDate,
+) -> Result<Vec<QueueRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT v.id, v.applicant_id, v.team_id, v.arrived_at, v.concern, v.state, NULL::uuid AS consultation_id,
                 a.given_name, a.family_name
@@ -291,7 +323,11 @@ pub struct ClaimRow {
     pub note: String,
 }
 
-pub async fn insert_access_check(conn: &mut PgConnection, check: &AccessCheckRow, claims: &[ClaimRow]) -> Result<(), sqlx::Error> {
+pub async fn insert_access_check(
+    conn: &mut PgConnection,
+    check: &AccessCheckRow,
+    claims: &[ClaimRow],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO intake.access_checks (visit_id, emergency_need, emergency_note, decision, checked_by, checked_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -337,8 +373,10 @@ pub async fn access_checks(
     .bind(&ids)
     .fetch_all(conn)
     .await?;
-    let mut by_visit: HashMap<VisitId, (AccessCheckRow, Vec<ClaimRow>)> =
-        checks.into_iter().map(|c| (c.visit_id, (c, Vec::new()))).collect();
+    let mut by_visit: HashMap<VisitId, (AccessCheckRow, Vec<ClaimRow>)> = checks
+        .into_iter()
+        .map(|c| (c.visit_id, (c, Vec::new())))
+        .collect();
     for claim in claims {
         if let Some((_, list)) = by_visit.get_mut(&claim.visit_id) {
             list.push(claim);
@@ -398,7 +436,11 @@ pub async fn insert_consultation(
 }
 
 /// Reads a consultation; `lock` takes a row lock for a state change.
-pub async fn get_consultation(conn: &mut PgConnection, id: ConsultationId, lock: bool) -> Result<Option<ConsultationRow>, sqlx::Error> {
+pub async fn get_consultation(
+    conn: &mut PgConnection,
+    id: ConsultationId,
+    lock: bool,
+) -> Result<Option<ConsultationRow>, sqlx::Error> {
     let lock = if lock { " FOR UPDATE" } else { "" };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CONSULTATION_COLUMNS} FROM intake.consultations WHERE id = $1{lock}"
@@ -455,7 +497,12 @@ pub struct TeamRow {
 }
 
 /// Inserts a team; `None` when the name is taken.
-pub async fn insert_team(conn: &mut PgConnection, id: TeamId, name: &str, now: DateTime<Utc>) -> Result<Option<TeamRow>, sqlx::Error> {
+pub async fn insert_team(
+    conn: &mut PgConnection,
+    id: TeamId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<TeamRow>, sqlx::Error> {
     sqlx::query_as(
         "INSERT INTO intake.teams (id, display_name, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (display_name) DO NOTHING
@@ -535,18 +582,28 @@ pub async fn insert_advisor(
     .await
 }
 
-pub async fn get_advisor(conn: &mut PgConnection, id: AdvisorId) -> Result<Option<AdvisorRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{ADVISOR_SELECT} WHERE a.id = $1")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+pub async fn get_advisor(
+    conn: &mut PgConnection,
+    id: AdvisorId,
+) -> Result<Option<AdvisorRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ADVISOR_SELECT} WHERE a.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn advisor_by_subject(conn: &mut PgConnection, subject: &str) -> Result<Option<AdvisorRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{ADVISOR_SELECT} WHERE a.subject = $1")))
-        .bind(subject)
-        .fetch_optional(conn)
-        .await
+pub async fn advisor_by_subject(
+    conn: &mut PgConnection,
+    subject: &str,
+) -> Result<Option<AdvisorRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{ADVISOR_SELECT} WHERE a.subject = $1"
+    )))
+    .bind(subject)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Writes new values if `expected_version` is current; `false` when it is not.
@@ -574,7 +631,10 @@ pub async fn update_advisor(
     Ok(updated.rows_affected() == 1)
 }
 
-pub async fn advisors_of_team(conn: &mut PgConnection, team: TeamId) -> Result<Vec<AdvisorRow>, sqlx::Error> {
+pub async fn advisors_of_team(
+    conn: &mut PgConnection,
+    team: TeamId,
+) -> Result<Vec<AdvisorRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ADVISOR_SELECT} WHERE a.team_id = $1 ORDER BY a.display_name, a.id"
     )))
@@ -585,7 +645,10 @@ pub async fn advisors_of_team(conn: &mut PgConnection, team: TeamId) -> Result<V
 
 /// The team's loads, with the advisor rows locked so concurrent openings do not all pick the
 /// same least-loaded advisor.
-pub async fn lock_team_loads(conn: &mut PgConnection, team: TeamId) -> Result<Vec<AdvisorLoad>, sqlx::Error> {
+pub async fn lock_team_loads(
+    conn: &mut PgConnection,
+    team: TeamId,
+) -> Result<Vec<AdvisorLoad>, sqlx::Error> {
     let rows: Vec<(AdvisorId, i64, i32, bool)> = sqlx::query_as(
         "SELECT a.id,
                 (SELECT count(*) FROM intake.case_openings c WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL),
@@ -620,14 +683,20 @@ pub struct CaseOpeningRow {
     pub same_day: bool,
 }
 
-pub async fn case_of_consultation(conn: &mut PgConnection, consultation: ConsultationId) -> Result<Option<CaseId>, sqlx::Error> {
+pub async fn case_of_consultation(
+    conn: &mut PgConnection,
+    consultation: ConsultationId,
+) -> Result<Option<CaseId>, sqlx::Error> {
     sqlx::query_scalar("SELECT case_id FROM intake.case_openings WHERE consultation_id = $1")
         .bind(consultation)
         .fetch_optional(conn)
         .await
 }
 
-pub async fn insert_case_opening(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<(), sqlx::Error> {
+pub async fn insert_case_opening(
+    conn: &mut PgConnection,
+    row: &CaseOpeningRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO intake.case_openings (case_id, consultation_id, applicant_id, team_id, responsible_advisor_id, opened_at, same_day)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -654,7 +723,12 @@ pub struct FiguresRow {
     pub p90_wait_minutes: Option<f64>,
 }
 
-pub async fn team_figures(conn: &mut PgConnection, team: TeamId, first: NaiveDate, last: NaiveDate) -> Result<FiguresRow, sqlx::Error> {
+pub async fn team_figures(
+    conn: &mut PgConnection,
+    team: TeamId,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<FiguresRow, sqlx::Error> {
     sqlx::query_as(
         "SELECT
             (SELECT count(*) FROM intake.visits v WHERE v.team_id = $1 AND v.arrival_day BETWEEN $2 AND $3) AS visits,

@@ -1,0 +1,131 @@
+//! How answers are shown: short aligned lines for a person at the front desk, or, with
+//! `--json`, one JSON document on stdout for a script.
+//!
+//! The JSON of an answer is its response message with the proto field names; enums carry
+//! their proto names (`VISIT_STATE_WAITING`), timestamps RFC 3339 in UTC, dates `YYYY-MM-DD`.
+//! Every field is present, unset messages as `null`, so scripts need not guess.
+
+pub mod human;
+pub mod json;
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+use serde_json::Value;
+
+use crate::error::CliError;
+
+/// Who reads the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A person: aligned lines.
+    Human,
+    /// A script: one JSON document.
+    Json,
+}
+
+/// Writes answers to stdout in the chosen format.
+#[derive(Debug)]
+pub struct Output {
+    format: Format,
+}
+
+impl Output {
+    /// Output in `format`.
+    pub fn new(format: Format) -> Self {
+        Output { format }
+    }
+
+    /// Shows one answer. Only the renderer of the chosen format runs.
+    pub fn show(
+        &self,
+        json: impl FnOnce() -> Value,
+        human: impl FnOnce() -> String,
+    ) -> Result<(), CliError> {
+        let text = match self.format {
+            Format::Json => format!("{:#}\n", json()),
+            Format::Human => human(),
+        };
+        match io::stdout().lock().write_all(text.as_bytes()) {
+            // The reader has gone (`fallwerk queue | head`): nothing left to tell it.
+            Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map_err(CliError::Output),
+        }
+    }
+}
+
+/// A protobuf timestamp as a UTC time; `None` when unset or out of range.
+fn datetime(timestamp: Option<&Timestamp>) -> Option<DateTime<Utc>> {
+    let timestamp = timestamp?;
+    DateTime::from_timestamp(timestamp.seconds, u32::try_from(timestamp.nanos).ok()?)
+}
+
+/// The proto name of an enum value (`VISIT_STATE_WAITING`); `None` for a number this build
+/// does not know (a newer service).
+fn proto_name<E: TryFrom<i32>>(value: i32, name: fn(&E) -> &'static str) -> Option<&'static str> {
+    E::try_from(value).ok().map(|e| name(&e))
+}
+
+/// The words of an enum value without its type prefix, for a person: `VISIT_STATE_WAITING`
+/// reads `waiting`.
+fn short_name<E: TryFrom<i32> + Default>(value: i32, name: fn(&E) -> &'static str) -> String {
+    // Every proto enum's zero value is `<PREFIX>UNSPECIFIED`, which yields the prefix.
+    let prefix = name(&E::default()).trim_end_matches("UNSPECIFIED");
+    match proto_name(value, name) {
+        Some(full) => full
+            .trim_start_matches(prefix)
+            .to_lowercase()
+            .replace('_', " "),
+        None => format!("unknown ({value})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fallwerk_proto::intake as pb;
+
+    use super::*;
+
+    #[test]
+    fn an_enum_value_has_its_proto_name_and_a_short_name() {
+        let state = i32::from(pb::VisitState::ReadyForConsultation);
+        assert_eq!(
+            proto_name(state, pb::VisitState::as_str_name),
+            Some("VISIT_STATE_READY_FOR_CONSULTATION")
+        );
+        assert_eq!(
+            short_name(state, pb::VisitState::as_str_name),
+            "ready for consultation"
+        );
+        let outcome = i32::from(pb::ClaimOutcome::ToBeApplied);
+        assert_eq!(
+            short_name(outcome, pb::ClaimOutcome::as_str_name),
+            "to be applied"
+        );
+    }
+
+    #[test]
+    fn an_unknown_enum_number_stays_visible() {
+        assert_eq!(proto_name(99, pb::VisitState::as_str_name), None);
+        assert_eq!(short_name(99, pb::VisitState::as_str_name), "unknown (99)");
+    }
+
+    #[test]
+    fn an_unset_or_broken_timestamp_is_no_time() {
+        assert_eq!(datetime(None), None);
+        let broken = Timestamp {
+            seconds: 0,
+            nanos: -1,
+        };
+        assert_eq!(datetime(Some(&broken)), None);
+        let set = Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 0,
+        };
+        assert_eq!(
+            datetime(Some(&set)).map(|t| t.timestamp()),
+            Some(1_700_000_000)
+        );
+    }
+}

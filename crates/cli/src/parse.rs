@@ -1,0 +1,431 @@
+//! What a person types, turned into the API's values once, at the edge. clap runs these
+//! parsers, so a bad value is a usage error (exit 2) before any request leaves the terminal.
+//!
+//! The choice enums name the proto enum values in kebab case without their prefix:
+//! `--function social-work` is `ADVISOR_FUNCTION_SOCIAL_WORK`.
+
+use chrono::{Datelike, NaiveDate};
+use clap::ValueEnum;
+use fallwerk_platform::auth::Role;
+use fallwerk_proto::{google::r#type::Date, intake as pb};
+use tonic::{
+    metadata::AsciiMetadataValue,
+    transport::{Certificate, Uri},
+};
+
+/// A calendar date written `YYYY-MM-DD`, e.g. `1985-03-14`.
+pub fn date(text: &str) -> Result<NaiveDate, String> {
+    // chrono alone would take `85-3-4` as the year 85; a front desk means 1985 and should be
+    // told to write it out.
+    let shaped = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| shaped)
+        .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 1985-03-14"))
+}
+
+/// A date as the API carries it.
+pub fn proto_date(date: NaiveDate) -> Date {
+    Date {
+        year: date.year(),
+        // Month and day are at most 31; the casts cannot wrap.
+        month: date.month() as i32,
+        day: date.day() as i32,
+    }
+}
+
+/// The intake service's address: `http://` or `https://` with a host.
+pub fn address(text: &str) -> Result<Uri, String> {
+    let uri: Uri = text
+        .parse()
+        .map_err(|error| format!("`{text}` is not an address: {error}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(format!(
+            "`{text}` needs http:// or https:// and a host, e.g. http://127.0.0.1:50051"
+        )),
+    }
+}
+
+/// A JWT as the `authorization` metadata value `Bearer <jwt>`.
+pub fn bearer(token: &str) -> Result<AsciiMetadataValue, String> {
+    // Tokens pasted from files or other tools often bring a trailing newline.
+    let token = token.trim();
+    if token.is_empty() {
+        return Err("the token is empty".into());
+    }
+    let mut value: AsciiMetadataValue = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| "the token holds characters a JWT never has".to_owned())?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// A CA certificate file (PEM), read when the command line is parsed so a wrong path is a
+/// usage error.
+pub fn ca_certificate(path: &str) -> Result<Certificate, String> {
+    std::fs::read(path)
+        .map(Certificate::from_pem)
+        .map_err(|error| format!("cannot read `{path}`: {error}"))
+}
+
+/// A role as tokens name it (`front_desk`); `front-desk` is accepted too.
+pub fn role(text: &str) -> Result<Role, String> {
+    text.replace('-', "_").parse().map_err(|_| {
+        let known: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown role `{text}`; one of {}", known.join(", "))
+    })
+}
+
+/// One checked priority claim, written `<claim>=<outcome>`, e.g. `housing-benefit=to-be-applied`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimCheck {
+    /// The claim checked.
+    pub claim: Claim,
+    /// What checking it found.
+    pub outcome: Outcome,
+}
+
+/// Parses `--claim <claim>=<outcome>`.
+pub fn claim_check(text: &str) -> Result<ClaimCheck, String> {
+    let (claim, outcome) = text.split_once('=').ok_or_else(|| {
+        format!("`{text}` needs the form <claim>=<outcome>, e.g. housing-benefit=to-be-applied")
+    })?;
+    Ok(ClaimCheck {
+        claim: choice("claim", claim.trim())?,
+        outcome: choice("outcome", outcome.trim())?,
+    })
+}
+
+impl From<ClaimCheck> for pb::ClaimCheck {
+    fn from(check: ClaimCheck) -> Self {
+        pb::ClaimCheck {
+            claim: pb::PriorityClaim::from(check.claim).into(),
+            outcome: pb::ClaimOutcome::from(check.outcome).into(),
+            note: String::new(),
+        }
+    }
+}
+
+/// One value of a choice enum, with the valid values in the complaint.
+fn choice<T: ValueEnum>(what: &str, text: &str) -> Result<T, String> {
+    T::from_str(text, true).map_err(|_| {
+        let names: Vec<_> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        format!("unknown {what} `{text}`; one of {}", names.join(", "))
+    })
+}
+
+/// An advisor's professional function (`--function`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Function {
+    /// Administrative staff (Verwaltungskraft).
+    Administrative,
+    /// Social worker (Sozialarbeiter/in).
+    SocialWork,
+    /// Job placement officer (Arbeitsvermittler/in).
+    JobPlacement,
+}
+
+impl From<Function> for pb::AdvisorFunction {
+    fn from(value: Function) -> Self {
+        match value {
+            Function::Administrative => pb::AdvisorFunction::Administrative,
+            Function::SocialWork => pb::AdvisorFunction::SocialWork,
+            Function::JobPlacement => pb::AdvisorFunction::JobPlacement,
+        }
+    }
+}
+
+/// The access check's decision (`--decision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Decision {
+    /// Continue into case management: first consultation today.
+    Continue,
+    /// Send the person to the provider of a priority claim.
+    PriorityProvider,
+    /// No need of assistance.
+    NoNeed,
+}
+
+impl From<Decision> for pb::AccessDecision {
+    fn from(value: Decision) -> Self {
+        match value {
+            Decision::Continue => pb::AccessDecision::Continue,
+            Decision::PriorityProvider => pb::AccessDecision::PriorityProvider,
+            Decision::NoNeed => pb::AccessDecision::NoNeed,
+        }
+    }
+}
+
+/// A claim that takes priority over social assistance (the left side of `--claim`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Claim {
+    /// Arbeitslosengeld (SGB III).
+    UnemploymentBenefit,
+    /// Bürgergeld from the Job-Center (SGB II).
+    JobCenter,
+    /// Wohngeld.
+    HousingBenefit,
+    /// Kindergeld, Kinderzuschlag.
+    ChildBenefit,
+    /// Unterhalt from relatives.
+    Maintenance,
+    /// Own income.
+    OwnIncome,
+    /// Own assets.
+    OwnAssets,
+}
+
+impl From<Claim> for pb::PriorityClaim {
+    fn from(value: Claim) -> Self {
+        match value {
+            Claim::UnemploymentBenefit => pb::PriorityClaim::UnemploymentBenefit,
+            Claim::JobCenter => pb::PriorityClaim::JobCenter,
+            Claim::HousingBenefit => pb::PriorityClaim::HousingBenefit,
+            Claim::ChildBenefit => pb::PriorityClaim::ChildBenefit,
+            Claim::Maintenance => pb::PriorityClaim::Maintenance,
+            Claim::OwnIncome => pb::PriorityClaim::OwnIncome,
+            Claim::OwnAssets => pb::PriorityClaim::OwnAssets,
+        }
+    }
+}
+
+/// What checking a claim found (the right side of `--claim`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Outcome {
+    /// No such claim.
+    None,
+    /// Exists and is already being paid.
+    Received,
+    /// Likely exists; to be applied for with its provider.
+    ToBeApplied,
+    /// Not settled today.
+    Unclear,
+}
+
+impl From<Outcome> for pb::ClaimOutcome {
+    fn from(value: Outcome) -> Self {
+        match value {
+            Outcome::None => pb::ClaimOutcome::None,
+            Outcome::Received => pb::ClaimOutcome::Received,
+            Outcome::ToBeApplied => pb::ClaimOutcome::ToBeApplied,
+            Outcome::Unclear => pb::ClaimOutcome::Unclear,
+        }
+    }
+}
+
+/// The assessed capacity to work (`consult complete --capacity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Capacity {
+    /// Six hours a day or more.
+    Full,
+    /// Three to six hours a day.
+    Partial,
+    /// Less than three hours a day.
+    None,
+}
+
+impl From<Capacity> for pb::CapacityToWork {
+    fn from(value: Capacity) -> Self {
+        match value {
+            Capacity::Full => pb::CapacityToWork::Full,
+            Capacity::Partial => pb::CapacityToWork::Partial,
+            Capacity::None => pb::CapacityToWork::None,
+        }
+    }
+}
+
+/// The activation track (`--track`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Track {
+    /// Ready for job placement now (needs capacity full or partial).
+    JobPlacement,
+    /// Activatable with support first.
+    WithSupport,
+    /// Not activatable in the short term.
+    NotShortTerm,
+}
+
+impl From<Track> for pb::ActivationTrack {
+    fn from(value: Track) -> Self {
+        match value {
+            Track::JobPlacement => pb::ActivationTrack::JobPlacement,
+            Track::WithSupport => pb::ActivationTrack::WithSupport,
+            Track::NotShortTerm => pb::ActivationTrack::NotShortTerm,
+        }
+    }
+}
+
+/// A barrier noted in the consultation (`--barrier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Barrier {
+    /// Childcare is not arranged.
+    Childcare,
+    /// Health.
+    Health,
+    /// Debt.
+    Debt,
+    /// Addiction.
+    Addiction,
+    /// Housing.
+    Housing,
+    /// Language.
+    Language,
+    /// Qualification.
+    Qualification,
+}
+
+impl From<Barrier> for pb::Barrier {
+    fn from(value: Barrier) -> Self {
+        match value {
+            Barrier::Childcare => pb::Barrier::Childcare,
+            Barrier::Health => pb::Barrier::Health,
+            Barrier::Debt => pb::Barrier::Debt,
+            Barrier::Addiction => pb::Barrier::Addiction,
+            Barrier::Housing => pb::Barrier::Housing,
+            Barrier::Language => pb::Barrier::Language,
+            Barrier::Qualification => pb::Barrier::Qualification,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_is_read_as_year_month_day() {
+        let parsed = date("1985-03-14").map(proto_date);
+        assert_eq!(
+            parsed,
+            Ok(Date {
+                year: 1985,
+                month: 3,
+                day: 14
+            })
+        );
+    }
+
+    #[test]
+    fn a_short_or_impossible_date_is_refused() {
+        for text in [
+            "85-03-14",
+            "1985-3-14",
+            "14.03.1985",
+            "1985-02-30",
+            "1985-03-14x",
+            "",
+        ] {
+            assert!(date(text).is_err(), "{text:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_claim_check_is_claim_equals_outcome() {
+        assert_eq!(
+            claim_check("housing-benefit=to-be-applied"),
+            Ok(ClaimCheck {
+                claim: Claim::HousingBenefit,
+                outcome: Outcome::ToBeApplied,
+            })
+        );
+        let check = pb::ClaimCheck::from(ClaimCheck {
+            claim: Claim::OwnIncome,
+            outcome: Outcome::None,
+        });
+        assert_eq!(check.claim(), pb::PriorityClaim::OwnIncome);
+        assert_eq!(check.outcome(), pb::ClaimOutcome::None);
+    }
+
+    #[test]
+    fn a_claim_check_without_equals_or_with_unknown_names_says_what_is_valid() {
+        let missing = claim_check("housing-benefit").unwrap_err();
+        assert!(missing.contains("<claim>=<outcome>"), "{missing}");
+        let claim = claim_check("rent=none").unwrap_err();
+        assert!(
+            claim.contains("unknown claim `rent`") && claim.contains("housing-benefit"),
+            "{claim}"
+        );
+        let outcome = claim_check("job-center=maybe").unwrap_err();
+        assert!(
+            outcome.contains("unknown outcome `maybe`") && outcome.contains("to-be-applied"),
+            "{outcome}"
+        );
+    }
+
+    /// Each choice's kebab-case name, prefixed and upper-cased, is its proto value's name, so
+    /// the command line and `--json` output speak the same vocabulary.
+    fn assert_names_match<T, P>(prefix: &str, proto_name: fn(&P) -> &'static str)
+    where
+        T: ValueEnum,
+        P: From<T>,
+    {
+        for value in T::value_variants() {
+            let cli = value
+                .to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default();
+            let expected = format!("{prefix}{}", cli.to_uppercase().replace('-', "_"));
+            assert_eq!(proto_name(&P::from(value.clone())), expected);
+        }
+    }
+
+    #[test]
+    fn every_choice_maps_to_the_proto_value_of_the_same_name() {
+        assert_names_match::<Function, pb::AdvisorFunction>(
+            "ADVISOR_FUNCTION_",
+            pb::AdvisorFunction::as_str_name,
+        );
+        assert_names_match::<Decision, pb::AccessDecision>(
+            "ACCESS_DECISION_",
+            pb::AccessDecision::as_str_name,
+        );
+        assert_names_match::<Claim, pb::PriorityClaim>(
+            "PRIORITY_CLAIM_",
+            pb::PriorityClaim::as_str_name,
+        );
+        assert_names_match::<Outcome, pb::ClaimOutcome>(
+            "CLAIM_OUTCOME_",
+            pb::ClaimOutcome::as_str_name,
+        );
+        assert_names_match::<Capacity, pb::CapacityToWork>(
+            "CAPACITY_TO_WORK_",
+            pb::CapacityToWork::as_str_name,
+        );
+        assert_names_match::<Track, pb::ActivationTrack>(
+            "ACTIVATION_TRACK_",
+            pb::ActivationTrack::as_str_name,
+        );
+        assert_names_match::<Barrier, pb::Barrier>("BARRIER_", pb::Barrier::as_str_name);
+    }
+
+    #[test]
+    fn a_role_is_read_in_token_or_kebab_spelling() {
+        assert_eq!(role("front_desk"), Ok(Role::FrontDesk));
+        assert_eq!(role("team-lead"), Ok(Role::TeamLead));
+        let unknown = role("boss").unwrap_err();
+        assert!(unknown.contains("front_desk"), "{unknown}");
+    }
+
+    #[test]
+    fn an_address_needs_a_scheme_and_a_host() {
+        assert!(address("http://127.0.0.1:50051").is_ok());
+        assert!(address("https://intake.example:443").is_ok());
+        assert!(address("127.0.0.1:50051").is_err());
+        assert!(address("ftp://host").is_err());
+    }
+
+    #[test]
+    fn a_token_becomes_a_bearer_value() {
+        let value = bearer(" abc.def.ghi\n").ok();
+        assert_eq!(
+            value.as_ref().and_then(|v| v.to_str().ok()),
+            Some("Bearer abc.def.ghi")
+        );
+        assert!(bearer("  ").is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Events between services: each service's outbox served as a resumable gRPC feed, and the
+//! subscriber a consuming service runs per upstream feed.
+//!
+//! - [`sequencer`] stamps committed outbox rows with feed positions in commit order.
+//! - [`notify`] turns PostgreSQL notifications into wake-ups (no slow polling).
+//! - [`service`] is `fallwerk.feed.v1.EventFeed`: replay from a position, then follow live.
+//! - [`subscriber`] applies an upstream's events exactly once, resuming from its cursor.
+
+pub mod notify;
+pub mod sequencer;
+pub mod service;
+pub mod subscriber;
+
+use crate::auth::{AccessPolicy, MethodRule, Role};
+
+/// Who may read a feed: other services, and auditors.
+pub const POLICY: AccessPolicy = AccessPolicy {
+    service: "fallwerk.feed.v1.EventFeed",
+    rules: &[MethodRule {
+        method: "Subscribe",
+        roles: &[Role::Service, Role::Auditor],
+    }],
+};

@@ -1,0 +1,393 @@
+//! The subscriber a consuming service runs per upstream feed.
+//!
+//! - Exactly-once effect: each event is applied in one transaction with the advance of the
+//!   subscription's cursor in `<schema>.feed_cursors`; the cursor only moves forward, so an
+//!   event delivered twice (at-least-once delivery) finds the cursor past it and is skipped.
+//! - Resumes from its cursor after its own restart; reconnects with exponential backoff and
+//!   jitter while the upstream is away.
+//! - Continues the trace the event carries, so a trace shows producer and consumer.
+//! - An event the handler refuses for good (a poison payload, a bug) is never skipped silently:
+//!   it is parked in `<schema>.feed_parked` with its error, logged and counted, and the
+//!   subscription goes on; [`Subscriber::replay_parked`] applies parked events again once fixed.
+
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+
+use fallwerk_proto::feed::{
+    Event, SubscribeRequest, event_feed_client::EventFeedClient, subscribe_response::Item,
+};
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+use tonic::{metadata::MetadataValue, transport::Endpoint};
+use tracing::Instrument;
+
+use super::notify::sleep_or_shutdown;
+use crate::telemetry;
+
+/// Why an event was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The event can never be applied as it is (undecodable payload, violated invariant): park it.
+    #[error("cannot apply: {0}")]
+    Poison(String),
+    /// A passing failure (database unavailable): retry later.
+    #[error("transient failure: {0}")]
+    Transient(String),
+}
+
+impl From<sqlx::Error> for ApplyError {
+    /// Data and integrity errors (SQLSTATE classes 22 and 23) will fail again on retry: poison.
+    /// Everything else may pass.
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("22") || c.starts_with("23")) =>
+            {
+                ApplyError::Poison(error.to_string())
+            }
+            _ => ApplyError::Transient(error.to_string()),
+        }
+    }
+}
+
+impl From<prost::DecodeError> for ApplyError {
+    fn from(error: prost::DecodeError) -> Self {
+        ApplyError::Poison(format!("payload does not decode: {error}"))
+    }
+}
+
+/// How a consuming service applies one upstream's events. `apply` runs inside the
+/// transaction that also advances the cursor; it must not commit.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies `event` to the service's own tables.
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &Event,
+    ) -> impl Future<Output = Result<(), ApplyError>> + Send;
+}
+
+/// A bearer token read from a file (a mounted Kubernetes Secret), read again on every
+/// (re)connect so a rotated token is picked up.
+#[derive(Debug, Clone)]
+pub struct TokenFile(pub PathBuf);
+
+impl TokenFile {
+    fn bearer(&self) -> Result<MetadataValue<tonic::metadata::Ascii>, String> {
+        let token =
+            std::fs::read_to_string(&self.0).map_err(|e| format!("{}: {e}", self.0.display()))?;
+        format!("Bearer {}", token.trim())
+            .parse()
+            .map_err(|_| "the token file holds characters a header cannot carry".to_owned())
+    }
+}
+
+/// Why applying stopped the session (it is retried after a reconnect).
+enum Failure {
+    Database(sqlx::Error),
+    Transient(String),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        Failure::Database(error)
+    }
+}
+
+/// One subscription of a consuming service to an upstream feed.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Name of the cursor and label of the metrics, e.g. `intake`.
+    pub name: String,
+    /// The upstream's gRPC address, e.g. `http://intake:50051`.
+    pub upstream: String,
+    /// Event types wanted; empty for all.
+    pub event_types: Vec<String>,
+    /// The service token.
+    pub token: TokenFile,
+    /// The consuming service's schema (where cursor and parked events live).
+    pub schema: &'static str,
+}
+
+/// Runs a [`Subscription`] with its handler.
+pub struct Subscriber<H> {
+    subscription: Subscription,
+    pool: PgPool,
+    handler: Arc<H>,
+    sql: Sql,
+}
+
+struct Sql {
+    ensure_cursor: Arc<str>,
+    cursor: Arc<str>,
+    advance: Arc<str>,
+    park: Arc<str>,
+    parked: Arc<str>,
+    replayed: Arc<str>,
+    still_failing: Arc<str>,
+}
+
+/// Backoff between reconnects.
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+impl<H: EventHandler> Subscriber<H> {
+    /// A subscriber writing to `pool`.
+    pub fn new(subscription: Subscription, pool: PgPool, handler: Arc<H>) -> Self {
+        let s = subscription.schema;
+        let sql = Sql {
+            ensure_cursor: format!(
+                "INSERT INTO {s}.feed_cursors (subscription, position) VALUES ($1, 0) ON CONFLICT DO NOTHING"
+            ).into(),
+            cursor: format!("SELECT position FROM {s}.feed_cursors WHERE subscription = $1").into(),
+            advance: format!(
+                "UPDATE {s}.feed_cursors SET position = $2, updated_at = now()
+                 WHERE subscription = $1 AND position < $2"
+            ).into(),
+            park: format!(
+                "INSERT INTO {s}.feed_parked (subscription, position, event_id, event_type, event, error)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (subscription, event_id) DO NOTHING"
+            ).into(),
+            parked: format!(
+                "SELECT id, event FROM {s}.feed_parked
+                 WHERE subscription = $1 AND replayed_at IS NULL ORDER BY id FOR UPDATE"
+            ).into(),
+            replayed: format!("UPDATE {s}.feed_parked SET replayed_at = now() WHERE id = $1").into(),
+            still_failing: format!("UPDATE {s}.feed_parked SET error = $2 WHERE id = $1").into(),
+        };
+        Subscriber {
+            subscription,
+            pool,
+            handler,
+            sql,
+        }
+    }
+
+    /// Follows the upstream until shutdown, reconnecting as long as it takes.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let name = self.subscription.name.clone();
+        let mut backoff = BACKOFF_START;
+        loop {
+            let outcome = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                outcome = self.session(&mut backoff) => outcome,
+            };
+            if let Err(error) = outcome {
+                metrics::counter!("feed_subscription_reconnects_total", "subscription" => name.clone()).increment(1);
+                tracing::warn!(subscription = %name, %error, retry_in = ?backoff, "feed subscription interrupted");
+            }
+            // Full jitter: replicas that lost the upstream together do not return together.
+            let wait = backoff.mul_f64(0.5 + fastrand::f64() * 0.5);
+            if sleep_or_shutdown(wait, &shutdown).await {
+                return;
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    /// The position applied so far.
+    pub async fn cursor(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.ensure_cursor)))
+            .bind(&self.subscription.name)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.cursor)))
+            .bind(&self.subscription.name)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// One connection: subscribe after the cursor and apply until the stream ends.
+    async fn session(&self, backoff: &mut Duration) -> Result<(), String> {
+        let name = self.subscription.name.as_str();
+        let mut cursor = self
+            .cursor()
+            .await
+            .map_err(|e| format!("reading the cursor: {e}"))?;
+        let channel = Endpoint::from_shared(self.subscription.upstream.clone())
+            .map_err(|e| format!("upstream address: {e}"))?
+            .connect_timeout(Duration::from_secs(5))
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .connect()
+            .await
+            .map_err(|e| format!("connecting to {}: {e}", self.subscription.upstream))?;
+        let mut request = tonic::Request::new(SubscribeRequest {
+            after_position: cursor,
+            event_types: self.subscription.event_types.clone(),
+        });
+        request
+            .metadata_mut()
+            .insert("authorization", self.subscription.token.bearer()?);
+        let mut stream = EventFeedClient::new(channel)
+            .subscribe(request)
+            .await
+            .map_err(|s| format!("subscribe refused: {}: {}", s.code(), s.message()))?
+            .into_inner();
+        tracing::info!(subscription = name, cursor, "feed subscription connected");
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => return Err("the upstream ended the stream".into()),
+                Err(status) => {
+                    return Err(format!(
+                        "stream broke: {}: {}",
+                        status.code(),
+                        status.message()
+                    ));
+                }
+            };
+            *backoff = BACKOFF_START;
+            match message.item {
+                Some(Item::Heartbeat(heartbeat)) => {
+                    let lag = (heartbeat.head_position - cursor).max(0);
+                    metrics::gauge!("feed_subscription_lag", "subscription" => name.to_owned())
+                        .set(lag as f64);
+                }
+                Some(Item::Event(event)) => {
+                    let position = event.position;
+                    self.apply(event).await?;
+                    cursor = position;
+                    metrics::gauge!("feed_subscription_position", "subscription" => name.to_owned()).set(cursor as f64);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Applies one event and advances the cursor in one transaction; parks a poison event.
+    async fn apply(&self, event: Event) -> Result<(), String> {
+        let name = self.subscription.name.as_str();
+        let span = tracing::info_span!(
+            "feed.apply",
+            otel.kind = "consumer",
+            subscription = name,
+            event_type = %event.event_type,
+            event_id = %event.event_id,
+            position = event.position,
+            trace_id = tracing::field::Empty,
+        );
+        telemetry::continue_trace_from(&span, &event.traceparent);
+        span.record("trace_id", telemetry::trace_id_of(&span).as_str());
+        let started = std::time::Instant::now();
+        let result = self.apply_in_transaction(&event).instrument(span).await;
+        metrics::histogram!("feed_apply_seconds", "subscription" => name.to_owned())
+            .record(started.elapsed().as_secs_f64());
+        result.map_err(|e| {
+            format!(
+                "applying event {} at {}: {e}",
+                event.event_id, event.position
+            )
+        })
+    }
+
+    async fn apply_in_transaction(&self, event: &Event) -> Result<(), String> {
+        self.try_apply(event).await.map_err(|e| match e {
+            Failure::Database(e) => format!("database: {e}"),
+            Failure::Transient(reason) => reason,
+        })
+    }
+
+    async fn try_apply(&self, event: &Event) -> Result<(), Failure> {
+        let name = self.subscription.name.as_str();
+        let mut tx = self.pool.begin().await?;
+        let advanced = sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.advance)))
+            .bind(name)
+            .bind(event.position)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if advanced == 0 {
+            // Already applied: a redelivery after a reconnect.
+            metrics::counter!("feed_events_redelivered_total", "subscription" => name.to_owned())
+                .increment(1);
+            return Ok(());
+        }
+        // The handler's work runs in a savepoint, so a refused event can be undone alone and
+        // parked while the cursor still moves on.
+        let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+        match self.handler.apply(&mut savepoint, event).await {
+            Ok(()) => {
+                savepoint.commit().await?;
+                tx.commit().await?;
+                metrics::counter!("feed_events_applied_total", "subscription" => name.to_owned())
+                    .increment(1);
+                Ok(())
+            }
+            Err(ApplyError::Poison(reason)) => {
+                savepoint.rollback().await?;
+                sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.park)))
+                    .bind(name)
+                    .bind(event.position)
+                    .bind(uuid::Uuid::parse_str(&event.event_id).unwrap_or_default())
+                    .bind(&event.event_type)
+                    .bind(event.encode_to_vec())
+                    .bind(&reason)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                metrics::counter!("feed_apply_errors_total", "subscription" => name.to_owned(), "kind" => "poison").increment(1);
+                metrics::counter!("feed_parked_events_total", "subscription" => name.to_owned())
+                    .increment(1);
+                tracing::error!(
+                    subscription = name,
+                    event_id = %event.event_id,
+                    event_type = %event.event_type,
+                    position = event.position,
+                    %reason,
+                    "event parked: it cannot be applied; inspect feed_parked and replay once fixed"
+                );
+                Ok(())
+            }
+            Err(ApplyError::Transient(reason)) => {
+                metrics::counter!("feed_apply_errors_total", "subscription" => name.to_owned(), "kind" => "transient").increment(1);
+                Err(Failure::Transient(reason))
+            }
+        }
+    }
+
+    /// Applies parked events again, oldest first (after the handler or the data was fixed).
+    /// Returns how many were applied and how many still fail.
+    pub async fn replay_parked(&self) -> Result<(usize, usize), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let parked: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(Arc::clone(&self.sql.parked)))
+                .bind(&self.subscription.name)
+                .fetch_all(&mut *tx)
+                .await?;
+        let (mut applied, mut failing) = (0, 0);
+        for (id, bytes) in parked {
+            let outcome = match Event::decode(bytes.as_slice()) {
+                Ok(event) => {
+                    let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
+                    match self.handler.apply(&mut savepoint, &event).await {
+                        Ok(()) => savepoint.commit().await.map(|_| Ok(()))?,
+                        Err(e) => savepoint.rollback().await.map(|_| Err(e.to_string()))?,
+                    }
+                }
+                Err(e) => Err(format!("stored event does not decode: {e}")),
+            };
+            match outcome {
+                Ok(()) => {
+                    sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.replayed)))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    applied += 1;
+                }
+                Err(error) => {
+                    sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.still_failing)))
+                        .bind(id)
+                        .bind(error)
+                        .execute(&mut *tx)
+                        .await?;
+                    failing += 1;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok((applied, failing))
+    }
+}

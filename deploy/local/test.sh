@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make test`: every test of the workspace against a real PostgreSQL.
+# Without FALLWERK_TEST_DATABASE_URL a throwaway cluster is started under .dev/ and stopped
+# afterwards; each test creates its own database in it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ -z "${FALLWERK_TEST_DATABASE_URL:-}" ]; then
+    port=${PG_TEST_PORT:-54339}
+    deploy/local/postgres.sh start .dev/pg-test "$port" --ephemeral
+    trap 'deploy/local/postgres.sh stop .dev/pg-test' EXIT
+    export FALLWERK_TEST_DATABASE_URL="postgres://fallwerk@127.0.0.1:$port/postgres"
+fi
+cargo test --workspace --locked "$@"

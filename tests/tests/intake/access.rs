@@ -1,0 +1,354 @@
+//! Authentication and authorization: no valid token, no call; the wrong role, no call;
+//! another team's object, not found.
+
+use std::str::FromStr;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use fallwerk_platform::{auth::Role, devkey::DevKey};
+use fallwerk_proto::intake as pb;
+use fallwerk_tests::{IntakeApp, signing_key, token};
+use prost::Message;
+use tonic::Code;
+
+use crate::{Office, complete};
+
+/// The roles each intake method admits: the specification the policy must match.
+const EXPECTED: &[(&str, &[Role])] = {
+    use Role::*;
+    &[
+        ("CreateApplicant", &[FrontDesk, Advisor, TeamLead]),
+        ("GetApplicant", &[FrontDesk, Advisor, TeamLead]),
+        ("SearchApplicants", &[FrontDesk, Advisor, TeamLead]),
+        ("UpdateApplicant", &[FrontDesk, Advisor, TeamLead]),
+        ("RegisterVisit", &[FrontDesk, Advisor]),
+        ("GetVisit", &[FrontDesk, Advisor, TeamLead]),
+        ("ListWaitingQueue", &[FrontDesk, Advisor, TeamLead]),
+        ("ListVisits", &[FrontDesk, Advisor, TeamLead]),
+        ("RecordAccessCheck", &[FrontDesk, Advisor]),
+        ("StartConsultation", &[Advisor]),
+        ("CompleteConsultation", &[Advisor]),
+        ("GetConsultation", &[Advisor, TeamLead]),
+        ("CreateTeam", &[Admin]),
+        ("ListTeams", &[FrontDesk, Advisor, TeamLead, Admin]),
+        ("CreateAdvisor", &[Admin, TeamLead]),
+        ("UpdateAdvisor", &[Admin, TeamLead]),
+        ("ListAdvisors", &[Admin, TeamLead, Advisor]),
+        ("OpenCase", &[Advisor, TeamLead]),
+        ("GetTeamFigures", &[TeamLead]),
+    ]
+};
+
+/// Calls `method` with an empty request (valid protobuf for every message) and `token`.
+async fn call(app: &IntakeApp, token: &str, method: &str) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(app.channel().await);
+    grpc.ready().await.expect("channel ready");
+    let mut request = tonic::Request::new(());
+    if !token.is_empty() {
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("ascii"),
+        );
+    }
+    let path =
+        http::uri::PathAndQuery::from_str(&format!("/fallwerk.intake.v1.IntakeService/{method}"))
+            .expect("path");
+    match grpc
+        .unary::<(), (), _>(request, path, tonic_prost::ProstCodec::default())
+        .await
+    {
+        Ok(_) => tonic::Status::ok(""),
+        Err(status) => status,
+    }
+}
+
+#[test]
+fn every_intake_method_has_an_authorization_rule_and_no_rule_names_a_missing_method() {
+    let descriptor = prost_types::FileDescriptorSet::decode(fallwerk_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let service = descriptor
+        .file
+        .iter()
+        .flat_map(|f| &f.service)
+        .find(|s| s.name() == "IntakeService")
+        .expect("IntakeService in descriptor");
+    let mut methods: Vec<&str> = service.method.iter().map(|m| m.name()).collect();
+    let mut ruled: Vec<&str> = fallwerk_intake::authz::POLICY
+        .rules
+        .iter()
+        .map(|r| r.method)
+        .collect();
+    methods.sort();
+    ruled.sort();
+    assert_eq!(methods, ruled);
+    for (method, roles) in EXPECTED {
+        let rule = fallwerk_intake::authz::POLICY
+            .rules
+            .iter()
+            .find(|r| r.method == *method)
+            .expect("rule");
+        assert_eq!(rule.roles, *roles, "roles of {method}");
+    }
+}
+
+#[tokio::test]
+async fn every_rpc_denies_the_roles_its_rule_does_not_name_and_admits_those_it_does() {
+    let office = Office::open().await;
+    for (method, allowed) in EXPECTED {
+        for role in Role::ALL {
+            let status = call(
+                &office.app,
+                &token(&format!("{role:?}"), &[role], Some(office.team)),
+                method,
+            )
+            .await;
+            if allowed.contains(&role) {
+                assert!(
+                    !matches!(
+                        status.code(),
+                        Code::PermissionDenied | Code::Unauthenticated
+                    ),
+                    "{method} must admit {role:?}: {status:?}"
+                );
+            } else {
+                assert_eq!(
+                    status.code(),
+                    Code::PermissionDenied,
+                    "{method} must deny {role:?}: {status:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_teams_objects_are_not_found() {
+    let office = Office::open().await;
+    let visit = office.visit(&office.desk).await;
+    let ready = office.ready_visit(&office.desk).await;
+    let started = office.consultation(&office.desk, &office.advisor).await;
+    let completed = office
+        .completed_consultation(&office.desk, &office.advisor)
+        .await;
+    let mut other_desk = office.client(&office.other_desk).await;
+    let mut other_advisor = office.client(&office.other_advisor).await;
+    let mut other_lead = office.client(&office.other_lead).await;
+    let not_found = |result: Result<_, tonic::Status>, what: &str| {
+        let status = result
+            .err()
+            .unwrap_or_else(|| panic!("{what} must be refused"));
+        assert_eq!(status.code(), Code::NotFound, "{what}: {status:?}");
+    };
+
+    not_found(
+        other_desk
+            .get_visit(pb::GetVisitRequest {
+                id: visit.id.clone(),
+            })
+            .await
+            .map(drop),
+        "GetVisit",
+    );
+    not_found(
+        other_desk
+            .record_access_check(crate::continue_check(&visit.id))
+            .await
+            .map(drop),
+        "RecordAccessCheck",
+    );
+    not_found(
+        other_advisor
+            .start_consultation(pb::StartConsultationRequest {
+                visit_id: ready.id.clone(),
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        "StartConsultation",
+    );
+    not_found(
+        other_advisor
+            .complete_consultation(complete(&started.id))
+            .await
+            .map(drop),
+        "CompleteConsultation",
+    );
+    not_found(
+        other_advisor
+            .get_consultation(pb::GetConsultationRequest {
+                id: completed.id.clone(),
+            })
+            .await
+            .map(drop),
+        "GetConsultation (advisor)",
+    );
+    not_found(
+        other_lead
+            .get_consultation(pb::GetConsultationRequest {
+                id: completed.id.clone(),
+            })
+            .await
+            .map(drop),
+        "GetConsultation (team lead)",
+    );
+    not_found(
+        other_advisor
+            .open_case(pb::OpenCaseRequest {
+                consultation_id: completed.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        "OpenCase",
+    );
+    let team_advisors = office
+        .client(&office.lead)
+        .await
+        .list_advisors(pb::ListAdvisorsRequest {
+            team_id: office.team.to_string(),
+        })
+        .await
+        .expect("own team's advisors")
+        .into_inner()
+        .advisors;
+    not_found(
+        other_lead
+            .list_advisors(pb::ListAdvisorsRequest {
+                team_id: office.team.to_string(),
+            })
+            .await
+            .map(drop),
+        "ListAdvisors",
+    );
+    let mut update = team_advisors[0].clone();
+    update.capacity = 1;
+    not_found(
+        other_lead
+            .update_advisor(pb::UpdateAdvisorRequest {
+                advisor: Some(update),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["capacity".into()],
+                }),
+            })
+            .await
+            .map(drop),
+        "UpdateAdvisor",
+    );
+    not_found(
+        other_lead
+            .create_advisor(pb::CreateAdvisorRequest {
+                advisor: Some(pb::Advisor {
+                    team_id: office.team.to_string(),
+                    subject: "intruder".into(),
+                    display_name: "Intruder".into(),
+                    function: pb::AdvisorFunction::Administrative.into(),
+                    capacity: 10,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .map(drop),
+        "CreateAdvisor",
+    );
+    not_found(
+        other_lead
+            .get_team_figures(pb::GetTeamFiguresRequest {
+                team_id: office.team.to_string(),
+                start_date: crate::date(2026, 1, 1),
+                end_date: crate::date(2026, 1, 31),
+            })
+            .await
+            .map(drop),
+        "GetTeamFigures",
+    );
+
+    // Lists of another team's objects are simply without them.
+    let queue = other_desk
+        .list_waiting_queue(pb::ListWaitingQueueRequest {})
+        .await
+        .expect("queue")
+        .into_inner();
+    assert!(
+        queue.entries.is_empty(),
+        "team B's queue holds none of team A's visits"
+    );
+    let history = other_desk
+        .list_visits(pb::ListVisitsRequest {
+            applicant_id: visit.applicant_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("history")
+        .into_inner();
+    assert!(
+        history.visits.is_empty(),
+        "team B sees none of team A's visits"
+    );
+
+    // Within the team: only the consulting advisor completes.
+    let refused = office
+        .client(&office.second_advisor)
+        .await
+        .complete_consultation(complete(&started.id))
+        .await
+        .expect_err("not the consulting advisor");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+}
+
+fn claims(exp_offset: i64, iss: &str, aud: &str) -> serde_json::Value {
+    let now = chrono::Utc::now().timestamp();
+    serde_json::json!({
+        "sub": "desk-1", "iss": iss, "aud": aud, "iat": now, "exp": now + exp_offset, "roles": ["front_desk"],
+    })
+}
+
+fn kid() -> String {
+    let jwks: serde_json::Value = serde_json::from_str(&signing_key().jwks_json()).expect("jwks");
+    jwks["keys"][0]["kid"].as_str().expect("kid").to_owned()
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_are_unauthenticated() {
+    let app = IntakeApp::spawn().await;
+    let key = signing_key();
+    let public_x: serde_json::Value = serde_json::from_str(&key.jwks_json()).expect("jwks");
+    let public_x = URL_SAFE_NO_PAD
+        .decode(public_x["keys"][0]["x"].as_str().expect("x"))
+        .expect("x bytes");
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims(300, "fallwerk-dev", "fallwerk").to_string())
+    );
+    // HMAC "signed" with the public key: accepted by a verifier that takes alg from the token.
+    let mut hmac_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hmac_header.kid = Some(kid());
+    let confused = jsonwebtoken::encode(
+        &hmac_header,
+        &claims(300, "fallwerk-dev", "fallwerk"),
+        &jsonwebtoken::EncodingKey::from_secret(&public_x),
+    )
+    .expect("hmac token");
+    let forged =
+        DevKey::generate()
+            .expect("other key")
+            .sign(&claims(300, "fallwerk-dev", "fallwerk"));
+    let cases = [
+        ("no token", String::new()),
+        ("garbage", "not-a-jwt".to_owned()),
+        ("signed by another key", forged),
+        ("expired", key.sign(&claims(-120, "fallwerk-dev", "fallwerk"))),
+        ("wrong issuer", key.sign(&claims(300, "evil", "fallwerk"))),
+        ("wrong audience", key.sign(&claims(300, "fallwerk-dev", "other-system"))),
+        ("alg none", unsigned),
+        ("HS256 with the public key", confused),
+        ("no subject", key.sign(&serde_json::json!({"iss": "fallwerk-dev", "aud": "fallwerk", "exp": chrono::Utc::now().timestamp() + 300, "roles": ["front_desk"]}))),
+    ];
+    for (what, token) in cases {
+        let status = call(&app, &token, "ListTeams").await;
+        assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}");
+    }
+    // The same call with a valid token goes through, so the refusals above are the token's.
+    let valid = key.sign(&claims(300, "fallwerk-dev", "fallwerk"));
+    assert_eq!(call(&app, &valid, "ListTeams").await.code(), Code::Ok);
+}

@@ -1,0 +1,244 @@
+//! Applicant records: duplicates caught, retries harmless, concurrent edits detected.
+
+use fallwerk_proto::intake as pb;
+use fallwerk_tests::{error_metadata, error_reason};
+
+use crate::{Office, applicant};
+
+async fn count(office: &Office, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&office.app.db.pool().await)
+        .await
+        .expect("count")
+}
+
+#[tokio::test]
+async fn a_second_record_with_the_same_name_and_birth_date_is_refused_with_the_candidates() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let first = desk
+        .create_applicant(pb::CreateApplicantRequest {
+            applicant: Some(applicant("Müller", "Anna", 1990, 5, 1)),
+            ..Default::default()
+        })
+        .await
+        .expect("first record")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+
+    // Spelled the other way, in capitals: still the same person.
+    let refused = desk
+        .create_applicant(pb::CreateApplicantRequest {
+            applicant: Some(applicant("MUELLER", "anna", 1990, 5, 1)),
+            ..Default::default()
+        })
+        .await
+        .expect_err("likely duplicate");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(error_reason(&refused).as_deref(), Some("LIKELY_DUPLICATE"));
+    assert_eq!(
+        error_metadata(&refused, "candidate_ids"),
+        Some(first.id.clone())
+    );
+    assert_eq!(
+        count(&office, "SELECT count(*) FROM intake.applicants").await,
+        1
+    );
+
+    // Another birth date is another person.
+    desk.create_applicant(pb::CreateApplicantRequest {
+        applicant: Some(applicant("Müller", "Anna", 1991, 5, 1)),
+        ..Default::default()
+    })
+    .await
+    .expect("different person");
+
+    // The desk checked the candidates and it really is someone else: allowed on purpose.
+    desk.create_applicant(pb::CreateApplicantRequest {
+        applicant: Some(applicant("Mueller", "Anna", 1990, 5, 1)),
+        allow_duplicate: true,
+        request_id: String::new(),
+    })
+    .await
+    .expect("explicitly allowed");
+    assert_eq!(
+        count(&office, "SELECT count(*) FROM intake.applicants").await,
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_request_id_returns_the_first_answer_and_writes_once() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let request = pb::CreateApplicantRequest {
+        applicant: Some(applicant("Yılmaz", "Ayşe", 1979, 11, 30)),
+        allow_duplicate: false,
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let first = desk
+        .create_applicant(request.clone())
+        .await
+        .expect("first")
+        .into_inner();
+    let retry = desk
+        .create_applicant(request.clone())
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first, retry);
+    assert_eq!(
+        count(&office, "SELECT count(*) FROM intake.applicants").await,
+        1
+    );
+    assert_eq!(
+        count(&office, "SELECT count(*) FROM intake.outbox WHERE event_type = 'fallwerk.intake.v1.ApplicantRegistered'").await,
+        1
+    );
+
+    // The same id for a different request is a client bug, not a retry.
+    let mut other = request.clone();
+    other.applicant.as_mut().expect("applicant").given_name = "Zeynep".into();
+    let refused = desk
+        .create_applicant(other)
+        .await
+        .expect_err("reused request id");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(fallwerk_tests::bad_fields(&refused), ["request_id"]);
+}
+
+#[tokio::test]
+async fn concurrent_retries_of_one_visit_registration_register_one_visit() {
+    let office = Office::open().await;
+    let applicant = office.applicant(&office.desk, "Nowak").await;
+    let request = pb::RegisterVisitRequest {
+        applicant_id: applicant,
+        concern: String::new(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        let mut desk = office.client(&office.desk).await;
+        let request = request.clone();
+        calls.push(tokio::spawn(async move {
+            desk.register_visit(request).await.map(|r| r.into_inner())
+        }));
+    }
+    let mut ids = Vec::new();
+    for call in calls {
+        ids.push(
+            call.await
+                .expect("task")
+                .expect("registered")
+                .visit
+                .expect("visit")
+                .id,
+        );
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every retry got the same visit");
+    assert_eq!(
+        count(&office, "SELECT count(*) FROM intake.visits").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_update_with_a_stale_etag_is_aborted_and_changes_nothing() {
+    let office = Office::open().await;
+    let id = office.applicant(&office.desk, "Becker").await;
+    let mut desk = office.client(&office.desk).await;
+    let read = desk
+        .get_applicant(pb::GetApplicantRequest { id: id.clone() })
+        .await
+        .expect("read")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+
+    let mut change = read.clone();
+    change.interpreter_language = "uk".into();
+    let updated = desk
+        .update_applicant(pb::UpdateApplicantRequest {
+            applicant: Some(change),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["interpreter_language".into()],
+            }),
+        })
+        .await
+        .expect("update with current etag")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+    assert_eq!(updated.interpreter_language, "uk");
+    assert_ne!(updated.etag, read.etag);
+    assert_eq!(
+        updated.family_name, "Becker",
+        "unmasked fields keep their value"
+    );
+
+    // A second desk still holding the old read.
+    let mut stale = read.clone();
+    stale.family_name = "Bäcker".into();
+    let refused = desk
+        .update_applicant(pb::UpdateApplicantRequest {
+            applicant: Some(stale),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["family_name".into()],
+            }),
+        })
+        .await
+        .expect_err("stale etag");
+    assert_eq!(refused.code(), tonic::Code::Aborted);
+    let now = desk
+        .get_applicant(pb::GetApplicantRequest { id })
+        .await
+        .expect("read")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+    assert_eq!(now.family_name, "Becker");
+}
+
+#[tokio::test]
+async fn search_finds_people_by_folded_name_prefix_page_by_page() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    for given in ["Anna", "Berta", "Clara", "Dora", "Emma"] {
+        desk.create_applicant(pb::CreateApplicantRequest {
+            applicant: Some(applicant("Schröder", given, 1985, 1, 1)),
+            ..Default::default()
+        })
+        .await
+        .expect("created");
+    }
+    desk.create_applicant(pb::CreateApplicantRequest {
+        applicant: Some(applicant("Schulz", "Anna", 1985, 1, 1)),
+        ..Default::default()
+    })
+    .await
+    .expect("created");
+
+    let mut seen = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = desk
+            .search_applicants(pb::SearchApplicantsRequest {
+                family_name: "schroe".into(),
+                page_size: 2,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("search")
+            .into_inner();
+        assert!(page.applicants.len() <= 2);
+        seen.extend(page.applicants.into_iter().map(|a| a.given_name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(seen, ["Anna", "Berta", "Clara", "Dora", "Emma"]);
+}

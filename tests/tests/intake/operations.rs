@@ -1,0 +1,199 @@
+//! What operations rely on: migrations safe for replicas starting at once, readiness that
+//! follows the database, reflection, configuration errors, graceful shutdown.
+
+use clap::Parser;
+use fallwerk_platform::auth::Role;
+use fallwerk_proto::intake as pb;
+use fallwerk_tests::{IntakeApp, TestDatabase, token};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+#[tokio::test]
+async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_serve() {
+    let db = TestDatabase::create().await;
+    let (first, second) = tokio::join!(
+        IntakeApp::start(db.clone(), true),
+        IntakeApp::start(db.clone(), true)
+    );
+    first.wait_serving().await;
+    second.wait_serving().await;
+    let applied: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, count(*) OVER (PARTITION BY id) FROM intake._migrations ORDER BY id",
+    )
+    .fetch_all(&db.pool().await)
+    .await
+    .expect("migrations table");
+    assert_eq!(
+        applied
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "0001_intake",
+            "platform_0001_outbox_idempotency_audit",
+            "platform_0002_feed"
+        ]
+    );
+    assert!(applied.iter().all(|(_, n)| *n == 1));
+    first.stop().await.expect("first stops cleanly");
+    second.stop().await.expect("second stops cleanly");
+}
+
+#[tokio::test]
+async fn the_service_is_not_serving_until_its_migrations_ran() {
+    let db = TestDatabase::create().await;
+    let app = IntakeApp::start(db.clone(), false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.health().await, ServingStatus::NotServing as i32);
+    // The separate `intake migrate` step (a Kubernetes Job) runs; readiness follows.
+    let cli =
+        fallwerk_intake::Cli::try_parse_from(["intake", "--database-url", &db.url, "migrate"])
+            .expect("cli");
+    assert_eq!(
+        fallwerk_intake::migrate(&cli.database)
+            .await
+            .expect("migrate"),
+        3
+    );
+    app.wait_serving().await;
+    // Running it again finds nothing to do.
+    assert_eq!(
+        fallwerk_intake::migrate(&cli.database)
+            .await
+            .expect("migrate again"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn reflection_answers_in_v1_and_v1alpha_without_a_token() {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let app = IntakeApp::spawn().await;
+
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel().await);
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut answers = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("v1 reflection")
+        .into_inner();
+    let answer = answers
+        .message()
+        .await
+        .expect("answer")
+        .expect("one answer");
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answer.message_response
+    else {
+        panic!("unexpected v1 answer {answer:?}");
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"fallwerk.intake.v1.IntakeService".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
+
+    let mut client =
+        v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel().await);
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "fallwerk.intake.v1.IntakeService".into(),
+            ),
+        ),
+    };
+    let mut answers = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("v1alpha reflection")
+        .into_inner();
+    let answer = answers
+        .message()
+        .await
+        .expect("answer")
+        .expect("one answer");
+    assert!(
+        matches!(
+            answer.message_response,
+            Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+        ),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_settings_are_refused_naming_the_setting_with_exit_code_2() {
+    let error = fallwerk_intake::Cli::try_parse_from([
+        "intake",
+        "--database-url",
+        "postgres://x/y",
+        "--db-max-connections",
+        "0",
+        "migrate",
+    ])
+    .expect_err("zero connections");
+    assert_eq!(error.exit_code(), 2);
+    assert!(
+        error.to_string().contains("--db-max-connections"),
+        "{error}"
+    );
+
+    let db = TestDatabase::create().await;
+    let cli = fallwerk_intake::Cli::try_parse_from([
+        "intake",
+        "--database-url",
+        &db.url,
+        "serve",
+        "--jwks-file",
+        "/nonexistent/jwks.json",
+    ])
+    .expect("parses");
+    let fallwerk_intake::Command::Serve(serve) = cli.command else {
+        unreachable!()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let result = fallwerk_intake::run(
+        listener,
+        &cli.database,
+        &serve,
+        std::sync::Arc::new(fallwerk_platform::clock::SystemClock),
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await;
+    match result {
+        Err(fallwerk_intake::RunError::Config(e)) => assert_eq!(e.setting, "JWKS_FILE"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn shutdown_turns_health_off_and_stops_the_server() {
+    let app = IntakeApp::spawn().await;
+    let addr = app.addr;
+    let mut client = app.client(&token("admin", &[Role::Admin], None)).await;
+    client
+        .list_teams(pb::ListTeamsRequest {})
+        .await
+        .expect("serving before shutdown");
+    app.stop().await.expect("clean stop");
+    let after = client
+        .list_teams(pb::ListTeamsRequest {})
+        .await
+        .expect_err("stopped");
+    assert_eq!(after.code(), tonic::Code::Unavailable, "{after:?}");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "listener closed"
+    );
+}
