@@ -1,6 +1,6 @@
 # fallwerk: the two commands that matter are `make run` and `make test`.
 
-.PHONY: run test lint fmt deploy-check
+.PHONY: run test lint fmt deploy-check proto-check bench-feed
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -23,3 +23,18 @@ fmt:
 deploy-check:
 	@test -x .dev/k8svenv/bin/python || (python3 -m venv .dev/k8svenv && .dev/k8svenv/bin/pip install -q 'kubernetes-validate==1.37.*' 'PyYAML>=6')
 	@.dev/k8svenv/bin/python deploy/k8s/validate.py
+
+## Event feed latency and throughput (release build, durable PostgreSQL; see docs/benchmarks.md).
+bench-feed:
+	@deploy/local/postgres.sh start .dev/pg-bench 54349 --fresh
+	@FALLWERK_TEST_DATABASE_URL=postgres://fallwerk@127.0.0.1:54349/postgres cargo bench --locked -p fallwerk-tests --bench feed; \
+	status=$$?; deploy/local/postgres.sh stop .dev/pg-bench; exit $$status
+
+## Lint the public contract with buf (from the npm registry, kept in .dev/buf) and check it
+## against the newest tagged contract release, if there is one.
+proto-check:
+	@test -x .dev/buf/node_modules/.bin/buf || npm install --silent --no-audit --no-fund --prefix .dev/buf @bufbuild/buf@1.75.0
+	@cd proto && ../.dev/buf/node_modules/.bin/buf lint && echo "proto: buf lint clean"
+	@release=$$(git tag --list 'proto/v1.*' --sort=-v:refname | head -n1); \
+	if [ -n "$$release" ]; then cd proto && ../.dev/buf/node_modules/.bin/buf breaking --against "../.git#tag=$$release,subdir=proto" && echo "proto: compatible with $$release"; \
+	else echo "proto: no release tagged yet (proto/v1.*); breaking-change check skipped"; fi

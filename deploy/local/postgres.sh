@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster under the repo, for `make run` and `make test`.
 #
-#   postgres.sh start DIR PORT [--ephemeral]   create (if needed) and start; prints nothing else
+#   postgres.sh start DIR PORT [--ephemeral|--fresh]   create (if needed) and start
 #   postgres.sh stop DIR                       stop if running
 #
 # PostgreSQL's own initdb/pg_ctl are used; when they are missing they are installed from the
@@ -9,7 +9,7 @@
 # as the `postgres` system user. It listens on 127.0.0.1:PORT only, trusts local connections
 # (a developer cluster, never a deployment) and has one superuser, `fallwerk`.
 # --ephemeral (tests): a fresh cluster every start, without fsync (a crash loses nothing that
-# matters, and tests run several times faster).
+# matters, and tests run several times faster). --fresh (benchmarks): a fresh, durable cluster.
 set -euo pipefail
 
 cmd=${1:?usage: postgres.sh start|stop DIR [PORT] [--ephemeral]}
@@ -59,7 +59,7 @@ case "$cmd" in
 start)
     bindir=$(find_bindir) || { install_postgres; bindir=$(find_bindir); }
     resolve_dir
-    if [ "$ephemeral" = "--ephemeral" ]; then
+    if [ "$ephemeral" = "--ephemeral" ] || [ "$ephemeral" = "--fresh" ]; then
         [ -f "$dir/postmaster.pid" ] && as_owner "$bindir/pg_ctl" -D "$dir" -m immediate stop >/dev/null 2>&1 || true
         rm -rf "$dir"
     fi
@@ -100,7 +100,7 @@ stop)
     fi
     ;;
 *)
-    echo "usage: postgres.sh start|stop DIR [PORT] [--ephemeral]" >&2
+    echo "usage: postgres.sh start|stop DIR [PORT] [--ephemeral|--fresh]" >&2
     exit 2
     ;;
 esac

@@ -20,6 +20,10 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 "$target_dir/fallwerk" dev-key --dir .dev >/dev/null
+# The token services present to each other's event feeds (FEED_TOKEN_FILE), as a mounted
+# Secret would hold it; re-minted every run.
+"$target_dir/fallwerk" dev-token --dir .dev --role service --subject fallwerk-services --ttl-minutes 10080 \
+    > .dev/service-token
 export JWKS_FILE=${JWKS_FILE:-.dev/jwks.json}
 export RUST_LOG_FORMAT=${RUST_LOG_FORMAT:-text}
 

@@ -480,3 +480,70 @@ async fn a_subscription_names_its_bad_fields() {
         ["after_position", "event_types[0]"]
     );
 }
+
+#[tokio::test]
+async fn a_subscription_filtered_by_type_replays_only_that_type_then_reports_the_head() {
+    use fallwerk_proto::feed::subscribe_response::Item;
+    let intake = IntakeApp::spawn().await;
+    let pool = intake.db.pool().await;
+    let outbox = Outbox::new("intake");
+    produce(&pool, &outbox).await;
+    let mut tx = pool.begin().await.expect("begin");
+    let visit = outbox
+        .append(
+            &mut tx,
+            Uuid::now_v7(),
+            chrono::Utc::now(),
+            &pb::VisitRegistered::default(),
+        )
+        .await
+        .expect("append");
+    tx.commit().await.expect("commit");
+    produce(&pool, &outbox).await;
+    // Wait until the sequencer stamped all three.
+    for _ in 0..100 {
+        let unstamped: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM intake.outbox WHERE position IS NULL")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+        if unstamped == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut feed = EventFeedClient::with_interceptor(
+        intake.channel().await,
+        Bearer::new(&token("svc", &[Role::Service], None)),
+    );
+    let mut stream = feed
+        .subscribe(SubscribeRequest {
+            after_position: 0,
+            event_types: vec!["fallwerk.intake.v1.VisitRegistered".into()],
+        })
+        .await
+        .expect("subscribed")
+        .into_inner();
+    let first = stream.message().await.expect("message").expect("an event");
+    let Some(Item::Event(event)) = first.item else {
+        panic!("expected the event, got {first:?}")
+    };
+    assert_eq!(event.event_id, visit.to_string());
+    assert_eq!(event.position, 2);
+    assert_eq!(
+        event.payload.map(|p| p.type_url),
+        Some("type.googleapis.com/fallwerk.intake.v1.VisitRegistered".to_owned())
+    );
+    let second = stream
+        .message()
+        .await
+        .expect("message")
+        .expect("a heartbeat");
+    assert_eq!(
+        second.item,
+        Some(Item::Heartbeat(fallwerk_proto::feed::Heartbeat {
+            head_position: 3
+        }))
+    );
+}
