@@ -337,11 +337,8 @@ fn record(method: &str, code: tonic::Code, elapsed: Duration) {
 
 fn log_outcome(code: tonic::Code, response: &http::Response<Body>) {
     use tonic::Code::*;
-    let message = response
-        .headers()
-        .get("grpc-message")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let status = tonic::Status::from_header_map(response.headers());
+    let message = status.as_ref().map(|s| s.message()).unwrap_or_default();
     match code {
         Ok => tracing::debug!("rpc ok"),
         Internal | Unknown | DataLoss => tracing::error!(code = ?code, message, "rpc failed"),

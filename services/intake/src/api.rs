@@ -1,18 +1,17 @@
 //! The gRPC handlers of `fallwerk.intake.v1.IntakeService`. Each one parses its request into
-//! values (every bad field named), checks the object-level rule, runs one transaction that
-//! changes state, appends its event and audit record (and, for creates, its idempotency
-//! record), and answers.
+//! values (every bad field named), checks the object-level rule, and makes its change as one
+//! platform `Change`: state, event, audit record and (for creates) the stored answer commit
+//! together.
 
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::Duration;
 use fallwerk_platform::{
     ApiError, Violations,
-    audit::AuditLog,
     auth::{self, Principal, Role},
+    change::{Began, Changes},
     clock::Clock,
-    idempotency::{Idempotency, RequestKey},
-    outbox::Outbox,
+    idempotency::RequestKey,
 };
 use fallwerk_proto::intake::{self as pb, intake_service_server::IntakeService};
 use sqlx::PgPool;
@@ -33,9 +32,7 @@ use crate::{
 pub struct Intake {
     pool: PgPool,
     clock: Arc<dyn Clock>,
-    outbox: Outbox,
-    audit: AuditLog,
-    idempotency: Idempotency,
+    changes: Changes,
 }
 
 impl Intake {
@@ -44,9 +41,7 @@ impl Intake {
         Intake {
             pool,
             clock,
-            outbox: Outbox::new(SCHEMA),
-            audit: AuditLog::new(SCHEMA),
-            idempotency: Idempotency::new(SCHEMA),
+            changes: Changes::new(SCHEMA),
         }
     }
 }
@@ -219,10 +214,10 @@ impl Intake {
         let family_key = domain::name_key(&values.family_name);
         let given_key = domain::name_key(&values.given_name);
 
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
         // Serialize creates of the same identity, so two desks registering one person at the
         // same moment still see each other.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
@@ -230,11 +225,11 @@ impl Intake {
                 "intake.applicant:{family_key}:{}",
                 values.birth_date
             ))
-            .execute(&mut *tx)
+            .execute(change.conn())
             .await?;
         if !request.allow_duplicate {
             let candidates =
-                store::likely_duplicates(&mut tx, &family_key, &given_key, values.birth_date)
+                store::likely_duplicates(change.conn(), &family_key, &given_key, values.birth_date)
                     .await?;
             if !candidates.is_empty() {
                 let ids = candidates
@@ -253,11 +248,10 @@ impl Intake {
             }
         }
         let id = ApplicantId::generate();
-        let row =
-            store::insert_applicant(&mut tx, id, &values, &family_key, &given_key, now).await?;
-        self.outbox
-            .append(
-                &mut tx,
+        let row = store::insert_applicant(change.conn(), id, &values, &family_key, &given_key, now)
+            .await?;
+        change
+            .event(
                 id.0,
                 now,
                 &pb::ApplicantRegistered {
@@ -266,17 +260,13 @@ impl Intake {
                 },
             )
             .await?;
-        self.audit
-            .record(&mut *tx, caller, "CreateApplicant", "applicant", &[id.0])
+        change
+            .audit(caller, "CreateApplicant", "applicant", &[id.0])
             .await?;
         let answer = pb::CreateApplicantResponse {
             applicant: Some(row.into()),
         };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
-        Ok(answer)
+        change.commit(answer).await
     }
 
     async fn get_applicant(
@@ -291,7 +281,8 @@ impl Intake {
         let row = store::get_applicant(&mut conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("applicant", id))?;
-        self.audit
+        self.changes
+            .audit_log()
             .record(&mut *conn, caller, "GetApplicant", "applicant", &[id.0])
             .await?;
         Ok(pb::GetApplicantResponse {
@@ -350,7 +341,8 @@ impl Intake {
             String::new()
         };
         let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
-        self.audit
+        self.changes
+            .audit_log()
             .record(&mut *conn, caller, "SearchApplicants", "applicant", &ids)
             .await?;
         Ok(pb::SearchApplicantsResponse {
@@ -411,8 +403,8 @@ impl Intake {
         let (id, version) = v.finish(id.zip(version))?;
         let id = ApplicantId(id);
 
-        let mut tx = self.pool.begin().await?;
-        let current = store::get_applicant(&mut tx, id)
+        let mut change = self.changes.begin_update(&self.pool).await?;
+        let current = store::get_applicant(change.conn(), id)
             .await?
             .ok_or_else(|| ApiError::not_found("applicant", id))?;
         if current.version != version {
@@ -423,7 +415,7 @@ impl Intake {
         }
         let values = patch.apply(&current);
         let row = store::update_applicant(
-            &mut tx,
+            change.conn(),
             id,
             version,
             &values,
@@ -436,9 +428,8 @@ impl Intake {
             resource: "applicant",
             id: id.to_string(),
         })?;
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 id.0,
                 now,
                 &pb::ApplicantUpdated {
@@ -448,13 +439,14 @@ impl Intake {
                 },
             )
             .await?;
-        self.audit
-            .record(&mut *tx, caller, "UpdateApplicant", "applicant", &[id.0])
+        change
+            .audit(caller, "UpdateApplicant", "applicant", &[id.0])
             .await?;
-        tx.commit().await?;
-        Ok(pb::UpdateApplicantResponse {
-            applicant: Some(row.into()),
-        })
+        change
+            .commit(pb::UpdateApplicantResponse {
+                applicant: Some(row.into()),
+            })
+            .await
     }
 
     async fn register_visit(
@@ -477,14 +469,17 @@ impl Intake {
         let concern = v.check("concern", convert::optional_text(&request.concern, 500));
         let (applicant, concern) = v.finish(applicant.zip(concern))?;
 
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
-        if store::get_applicant(&mut tx, applicant).await?.is_none() {
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
+        if store::get_applicant(change.conn(), applicant)
+            .await?
+            .is_none()
+        {
             return Err(ApiError::not_found("applicant", applicant));
         }
-        if !store::team_exists(&mut tx, team).await? {
+        if !store::team_exists(change.conn(), team).await? {
             return Err(ApiError::precondition(
                 "UNKNOWN_TEAM",
                 "the caller's team is not in the roster",
@@ -501,13 +496,12 @@ impl Intake {
             concern: &concern,
             registered_by: &caller.subject,
         };
-        store::insert_visit(&mut tx, &visit).await?;
-        let row = store::get_visit(&mut tx, id)
+        store::insert_visit(change.conn(), &visit).await?;
+        let row = store::get_visit(change.conn(), id)
             .await?
             .ok_or_else(|| ApiError::Internal("visit vanished in its own transaction".into()))?;
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 id.0,
                 now,
                 &pb::VisitRegistered {
@@ -518,17 +512,13 @@ impl Intake {
                 },
             )
             .await?;
-        self.audit
-            .record(&mut *tx, caller, "RegisterVisit", "visit", &[id.0])
+        change
+            .audit(caller, "RegisterVisit", "visit", &[id.0])
             .await?;
         let answer = pb::RegisterVisitResponse {
             visit: Some(convert::visit(row, None)),
         };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
-        Ok(answer)
+        change.commit(answer).await
     }
 
     async fn get_visit(
@@ -545,7 +535,8 @@ impl Intake {
             .ok_or_else(|| ApiError::not_found("visit", id))?;
         same_team(caller, row.team_id, "visit", id)?;
         let mut checks = store::access_checks(&mut conn, &[id]).await?;
-        self.audit
+        self.changes
+            .audit_log()
             .record(&mut *conn, caller, "GetVisit", "visit", &[id.0])
             .await?;
         Ok(pb::GetVisitResponse {
@@ -565,7 +556,8 @@ impl Intake {
         let visit_ids: Vec<_> = rows.iter().map(|r| r.visit.id).collect();
         let mut checks = store::access_checks(&mut conn, &visit_ids).await?;
         let applicants: Vec<_> = rows.iter().map(|r| r.visit.applicant_id.0).collect();
-        self.audit
+        self.changes
+            .audit_log()
             .record(
                 &mut *conn,
                 caller,
@@ -617,7 +609,8 @@ impl Intake {
         let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
         let mut checks = store::access_checks(&mut conn, &ids).await?;
         let raw: Vec<_> = ids.iter().map(|i| i.0).collect();
-        self.audit
+        self.changes
+            .audit_log()
             .record(&mut *conn, caller, "ListVisits", "visit", &raw)
             .await?;
         Ok(pb::ListVisitsResponse {
@@ -653,11 +646,11 @@ impl Intake {
         let (visit_id, (decision, emergency_need, emergency_note, claims)) =
             v.finish(visit_id.zip(check))?;
 
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
-        let visit = store::lock_visit(&mut tx, visit_id)
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
+        let visit = store::lock_visit(change.conn(), visit_id)
             .await?
             .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
         same_team(caller, visit.team_id, "visit", visit_id)?;
@@ -682,11 +675,10 @@ impl Intake {
                 note,
             })
             .collect();
-        store::insert_access_check(&mut tx, &row, &claims).await?;
-        store::set_visit_state(&mut tx, visit_id, next.as_str()).await?;
-        self.outbox
-            .append(
-                &mut tx,
+        store::insert_access_check(change.conn(), &row, &claims).await?;
+        store::set_visit_state(change.conn(), visit_id, next.as_str()).await?;
+        change
+            .event(
                 visit_id.0,
                 now,
                 &pb::AccessCheckRecorded {
@@ -698,26 +690,16 @@ impl Intake {
                 },
             )
             .await?;
-        self.audit
-            .record(
-                &mut *tx,
-                caller,
-                "RecordAccessCheck",
-                "visit",
-                &[visit_id.0],
-            )
+        change
+            .audit(caller, "RecordAccessCheck", "visit", &[visit_id.0])
             .await?;
-        let visit = store::get_visit(&mut tx, visit_id)
+        let visit = store::get_visit(change.conn(), visit_id)
             .await?
             .ok_or_else(|| ApiError::Internal("visit vanished in its own transaction".into()))?;
         let answer = pb::RecordAccessCheckResponse {
             visit: Some(convert::visit(visit, Some((row, claims)))),
         };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
-        Ok(answer)
+        change.commit(answer).await
     }
 
     async fn start_consultation(
@@ -738,15 +720,15 @@ impl Intake {
             .map(VisitId);
         let visit_id = v.finish(visit_id)?;
 
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
-        let visit = store::lock_visit(&mut tx, visit_id)
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
+        let visit = store::lock_visit(change.conn(), visit_id)
             .await?
             .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
         same_team(caller, visit.team_id, "visit", visit_id)?;
-        let advisor = store::advisor_by_subject(&mut tx, &caller.subject)
+        let advisor = store::advisor_by_subject(change.conn(), &caller.subject)
             .await?
             .filter(|a| a.active && a.team_id == visit.team_id)
             .ok_or_else(|| {
@@ -762,7 +744,7 @@ impl Intake {
         let id = ConsultationId::generate();
         let same_day = domain::is_same_day(visit.arrived_at, now);
         let row = store::insert_consultation(
-            &mut tx,
+            change.conn(),
             id,
             &visit,
             advisor.id,
@@ -771,12 +753,11 @@ impl Intake {
             same_day,
         )
         .await?;
-        store::set_visit_state(&mut tx, visit_id, next.as_str()).await?;
+        store::set_visit_state(change.conn(), visit_id, next.as_str()).await?;
         metrics::counter!("intake_consultations_started_total", "same_day" => same_day.to_string())
             .increment(1);
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 id.0,
                 now,
                 &pb::ConsultationStarted {
@@ -788,23 +769,13 @@ impl Intake {
                 },
             )
             .await?;
-        self.audit
-            .record(
-                &mut *tx,
-                caller,
-                "StartConsultation",
-                "consultation",
-                &[id.0],
-            )
+        change
+            .audit(caller, "StartConsultation", "consultation", &[id.0])
             .await?;
         let answer = pb::StartConsultationResponse {
             consultation: Some(row.into()),
         };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
-        Ok(answer)
+        change.commit(answer).await
     }
 
     async fn complete_consultation(
@@ -827,15 +798,15 @@ impl Intake {
             .and_then(|o| consultation_content(&mut v, o));
         let (id, (content, outcome)) = v.finish(id.zip(content))?;
 
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
-        let consultation = store::get_consultation(&mut tx, id, true)
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
+        let consultation = store::get_consultation(change.conn(), id, true)
             .await?
             .ok_or_else(|| ApiError::not_found("consultation", id))?;
         same_team(caller, consultation.team_id, "consultation", id)?;
-        let advisor = store::advisor_by_subject(&mut tx, &caller.subject).await?;
+        let advisor = store::advisor_by_subject(change.conn(), &caller.subject).await?;
         if advisor.map(|a| a.id) != Some(consultation.advisor_id) {
             return Err(ApiError::PermissionDenied(
                 "only the consulting advisor completes a consultation".into(),
@@ -845,16 +816,15 @@ impl Intake {
             return Err(StateError::ConsultationComplete.into());
         }
         let now = self.clock.now();
-        let row = store::complete_consultation(&mut tx, id, &content, now).await?;
+        let row = store::complete_consultation(change.conn(), id, &content, now).await?;
         store::set_visit_state(
-            &mut tx,
+            change.conn(),
             consultation.visit_id,
             VisitState::Consulted.as_str(),
         )
         .await?;
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 id.0,
                 now,
                 &pb::ConsultationCompleted {
@@ -867,23 +837,13 @@ impl Intake {
                 },
             )
             .await?;
-        self.audit
-            .record(
-                &mut *tx,
-                caller,
-                "CompleteConsultation",
-                "consultation",
-                &[id.0],
-            )
+        change
+            .audit(caller, "CompleteConsultation", "consultation", &[id.0])
             .await?;
         let answer = pb::CompleteConsultationResponse {
             consultation: Some(row.into()),
         };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
-        Ok(answer)
+        change.commit(answer).await
     }
 
     async fn get_consultation(
@@ -899,7 +859,8 @@ impl Intake {
             .await?
             .ok_or_else(|| ApiError::not_found("consultation", id))?;
         same_team(caller, row.team_id, "consultation", id)?;
-        self.audit
+        self.changes
+            .audit_log()
             .record(
                 &mut *conn,
                 caller,
@@ -927,21 +888,20 @@ impl Intake {
             )
         });
         let name = v.finish(name)?;
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
         let now = self.clock.now();
         let id = TeamId::generate();
-        let row = store::insert_team(&mut tx, id, &name, now)
+        let row = store::insert_team(change.conn(), id, &name, now)
             .await?
             .ok_or_else(|| {
                 ApiError::precondition("TEAM_NAME_TAKEN", format!("a team named {name:?} exists"))
             })?;
         let team: pb::Team = row.into();
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 id.0,
                 now,
                 &pb::TeamCreated {
@@ -950,11 +910,7 @@ impl Intake {
             )
             .await?;
         let answer = pb::CreateTeamResponse { team: Some(team) };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
-        Ok(answer)
+        change.commit(answer).await
     }
 
     async fn list_teams(
@@ -1002,30 +958,35 @@ impl Intake {
         values.active = true;
         Self::may_manage_roster(caller, team)?;
 
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
-        if !store::team_exists(&mut tx, team).await? {
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
+        if !store::team_exists(change.conn(), team).await? {
             return Err(ApiError::not_found("team", team));
         }
         let now = self.clock.now();
-        let id =
-            store::insert_advisor(&mut tx, AdvisorId::generate(), team, &subject, &values, now)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::precondition(
-                        "SUBJECT_IN_ROSTER",
-                        "this subject is already an advisor in the roster",
-                    )
-                })?;
-        let advisor: pb::Advisor = store::get_advisor(&mut tx, id)
+        let id = store::insert_advisor(
+            change.conn(),
+            AdvisorId::generate(),
+            team,
+            &subject,
+            &values,
+            now,
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::precondition(
+                "SUBJECT_IN_ROSTER",
+                "this subject is already an advisor in the roster",
+            )
+        })?;
+        let advisor: pb::Advisor = store::get_advisor(change.conn(), id)
             .await?
             .ok_or_else(|| ApiError::Internal("advisor vanished in its own transaction".into()))?
             .into();
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 id.0,
                 now,
                 &pb::AdvisorChanged {
@@ -1036,11 +997,7 @@ impl Intake {
         let answer = pb::CreateAdvisorResponse {
             advisor: Some(advisor),
         };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
-        Ok(answer)
+        change.commit(answer).await
     }
 
     async fn update_advisor(
@@ -1060,8 +1017,8 @@ impl Intake {
         });
         let (id, version, patch, active) = v.finish(parsed)?;
 
-        let mut tx = self.pool.begin().await?;
-        let current = store::get_advisor(&mut tx, id)
+        let mut change = self.changes.begin_update(&self.pool).await?;
+        let current = store::get_advisor(change.conn(), id)
             .await?
             .ok_or_else(|| ApiError::not_found("advisor", id))?;
         Self::may_manage_roster(caller, current.team_id)
@@ -1096,19 +1053,18 @@ impl Intake {
             },
         };
         let now = self.clock.now();
-        if !store::update_advisor(&mut tx, id, version, &values, now).await? {
+        if !store::update_advisor(change.conn(), id, version, &values, now).await? {
             return Err(ApiError::StaleEtag {
                 resource: "advisor",
                 id: id.to_string(),
             });
         }
-        let advisor: pb::Advisor = store::get_advisor(&mut tx, id)
+        let advisor: pb::Advisor = store::get_advisor(change.conn(), id)
             .await?
             .ok_or_else(|| ApiError::Internal("advisor vanished in its own transaction".into()))?
             .into();
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 id.0,
                 now,
                 &pb::AdvisorChanged {
@@ -1116,10 +1072,11 @@ impl Intake {
                 },
             )
             .await?;
-        tx.commit().await?;
-        Ok(pb::UpdateAdvisorResponse {
-            advisor: Some(advisor),
-        })
+        change
+            .commit(pb::UpdateAdvisorResponse {
+                advisor: Some(advisor),
+            })
+            .await
     }
 
     async fn list_advisors(
@@ -1157,23 +1114,26 @@ impl Intake {
         );
         let (id, assignment) = v.finish(id.zip(assignment))?;
 
-        let mut tx = self.pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(answer);
-        }
-        let consultation = store::get_consultation(&mut tx, id, true)
+        let mut change = match self.changes.begin(&self.pool, key).await? {
+            Began::Replayed(answer) => return Ok(answer),
+            Began::New(change) => change,
+        };
+        let consultation = store::get_consultation(change.conn(), id, true)
             .await?
             .ok_or_else(|| ApiError::not_found("consultation", id))?;
         same_team(caller, consultation.team_id, "consultation", id)?;
         if consultation.state != "COMPLETED" {
             return Err(StateError::ConsultationIncomplete.into());
         }
-        if store::case_of_consultation(&mut tx, id).await?.is_some() {
+        if store::case_of_consultation(change.conn(), id)
+            .await?
+            .is_some()
+        {
             return Err(StateError::CaseAlreadyOpen.into());
         }
         let responsible = match assignment {
             pb::AdvisorAssignment::LowestCaseload => {
-                let loads = store::lock_team_loads(&mut tx, consultation.team_id).await?;
+                let loads = store::lock_team_loads(change.conn(), consultation.team_id).await?;
                 domain::lowest_caseload(&loads).ok_or_else(|| ApiError::ResourceExhausted {
                     reason: "NO_ADVISOR_CAPACITY",
                     message: "no active advisor of the team has room for another case".into(),
@@ -1183,7 +1143,7 @@ impl Intake {
                 consultation.advisor_id
             }
         };
-        let visit = store::get_visit(&mut tx, consultation.visit_id)
+        let visit = store::get_visit(change.conn(), consultation.visit_id)
             .await?
             .ok_or_else(|| ApiError::Internal("consultation without visit".into()))?;
         let now = self.clock.now();
@@ -1196,7 +1156,7 @@ impl Intake {
             opened_at: now,
             same_day: consultation.same_day,
         };
-        store::insert_case_opening(&mut tx, &opening).await?;
+        store::insert_case_opening(change.conn(), &opening).await?;
         let case_opening = pb::CaseOpening {
             case_id: opening.case_id.to_string(),
             applicant_id: opening.applicant_id.to_string(),
@@ -1210,9 +1170,8 @@ impl Intake {
         };
         let outcome: pb::Consultation = consultation.into();
         let outcome = outcome.outcome.unwrap_or_default();
-        self.outbox
-            .append(
-                &mut tx,
+        change
+            .event(
                 opening.case_id.0,
                 now,
                 &pb::CaseOpened {
@@ -1223,16 +1182,13 @@ impl Intake {
                 },
             )
             .await?;
-        self.audit
-            .record(&mut *tx, caller, "OpenCase", "case", &[opening.case_id.0])
+        change
+            .audit(caller, "OpenCase", "case", &[opening.case_id.0])
             .await?;
         let answer = pb::OpenCaseResponse {
             case_opening: Some(case_opening),
         };
-        self.idempotency
-            .save(&mut tx, key.as_ref(), &answer)
-            .await?;
-        tx.commit().await?;
+        let answer = change.commit(answer).await?;
         metrics::counter!("intake_cases_opened_total", "same_day" => opening.same_day.to_string())
             .increment(1);
         Ok(answer)
