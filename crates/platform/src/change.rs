@@ -35,6 +35,8 @@ pub struct Changes {
 }
 
 /// What [`Changes::begin`] found.
+// Returned once per request and matched at once: boxing the transaction would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Began<R> {
     /// The request was answered before (same request id): here is that answer.
     Replayed(R),
