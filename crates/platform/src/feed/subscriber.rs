@@ -1,8 +1,9 @@
 //! The subscriber a consuming service runs per upstream feed.
 //!
-//! - Exactly-once effect: each event is applied in one transaction with the advance of the
-//!   subscription's cursor in `<schema>.feed_cursors`; the cursor only moves forward, so an
-//!   event delivered twice (at-least-once delivery) finds the cursor past it and is skipped.
+//! - Exactly-once effect: events are applied in the same transaction that advances the
+//!   subscription's cursor in `<schema>.feed_cursors` (the events already received, up to 128,
+//!   share one transaction); the cursor only moves forward, so an event delivered twice
+//!   (at-least-once delivery) finds the cursor past it and is skipped.
 //! - Resumes from its cursor after its own restart; reconnects with exponential backoff and
 //!   jitter while the upstream is away.
 //! - Continues the trace the event carries, so a trace shows producer and consumer.
@@ -129,6 +130,9 @@ struct Sql {
     still_failing: Arc<str>,
 }
 
+/// Most events applied in one transaction.
+const BATCH: usize = 128;
+
 /// Backoff between reconnects.
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -247,52 +251,70 @@ impl<H: EventHandler> Subscriber<H> {
                         .set(lag as f64);
                 }
                 Some(Item::Event(event)) => {
-                    let position = event.position;
-                    self.apply(event).await?;
-                    cursor = position;
-                    metrics::gauge!("feed_subscription_position", "subscription" => name.to_owned()).set(cursor as f64);
+                    // Whatever else has already arrived goes into the same transaction: one
+                    // commit for many events is what lets a subscriber keep up with a burst.
+                    let mut batch = vec![event];
+                    while batch.len() < BATCH {
+                        // A zero timeout polls once: take only what is buffered.
+                        match tokio::time::timeout(Duration::ZERO, stream.message()).await {
+                            Ok(Ok(Some(next))) => match next.item {
+                                Some(Item::Event(event)) => batch.push(event),
+                                _ => break,
+                            },
+                            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => break,
+                        }
+                    }
+                    cursor = self.apply_batch(&batch).await?;
+                    metrics::gauge!("feed_subscription_position", "subscription" => name.to_owned())
+                        .set(cursor as f64);
                 }
                 None => {}
             }
         }
     }
 
-    /// Applies one event and advances the cursor in one transaction; parks a poison event.
-    async fn apply(&self, event: Event) -> Result<(), String> {
+    /// Applies `events` and advances the cursor in one transaction; a poison event is parked
+    /// in the same transaction. Returns the new cursor.
+    async fn apply_batch(&self, events: &[Event]) -> Result<i64, String> {
         let name = self.subscription.name.as_str();
-        let span = tracing::info_span!(
-            "feed.apply",
-            otel.kind = "consumer",
-            subscription = name,
-            event_type = %event.event_type,
-            event_id = %event.event_id,
-            position = event.position,
-            trace_id = tracing::field::Empty,
-        );
-        telemetry::continue_trace_from(&span, &event.traceparent);
-        span.record("trace_id", telemetry::trace_id_of(&span).as_str());
         let started = std::time::Instant::now();
-        let result = self.apply_in_transaction(&event).instrument(span).await;
+        let result = async {
+            let mut tx = self.pool.begin().await?;
+            for event in events {
+                let span = tracing::info_span!(
+                    "feed.apply",
+                    otel.kind = "consumer",
+                    subscription = name,
+                    event_type = %event.event_type,
+                    event_id = %event.event_id,
+                    position = event.position,
+                    trace_id = tracing::field::Empty,
+                );
+                telemetry::continue_trace_from(&span, &event.traceparent);
+                span.record("trace_id", telemetry::trace_id_of(&span).as_str());
+                self.apply_one(&mut tx, event).instrument(span).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, Failure>(())
+        }
+        .await;
         metrics::histogram!("feed_apply_seconds", "subscription" => name.to_owned())
             .record(started.elapsed().as_secs_f64());
-        result.map_err(|e| {
-            format!(
-                "applying event {} at {}: {e}",
-                event.event_id, event.position
-            )
-        })
+        match result {
+            Ok(()) => {
+                metrics::counter!("feed_events_applied_total", "subscription" => name.to_owned())
+                    .increment(events.len() as u64);
+                Ok(events.last().map(|e| e.position).unwrap_or_default())
+            }
+            Err(Failure::Database(e)) => Err(format!("applying events: database: {e}")),
+            Err(Failure::Transient(reason)) => Err(format!("applying events: {reason}")),
+        }
     }
 
-    async fn apply_in_transaction(&self, event: &Event) -> Result<(), String> {
-        self.try_apply(event).await.map_err(|e| match e {
-            Failure::Database(e) => format!("database: {e}"),
-            Failure::Transient(reason) => reason,
-        })
-    }
-
-    async fn try_apply(&self, event: &Event) -> Result<(), Failure> {
+    /// One event inside the batch's transaction: advance the cursor past it, apply it in a
+    /// savepoint, or undo just that savepoint and park the event.
+    async fn apply_one(&self, tx: &mut PgConnection, event: &Event) -> Result<(), Failure> {
         let name = self.subscription.name.as_str();
-        let mut tx = self.pool.begin().await?;
         let advanced = sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.advance)))
             .bind(name)
             .bind(event.position)
@@ -305,15 +327,10 @@ impl<H: EventHandler> Subscriber<H> {
                 .increment(1);
             return Ok(());
         }
-        // The handler's work runs in a savepoint, so a refused event can be undone alone and
-        // parked while the cursor still moves on.
         let mut savepoint = sqlx::Acquire::begin(&mut *tx).await?;
         match self.handler.apply(&mut savepoint, event).await {
             Ok(()) => {
                 savepoint.commit().await?;
-                tx.commit().await?;
-                metrics::counter!("feed_events_applied_total", "subscription" => name.to_owned())
-                    .increment(1);
                 Ok(())
             }
             Err(ApplyError::Poison(reason)) => {
@@ -327,7 +344,6 @@ impl<H: EventHandler> Subscriber<H> {
                     .bind(&reason)
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await?;
                 metrics::counter!("feed_apply_errors_total", "subscription" => name.to_owned(), "kind" => "poison").increment(1);
                 metrics::counter!("feed_parked_events_total", "subscription" => name.to_owned())
                     .increment(1);
