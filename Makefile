@@ -1,6 +1,6 @@
 # fallwerk: the two commands that matter are `make run` and `make test`.
 
-.PHONY: run test lint fmt deploy-check proto-check bench-feed
+.PHONY: run test lint fmt deploy-check proto-check bench-feed load-intake
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -38,3 +38,7 @@ proto-check:
 	@release=$$(git tag --list 'proto/v1.*' --sort=-v:refname | head -n1); \
 	if [ -n "$$release" ]; then cd proto && ../.dev/buf/node_modules/.bin/buf breaking --against "../.git#tag=$$release,subdir=proto" && echo "proto: compatible with $$release"; \
 	else echo "proto: no release tagged yet (proto/v1.*); breaking-change check skipped"; fi
+
+## Unary gRPC load on intake with h2load (release build, durable PostgreSQL, loopback only).
+load-intake:
+	@tests/load/intake-unary.sh
