@@ -193,7 +193,18 @@ impl IntakeApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
-        Self::start_on(listener, db, migrate).await
+        Self::start_on(listener, db, migrate, None).await
+    }
+
+    /// Starts intake on a fresh, migrated database that takes its keys from `jwks_url`.
+    pub async fn spawn_with_jwks_url(jwks_url: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let app =
+            Self::start_on(listener, TestDatabase::create().await, true, Some(jwks_url)).await;
+        app.wait_serving().await;
+        app
     }
 
     /// Stops this instance and starts a new one on the same address and database, as a
@@ -204,14 +215,23 @@ impl IntakeApp {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("rebind the same port");
-        let app = Self::start_on(listener, db, false).await;
+        let app = Self::start_on(listener, db, false, None).await;
         app.wait_serving().await;
         app
     }
 
-    async fn start_on(listener: tokio::net::TcpListener, db: TestDatabase, migrate: bool) -> Self {
+    async fn start_on(
+        listener: tokio::net::TcpListener,
+        db: TestDatabase,
+        migrate: bool,
+        jwks_url: Option<&str>,
+    ) -> Self {
         init_tracing();
-        let jwks = keys().jwks.to_string_lossy().into_owned();
+        let jwks_file = keys().jwks.to_string_lossy().into_owned();
+        let (jwks_flag, jwks) = match jwks_url {
+            Some(url) => ("--jwks-url", url),
+            None => ("--jwks-file", jwks_file.as_str()),
+        };
         let mut args = vec![
             "intake",
             "--database-url",
@@ -221,8 +241,8 @@ impl IntakeApp {
             "serve",
             "--listen",
             "127.0.0.1:0",
-            "--jwks-file",
-            &jwks,
+            jwks_flag,
+            jwks,
             "--shutdown-grace-secs",
             "5",
         ];

@@ -25,9 +25,21 @@ pub struct DatabaseArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct AuthArgs {
     /// JWKS file with the public keys tokens are signed with; re-read when it changes (a
-    /// mounted Secret or ConfigMap).
-    #[arg(long, env = "JWKS_FILE")]
-    pub jwks_file: PathBuf,
+    /// mounted Secret or ConfigMap). Give this or `--jwks-url`.
+    #[arg(
+        long,
+        env = "JWKS_FILE",
+        required_unless_present = "jwks_url",
+        conflicts_with = "jwks_url"
+    )]
+    pub jwks_file: Option<PathBuf>,
+    /// JWKS URL of the identity provider (http:// or https://, checked against the web PKI
+    /// roots).
+    #[arg(long, env = "JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// Seconds between fetches of `--jwks-url` (an unknown key id also triggers one).
+    #[arg(long, env = "JWKS_REFRESH_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..))]
+    pub jwks_refresh_secs: u64,
     /// Required `iss` claim.
     #[arg(long, env = "JWT_ISSUER", default_value = "fallwerk-dev")]
     pub jwt_issuer: String,

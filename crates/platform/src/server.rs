@@ -105,7 +105,7 @@ pub async fn serve(
         service_names.clone(),
         shutdown.child_token(),
     ));
-    authenticator.spawn_reload(Duration::from_secs(10), shutdown.child_token());
+    authenticator.spawn_reload(shutdown.child_token());
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fallwerk_proto::FILE_DESCRIPTOR_SET)

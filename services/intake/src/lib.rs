@@ -53,6 +53,8 @@ pub struct Cli {
 
 /// intake's subcommands.
 #[derive(clap::Subcommand, Debug)]
+// Parsed once at start; boxing the serve settings would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Serve gRPC.
     Serve(ServeArgs),
@@ -121,7 +123,7 @@ pub async fn run(
     if args.migrate {
         MIGRATOR.run(&pool).await?;
     }
-    let authenticator = Authenticator::from_args(&args.auth)?;
+    let authenticator = Authenticator::from_args(&args.auth).await?;
     let intake = api::Intake::new(pool.clone(), clock);
     let grpc = IntakeServiceServer::new(intake)
         .max_decoding_message_size(args.server.max_message_bytes)

@@ -1,7 +1,10 @@
 //! Authentication and authorization: no valid token, no call; the wrong role, no call;
 //! another team's object, not found.
 
-use std::str::FromStr;
+use std::{
+    str::FromStr,
+    sync::{Arc, Mutex},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use fallwerk_platform::{auth::Role, devkey::DevKey};
@@ -351,4 +354,83 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
     // The same call with a valid token goes through, so the refusals above are the token's.
     let valid = key.sign(&claims(300, "fallwerk-dev", "fallwerk"));
     assert_eq!(call(&app, &valid, "ListTeams").await.code(), Code::Ok);
+}
+
+/// A stand-in for the cluster identity provider: answers every request with the current JWKS.
+async fn identity_provider(jwks: Arc<Mutex<String>>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let body = jwks.lock().expect("jwks").clone();
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 8192];
+                let _ = stream.read(&mut head).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn keys_come_from_the_identity_providers_url_and_a_rotation_needs_no_restart() {
+    let old_key = DevKey::generate().expect("key");
+    let new_key = DevKey::generate().expect("key");
+    let jwks = Arc::new(Mutex::new(old_key.jwks_json()));
+    let idp = identity_provider(Arc::clone(&jwks)).await;
+    let app = IntakeApp::spawn_with_jwks_url(&format!(
+        "http://{idp}/realms/office/protocol/openid-connect/certs"
+    ))
+    .await;
+    let spec = |_: ()| fallwerk_platform::devkey::TokenSpec {
+        subject: "admin".into(),
+        roles: vec![Role::Admin],
+        team_id: None,
+        partner_id: None,
+        ttl: std::time::Duration::from_secs(300),
+    };
+    assert_eq!(
+        call(&app, &old_key.mint(&spec(())), "ListTeams")
+            .await
+            .code(),
+        Code::Ok
+    );
+    assert_eq!(
+        call(&app, &new_key.mint(&spec(())), "ListTeams")
+            .await
+            .code(),
+        Code::Unauthenticated
+    );
+
+    // The IdP rotates; a token with the new key id makes the service fetch again (at most
+    // once every 10 s, and the refused token above already used that turn).
+    *jwks.lock().expect("jwks") = new_key.jwks_json();
+    let mut accepted = false;
+    for _ in 0..150 {
+        if call(&app, &new_key.mint(&spec(())), "ListTeams")
+            .await
+            .code()
+            == Code::Ok
+        {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(accepted, "the new key is used without a restart");
+    assert_eq!(
+        call(&app, &old_key.mint(&spec(())), "ListTeams")
+            .await
+            .code(),
+        Code::Unauthenticated,
+        "the retired key no longer verifies"
+    );
 }

@@ -1,7 +1,9 @@
 //! Who is calling, and may they call this method.
 //!
 //! Authentication: a bearer JWT on every RPC except health and reflection. The signature is
-//! checked with a public key from a JWKS file (re-read when it changes), chosen by `kid`; the
+//! checked with a public key from a JWKS file (re-read when it changes) or the identity
+//! provider's JWKS URL (fetched periodically and when an unknown key id appears), chosen by
+//! `kid`; the
 //! algorithm comes from the key, never from the token alone, so `alg: none` and HMAC tokens
 //! "signed" with a public key are refused. `exp`, `iss`, `aud` and `sub` are required.
 //!
@@ -9,12 +11,16 @@
 //! of which roles may call which method. A method without a rule is denied. Object-level rules
 //! (same team, addressed partner) live in the service's handlers, which get the [`Principal`].
 
+mod jwks;
+
 use std::{
     collections::{BTreeSet, HashMap},
-    path::PathBuf,
     sync::{Arc, RwLock},
     time::{Duration, SystemTime},
 };
+
+use jwks::JwksSource;
+use tokio::sync::Notify;
 
 use jsonwebtoken::{
     Algorithm, DecodingKey, Validation,
@@ -225,62 +231,103 @@ struct KeyCache {
     modified: Option<SystemTime>,
 }
 
-/// Verifies bearer tokens against the keys of a JWKS file.
+/// Verifies bearer tokens against the keys of a JWKS file or URL.
 pub struct Authenticator {
-    path: PathBuf,
+    source: JwksSource,
+    refresh_every: Duration,
     issuer: String,
     audience: String,
     cache: RwLock<KeyCache>,
+    /// Poked when a token names a key id we do not know: the IdP may have rotated.
+    unknown_key: Notify,
 }
 
+/// Fetches of the key set come at most this often, however many unknown key ids arrive.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
 impl Authenticator {
-    /// Loads the key set named in the settings; fails on an unreadable or keyless file.
-    pub fn from_args(args: &AuthArgs) -> Result<Arc<Self>, ConfigError> {
-        let (keys, modified) = load_jwks(&args.jwks_file).map_err(|problem| ConfigError {
-            setting: "JWKS_FILE",
-            problem,
-        })?;
-        Ok(Arc::new(Authenticator {
-            path: args.jwks_file.clone(),
+    /// Loads the key set named in the settings. A file must be readable and hold a usable key;
+    /// an identity provider that is not reachable yet is retried in the background, tokens
+    /// being refused until it answers, so pods do not crash-loop through an IdP restart.
+    pub async fn from_args(args: &AuthArgs) -> Result<Arc<Self>, ConfigError> {
+        let source = match (&args.jwks_file, &args.jwks_url) {
+            (Some(path), None) => JwksSource::File(path.clone()),
+            (None, Some(url)) => JwksSource::Url(url.parse().map_err(|e| ConfigError {
+                setting: "JWKS_URL",
+                problem: format!("{e}"),
+            })?),
+            _ => {
+                return Err(ConfigError {
+                    setting: "JWKS_FILE",
+                    problem: "set exactly one of JWKS_FILE and JWKS_URL".into(),
+                });
+            }
+        };
+        let authenticator = Arc::new(Authenticator {
+            refresh_every: match source {
+                JwksSource::File(_) => Duration::from_secs(10),
+                JwksSource::Url(_) => Duration::from_secs(args.jwks_refresh_secs),
+            },
+            source,
             issuer: args.jwt_issuer.clone(),
             audience: args.jwt_audience.clone(),
-            cache: RwLock::new(KeyCache { keys, modified }),
-        }))
+            cache: RwLock::new(KeyCache {
+                keys: Vec::new(),
+                modified: None,
+            }),
+            unknown_key: Notify::new(),
+        });
+        if let Err(problem) = authenticator.reload().await {
+            match authenticator.source {
+                JwksSource::File(_) => {
+                    return Err(ConfigError {
+                        setting: "JWKS_FILE",
+                        problem,
+                    });
+                }
+                JwksSource::Url(_) => {
+                    tracing::error!(%problem, "JWKS not loaded yet; retrying in the background")
+                }
+            }
+        }
+        Ok(authenticator)
     }
 
-    /// Re-reads the key file every `every` while `shutdown` is not cancelled, so rotated keys in
-    /// a mounted Secret take effect without a restart. A broken new file keeps the old keys.
-    pub fn spawn_reload(
-        self: &Arc<Self>,
-        every: Duration,
-        shutdown: tokio_util::sync::CancellationToken,
-    ) {
+    /// Keeps the keys current while `shutdown` is not cancelled: a file is re-read when it
+    /// changes (a rotated Secret), a URL fetched every `JWKS_REFRESH_SECS` and whenever a token
+    /// names an unknown key. A broken new key set keeps the old keys.
+    pub fn spawn_reload(self: &Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            let mut tick = tokio::time::interval(this.refresh_every);
+            tick.reset();
             loop {
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tick.tick() => this.reload_if_changed(),
+                    _ = tick.tick() => {}
+                    _ = this.unknown_key.notified() => {}
                 }
+                let unchanged = matches!(this.source, JwksSource::File(_))
+                    && this.source.modified()
+                        == this.cache.read().expect("key cache lock").modified;
+                if !unchanged && let Err(problem) = this.reload().await {
+                    tracing::error!(%problem, "JWKS reload failed; keeping the old keys");
+                }
+                // However many unknown key ids arrive, the IdP is asked at most this often.
+                tokio::time::sleep(MIN_REFRESH_INTERVAL.min(this.refresh_every)).await;
             }
         });
     }
 
-    fn reload_if_changed(&self) {
-        let modified = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        if modified == self.cache.read().expect("key cache lock").modified {
-            return;
-        }
-        match load_jwks(&self.path) {
-            Ok((keys, modified)) => {
-                tracing::info!(keys = keys.len(), path = %self.path.display(), "JWKS reloaded");
-                *self.cache.write().expect("key cache lock") = KeyCache { keys, modified };
-            }
-            Err(problem) => tracing::error!(%problem, "JWKS reload failed; keeping the old keys"),
-        }
+    async fn reload(&self) -> Result<(), String> {
+        let fetched = self.source.fetch().await?;
+        let keys = parse_jwks(&fetched.json)?;
+        tracing::info!(keys = keys.len(), source = %self.source.describe(), "JWKS loaded");
+        *self.cache.write().expect("key cache lock") = KeyCache {
+            keys,
+            modified: fetched.modified,
+        };
+        Ok(())
     }
 
     /// Verifies a bearer token and returns its principal.
@@ -292,7 +339,10 @@ impl Authenticator {
             .keys
             .iter()
             .find(|k| header.kid.is_none() || k.kid == header.kid)
-            .ok_or_else(|| denied("unknown key id"))?;
+            .ok_or_else(|| {
+                self.unknown_key.notify_one();
+                denied("unknown key id")
+            })?;
         if !key.algorithms.contains(&header.alg) {
             return Err(denied("algorithm does not match the key"));
         }
@@ -327,10 +377,8 @@ impl Authenticator {
     }
 }
 
-fn load_jwks(path: &PathBuf) -> Result<(Vec<VerificationKey>, Option<SystemTime>), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let set: JwkSet = serde_json::from_str(&text).map_err(|e| format!("not a JWKS: {e}"))?;
+fn parse_jwks(json: &str) -> Result<Vec<VerificationKey>, String> {
+    let set: JwkSet = serde_json::from_str(json).map_err(|e| format!("not a JWKS: {e}"))?;
     let keys = set
         .keys
         .iter()
@@ -345,7 +393,7 @@ fn load_jwks(path: &PathBuf) -> Result<(Vec<VerificationKey>, Option<SystemTime>
     if keys.is_empty() {
         return Err("the JWKS holds no usable public key".into());
     }
-    Ok((keys, modified))
+    Ok(keys)
 }
 
 /// The algorithms a key may verify follow from its type. Symmetric keys are refused: a JWKS
