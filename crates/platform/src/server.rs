@@ -341,8 +341,12 @@ fn log_outcome(code: tonic::Code, response: &http::Response<Body>) {
     let message = status.as_ref().map(|s| s.message()).unwrap_or_default();
     match code {
         Ok => tracing::debug!("rpc ok"),
-        Internal | Unknown | DataLoss => tracing::error!(code = ?code, detail = message, "rpc failed"),
-        Unavailable | DeadlineExceeded => tracing::warn!(code = ?code, detail = message, "rpc failed"),
+        Internal | Unknown | DataLoss => {
+            tracing::error!(code = ?code, detail = message, "rpc failed")
+        }
+        Unavailable | DeadlineExceeded => {
+            tracing::warn!(code = ?code, detail = message, "rpc failed")
+        }
         _ => tracing::info!(code = ?code, detail = message, "rpc refused"),
     }
 }
