@@ -203,16 +203,7 @@ async fn another_teams_objects_are_not_found() {
             .map(drop),
         "OpenCase",
     );
-    let team_advisors = office
-        .client(&office.lead)
-        .await
-        .list_advisors(pb::ListAdvisorsRequest {
-            team_id: office.team.to_string(),
-        })
-        .await
-        .expect("own team's advisors")
-        .into_inner()
-        .advisors;
+    let team_advisors = office.advisors().await;
     not_found(
         other_lead
             .list_advisors(pb::ListAdvisorsRequest {

@@ -229,16 +229,7 @@ async fn lowest_caseload_assignment_picks_the_least_loaded_active_advisor() {
         .into_inner()
         .case_opening
         .expect("opening");
-    let advisors = office
-        .client(&office.lead)
-        .await
-        .list_advisors(pb::ListAdvisorsRequest {
-            team_id: office.team.to_string(),
-        })
-        .await
-        .expect("advisors")
-        .into_inner()
-        .advisors;
+    let advisors = office.advisors().await;
     let advisor_2 = advisors
         .iter()
         .find(|a| a.subject == "advisor-2")

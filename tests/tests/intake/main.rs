@@ -74,6 +74,19 @@ impl Office {
         self.app.client(token).await
     }
 
+    /// The home team's advisors, as its team lead lists them.
+    pub async fn advisors(&self) -> Vec<pb::Advisor> {
+        self.client(&self.lead)
+            .await
+            .list_advisors(pb::ListAdvisorsRequest {
+                team_id: self.team.to_string(),
+            })
+            .await
+            .expect("the team's advisors")
+            .into_inner()
+            .advisors
+    }
+
     /// Registers a person through the front desk of `desk`'s team.
     pub async fn applicant(&self, desk: &str, family: &str) -> String {
         self.client(desk)
