@@ -473,10 +473,7 @@ impl Intake {
             Began::Replayed(answer) => return Ok(answer),
             Began::New(change) => change,
         };
-        if store::get_applicant(change.conn(), applicant)
-            .await?
-            .is_none()
-        {
+        if !store::applicant_exists(change.conn(), applicant).await? {
             return Err(ApiError::not_found("applicant", applicant));
         }
         if !store::team_exists(change.conn(), team).await? {
@@ -497,9 +494,15 @@ impl Intake {
             registered_by: &caller.subject,
         };
         store::insert_visit(change.conn(), &visit).await?;
-        let row = store::get_visit(change.conn(), id)
-            .await?
-            .ok_or_else(|| ApiError::Internal("visit vanished in its own transaction".into()))?;
+        let row = store::VisitRow {
+            id,
+            applicant_id: applicant,
+            team_id: team,
+            arrived_at: now,
+            concern,
+            state: VisitState::Waiting,
+            consultation_id: None,
+        };
         change
             .event(
                 id.0,
@@ -573,7 +576,10 @@ impl Intake {
                     .unwrap_or(i32::MAX),
                 given_name: r.given_name,
                 family_name: r.family_name,
-                visit: Some(convert::visit(r.visit.clone(), checks.remove(&r.visit.id))),
+                visit: Some({
+                    let check = checks.remove(&r.visit.id);
+                    convert::visit(r.visit, check)
+                }),
             })
             .collect();
         Ok(pb::ListWaitingQueueResponse { entries })
@@ -654,9 +660,7 @@ impl Intake {
             .await?
             .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
         same_team(caller, visit.team_id, "visit", visit_id)?;
-        let state = VisitState::parse(&visit.state)
-            .ok_or_else(|| ApiError::Internal(format!("unknown visit state {}", visit.state)))?;
-        let next = state.after_access_check(decision.0)?;
+        let next = visit.state.after_access_check(decision.0)?;
         let now = self.clock.now();
         let row = AccessCheckRow {
             visit_id,
@@ -676,7 +680,7 @@ impl Intake {
             })
             .collect();
         store::insert_access_check(change.conn(), &row, &claims).await?;
-        store::set_visit_state(change.conn(), visit_id, next.as_str()).await?;
+        store::set_visit_state(change.conn(), visit_id, next).await?;
         change
             .event(
                 visit_id.0,
@@ -693,9 +697,10 @@ impl Intake {
         change
             .audit(caller, "RecordAccessCheck", "visit", &[visit_id.0])
             .await?;
-        let visit = store::get_visit(change.conn(), visit_id)
-            .await?
-            .ok_or_else(|| ApiError::Internal("visit vanished in its own transaction".into()))?;
+        let visit = store::VisitRow {
+            state: next,
+            ..visit
+        };
         let answer = pb::RecordAccessCheckResponse {
             visit: Some(convert::visit(visit, Some((row, claims)))),
         };
@@ -737,9 +742,7 @@ impl Intake {
                     "the caller is not an active advisor of the visit's team",
                 )
             })?;
-        let state = VisitState::parse(&visit.state)
-            .ok_or_else(|| ApiError::Internal(format!("unknown visit state {}", visit.state)))?;
-        let next = state.start_consultation()?;
+        let next = visit.state.start_consultation()?;
         let now = self.clock.now();
         let id = ConsultationId::generate();
         let same_day = domain::is_same_day(visit.arrived_at, now);
@@ -753,7 +756,7 @@ impl Intake {
             same_day,
         )
         .await?;
-        store::set_visit_state(change.conn(), visit_id, next.as_str()).await?;
+        store::set_visit_state(change.conn(), visit_id, next).await?;
         metrics::counter!("intake_consultations_started_total", "same_day" => same_day.to_string())
             .increment(1);
         change
@@ -817,12 +820,7 @@ impl Intake {
         }
         let now = self.clock.now();
         let row = store::complete_consultation(change.conn(), id, &content, now).await?;
-        store::set_visit_state(
-            change.conn(),
-            consultation.visit_id,
-            VisitState::Consulted.as_str(),
-        )
-        .await?;
+        store::set_visit_state(change.conn(), consultation.visit_id, VisitState::Consulted).await?;
         change
             .event(
                 id.0,

@@ -224,15 +224,14 @@ impl From<ApplicantRow> for pb::Applicant {
 
 /// A visit with its access check, if any.
 pub fn visit(row: VisitRow, check: Option<(AccessCheckRow, Vec<ClaimRow>)>) -> pb::Visit {
-    let state = crate::domain::VisitState::parse(&row.state)
-        .map(|s| match s {
-            crate::domain::VisitState::Waiting => pb::VisitState::Waiting,
-            crate::domain::VisitState::ReadyForConsultation => pb::VisitState::ReadyForConsultation,
-            crate::domain::VisitState::InConsultation => pb::VisitState::InConsultation,
-            crate::domain::VisitState::Consulted => pb::VisitState::Consulted,
-            crate::domain::VisitState::Closed => pb::VisitState::Closed,
-        })
-        .unwrap_or_default();
+    use crate::domain::VisitState;
+    let state = match row.state {
+        VisitState::Waiting => pb::VisitState::Waiting,
+        VisitState::ReadyForConsultation => pb::VisitState::ReadyForConsultation,
+        VisitState::InConsultation => pb::VisitState::InConsultation,
+        VisitState::Consulted => pb::VisitState::Consulted,
+        VisitState::Closed => pb::VisitState::Closed,
+    };
     pb::Visit {
         id: row.id.to_string(),
         applicant_id: row.applicant_id.to_string(),

@@ -136,6 +136,14 @@ impl VisitState {
     }
 }
 
+/// Read from the database; the column's CHECK constraint allows only the names above.
+impl TryFrom<String> for VisitState {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        VisitState::parse(&name).ok_or_else(|| format!("unknown visit state {name}"))
+    }
+}
+
 /// The access check's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessDecision {

@@ -7,7 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use crate::domain::{AdvisorId, AdvisorLoad, ApplicantId, CaseId, ConsultationId, TeamId, VisitId};
+use crate::domain::{
+    AdvisorId, AdvisorLoad, ApplicantId, CaseId, ConsultationId, TeamId, VisitId, VisitState,
+};
 
 /// An applicant as stored.
 #[derive(Debug, Clone, FromRow)]
@@ -82,6 +84,16 @@ pub async fn likely_duplicates(
     .bind(given_key)
     .fetch_all(conn)
     .await
+}
+
+pub async fn applicant_exists(
+    conn: &mut PgConnection,
+    id: ApplicantId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM intake.applicants WHERE id = $1)")
+        .bind(id)
+        .fetch_one(conn)
+        .await
 }
 
 pub async fn get_applicant(
@@ -177,7 +189,8 @@ pub struct VisitRow {
     pub team_id: TeamId,
     pub arrived_at: DateTime<Utc>,
     pub concern: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: VisitState,
     pub consultation_id: Option<Uuid>,
 }
 
@@ -244,11 +257,11 @@ pub async fn lock_visit(
 pub async fn set_visit_state(
     conn: &mut PgConnection,
     id: VisitId,
-    state: &str,
+    state: VisitState,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE intake.visits SET state = $2 WHERE id = $1")
         .bind(id)
-        .bind(state)
+        .bind(state.as_str())
         .execute(conn)
         .await?;
     Ok(())
