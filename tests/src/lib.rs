@@ -134,14 +134,9 @@ impl Clock for ManualClock {
 /// travel as in production, exported nowhere) and, with `TEST_LOG` set, logs to stderr.
 pub fn init_tracing() {
     use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
-    static INIT: OnceLock<()> = OnceLock::new();
-    INIT.get_or_init(|| {
-        use opentelemetry::trace::TracerProvider as _;
-        opentelemetry::global::set_text_map_propagator(
-            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-        );
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("tests"));
+    static PROVIDER: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        let (otel, provider) = fallwerk_platform::telemetry::trace_layer("tests");
         let logs = std::env::var_os("TEST_LOG").is_some().then(|| {
             tracing_subscriber::fmt::layer()
                 .with_test_writer()
@@ -151,6 +146,7 @@ pub fn init_tracing() {
             .with(otel.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
             .with(logs)
             .try_init();
+        provider
     });
 }
 

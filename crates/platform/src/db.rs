@@ -67,12 +67,21 @@ pub async fn watch_health(
                 Ok(()) => tracing::info!("database ready: SERVING"),
                 Err(why) => tracing::warn!(%why, "database not ready: NOT_SERVING"),
             }
-            for service in services.iter().copied().chain([""]) {
-                reporter.set_service_status(service, status).await;
-            }
+            set_health(&reporter, &services, status).await;
             last = Some(status);
         }
         record_pool_metrics(&pool);
+    }
+}
+
+/// Sets the status of each of `services` and of the server as a whole (`""`).
+pub async fn set_health(
+    reporter: &HealthReporter,
+    services: &[&'static str],
+    status: ServingStatus,
+) {
+    for service in services.iter().copied().chain([""]) {
+        reporter.set_service_status(service, status).await;
     }
 }
 

@@ -57,12 +57,9 @@ impl Migrator {
     }
 
     fn all(&self) -> Vec<(String, String)> {
-        let platform = PLATFORM.iter().map(|m| {
-            (
-                format!("platform_{}", m.id),
-                m.sql.replace("{schema}", self.schema),
-            )
-        });
+        let platform = PLATFORM
+            .iter()
+            .map(|m| (platform_id(m), m.sql.replace("{schema}", self.schema)));
         let service = self
             .service
             .iter()
@@ -143,8 +140,15 @@ impl Migrator {
             }
             Err(e) => return Err(e),
         };
-        Ok(self.all().iter().all(|(id, _)| ids.contains(id)))
+        let platform = PLATFORM.iter().map(platform_id);
+        let service = self.service.iter().map(|m| m.id.to_owned());
+        Ok(platform.chain(service).all(|id| ids.contains(&id)))
     }
+}
+
+/// Platform migrations are recorded with a prefix, apart from the service's own ids.
+fn platform_id(m: &Migration) -> String {
+    format!("platform_{}", m.id)
 }
 
 /// The platform's tables, created in every service schema.

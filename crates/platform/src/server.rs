@@ -24,6 +24,7 @@ use tonic::{
     service::Routes,
     transport::{Identity, ServerTlsConfig},
 };
+use tonic_health::ServingStatus;
 use tracing::Instrument;
 
 use fallwerk_proto::feed::event_feed_server::EventFeedServer;
@@ -95,9 +96,7 @@ pub async fn serve(
 
     let service_names: Vec<&'static str> = policies.iter().map(|p| p.service).collect();
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in service_names.iter().copied().chain([""]) {
-        health.set_not_serving_named(name).await;
-    }
+    db::set_health(&health, &service_names, ServingStatus::NotServing).await;
     tokio::spawn(db::watch_health(
         pool,
         service.migrator,
@@ -158,9 +157,7 @@ pub async fn serve(
         router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             stop.cancelled().await;
             // Readiness goes first so Kubernetes stops sending new calls while old ones finish.
-            for name in service_names.iter().copied().chain([""]) {
-                health.set_not_serving_named(name).await;
-            }
+            db::set_health(&health, &service_names, ServingStatus::NotServing).await;
             tracing::info!("draining in-flight RPCs");
         });
     let grace = args.shutdown_grace();
@@ -188,17 +185,6 @@ fn tls_config(args: &ServerArgs) -> Result<Option<ServerTlsConfig>, ConfigError>
     };
     let identity = Identity::from_pem(read("TLS_CERT_FILE", cert)?, read("TLS_KEY_FILE", key)?);
     Ok(Some(ServerTlsConfig::new().identity(identity)))
-}
-
-trait HealthReporterExt {
-    async fn set_not_serving_named(&self, name: &str);
-}
-
-impl HealthReporterExt for tonic_health::server::HealthReporter {
-    async fn set_not_serving_named(&self, name: &str) {
-        self.set_service_status(name, tonic_health::ServingStatus::NotServing)
-            .await;
-    }
 }
 
 /// The tower layer every request passes: trace, authenticate, authorize, measure.

@@ -39,10 +39,7 @@ impl Drop for Telemetry {
 /// Installs logging, tracing and the trace-context propagator for a service process.
 /// Call once, inside the tokio runtime, before anything logs.
 pub fn init(service_name: &'static str, args: &TelemetryArgs) -> Telemetry {
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let tracer_provider = tracer_provider(service_name);
-    let tracer = tracer_provider.tracer(service_name);
-    let otel = tracing_opentelemetry::layer().with_tracer(tracer);
+    let (otel, tracer_provider) = trace_layer(service_name);
 
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = match args.log_format {
@@ -60,6 +57,19 @@ pub fn init(service_name: &'static str, args: &TelemetryArgs) -> Telemetry {
         .with(fmt)
         .init();
     Telemetry { tracer_provider }
+}
+
+/// The OpenTelemetry layer for a `tracing` subscriber, with the provider that owns its spans
+/// (keep it alive; shut it down to flush). Installs the W3C trace-context propagator, so trace
+/// ids exist and travel even when nothing is exported. Tests build their subscriber with it too.
+pub fn trace_layer<S>(service_name: &'static str) -> (impl Layer<S>, SdkTracerProvider)
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let provider = tracer_provider(service_name);
+    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name));
+    (layer, provider)
 }
 
 fn tracer_provider(service_name: &'static str) -> SdkTracerProvider {
