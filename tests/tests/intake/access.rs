@@ -257,13 +257,9 @@ async fn another_teams_objects_are_not_found() {
     );
 
     // Lists of another team's objects are simply without them.
-    let queue = other_desk
-        .list_waiting_queue(pb::ListWaitingQueueRequest {})
-        .await
-        .expect("queue")
-        .into_inner();
+    let queue = office.queue(&office.other_desk).await;
     assert!(
-        queue.entries.is_empty(),
+        queue.is_empty(),
         "team B's queue holds none of team A's visits"
     );
     let history = other_desk

@@ -42,15 +42,11 @@ async fn a_person_who_walks_in_is_registered_consulted_the_same_day_and_gets_a_c
     assert_eq!(visit.state(), pb::VisitState::Waiting);
 
     // The person waits in today's queue.
-    let queue = desk
-        .list_waiting_queue(pb::ListWaitingQueueRequest {})
-        .await
-        .expect("queue")
-        .into_inner();
-    assert_eq!(queue.entries.len(), 1);
-    assert_eq!(queue.entries[0].family_name, "Schmitz");
+    let queue = office.queue(&office.desk).await;
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].family_name, "Schmitz");
     assert_eq!(
-        queue.entries[0].visit.as_ref().map(|v| v.id.clone()),
+        queue[0].visit.as_ref().map(|v| v.id.clone()),
         Some(visit.id.clone())
     );
 
@@ -79,15 +75,8 @@ async fn a_person_who_walks_in_is_registered_consulted_the_same_day_and_gets_a_c
         .consultation
         .expect("consultation");
     assert_eq!(started.state(), pb::ConsultationState::InProgress);
-    let queue = desk
-        .list_waiting_queue(pb::ListWaitingQueueRequest {})
-        .await
-        .expect("queue")
-        .into_inner();
-    assert!(
-        queue.entries.is_empty(),
-        "a person in consultation no longer waits"
-    );
+    let queue = office.queue(&office.desk).await;
+    assert!(queue.is_empty(), "a person in consultation no longer waits");
 
     let completed = advisor
         .complete_consultation(complete(&started.id))

@@ -74,6 +74,17 @@ impl Office {
         self.app.client(token).await
     }
 
+    /// Today's waiting queue as the holder of `token` sees it.
+    pub async fn queue(&self, token: &str) -> Vec<pb::QueueEntry> {
+        self.client(token)
+            .await
+            .list_waiting_queue(pb::ListWaitingQueueRequest {})
+            .await
+            .expect("queue")
+            .into_inner()
+            .entries
+    }
+
     /// The home team's advisors, as its team lead lists them.
     pub async fn advisors(&self) -> Vec<pb::Advisor> {
         self.client(&self.lead)

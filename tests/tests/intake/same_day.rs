@@ -74,23 +74,11 @@ async fn the_queue_shows_only_todays_berlin_visits() {
     // Arrived 23:40 Berlin on 14 January and still waiting after midnight.
     office.app.clock.set(utc(2026, 1, 14, 22, 40));
     office.visit(&office.desk).await;
-    let mut desk = office.client(&office.desk).await;
-    let queue = desk
-        .list_waiting_queue(pb::ListWaitingQueueRequest {})
-        .await
-        .expect("queue")
-        .into_inner();
-    assert_eq!(queue.entries.len(), 1);
+    let queue = office.queue(&office.desk).await;
+    assert_eq!(queue.len(), 1);
     office.app.clock.set(utc(2026, 1, 14, 23, 10));
-    let queue = desk
-        .list_waiting_queue(pb::ListWaitingQueueRequest {})
-        .await
-        .expect("queue")
-        .into_inner();
-    assert!(
-        queue.entries.is_empty(),
-        "yesterday's visits leave today's queue"
-    );
+    let queue = office.queue(&office.desk).await;
+    assert!(queue.is_empty(), "yesterday's visits leave today's queue");
 }
 
 #[tokio::test]
