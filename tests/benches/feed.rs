@@ -13,13 +13,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use fallwerk_intake::SERVICE;
 use fallwerk_platform::{
     feed::subscriber::{ApplyError, EventHandler, Subscriber, Subscription, TokenFile},
     migrate::{Migration, Migrator},
     outbox::Outbox,
 };
 use fallwerk_proto::{feed::Event, intake as pb};
-use fallwerk_tests::{IntakeApp, TestDatabase, service_token_file};
+use fallwerk_tests::{ServiceApp, TestDatabase, service_token_file};
 use sqlx::{PgConnection, PgPool, postgres::PgListener};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +65,12 @@ async fn produce(pool: &PgPool, outbox: &Outbox, commits: &Commits) {
         .expect("append");
     tx.commit().await.expect("commit");
     commits.lock().await.insert(id, Instant::now());
+    // A writer outside the service process announces its commit (the service's own handlers
+    // wake the sequencer in-process instead).
+    sqlx::query("SELECT pg_notify('intake_outbox', '')")
+        .execute(pool)
+        .await
+        .expect("notify");
 }
 
 /// Collects (event id, committed-effect instant) until `n` arrived.
@@ -79,12 +86,13 @@ async fn effects(mut listener: PgListener, n: usize) -> Vec<(Uuid, Instant)> {
     seen
 }
 
-fn new_subscriber(intake: &IntakeApp, pool: &PgPool) -> Subscriber<Effects> {
+fn new_subscriber(intake: &ServiceApp, pool: &PgPool) -> Subscriber<Effects> {
     let subscription = Subscription {
         name: "intake".into(),
         upstream: format!("http://{}", intake.addr),
         event_types: vec![],
         token: TokenFile(service_token_file("bench")),
+        ca_cert: None,
         schema: "bench",
     };
     Subscriber::new(subscription, pool.clone(), Arc::new(Effects))
@@ -96,7 +104,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let producer_pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(16)
         .connect(&intake.db.url)

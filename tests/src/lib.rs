@@ -14,16 +14,16 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use clap::Parser;
-use fallwerk_intake::{Cli, Command};
+use fallwerk_devkey::{DevKey, TokenSpec};
 use fallwerk_platform::{
+    app::{Blueprint, Command, RunError},
     auth::Role,
     clock::Clock,
-    devkey::{DevKey, TokenSpec},
+    migrate::Migrator,
 };
 use fallwerk_proto::intake::intake_service_client::IntakeServiceClient;
 use sqlx::{Connection, PgConnection, PgPool};
-use tokio::task::JoinHandle;
+use tokio::{sync::OnceCell, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tonic::{
     metadata::MetadataValue,
@@ -49,19 +49,66 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates an empty database.
     pub async fn create() -> Self {
+        Self::create_from(None).await
+    }
+
+    /// Creates a database with `migrator`'s schema in place: a copy of a template migrated
+    /// once per test process, which is much faster than migrating every test's database.
+    pub async fn migrated(migrator: &Migrator) -> Self {
+        /// One migrated template database per schema, made by the first test that needs it.
+        type Templates = Vec<(&'static str, Arc<OnceCell<String>>)>;
+        static TEMPLATES: Mutex<Templates> = Mutex::new(Vec::new());
+        let cell = {
+            let mut templates = TEMPLATES.lock().expect("templates lock");
+            match templates
+                .iter()
+                .find(|(schema, _)| *schema == migrator.schema())
+            {
+                Some((_, cell)) => Arc::clone(cell),
+                None => {
+                    let cell = Arc::new(OnceCell::new());
+                    templates.push((migrator.schema(), Arc::clone(&cell)));
+                    cell
+                }
+            }
+        };
+        let template = cell
+            .get_or_init(|| async {
+                let template = Self::create().await;
+                let pool = template.pool().await;
+                migrator.run(&pool).await.expect("migrate the template");
+                // CREATE DATABASE ... TEMPLATE needs the template without connections.
+                pool.close().await;
+                template.name().to_owned()
+            })
+            .await;
+        Self::create_from(Some(template)).await
+    }
+
+    async fn create_from(template: Option<&str>) -> Self {
         let admin = admin_url();
         let name = format!("test_{}", Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&admin)
             .await
             .expect("connect to the test cluster");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
+        let template = template
+            .map(|t| format!(" TEMPLATE {t}"))
+            .unwrap_or_default();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name}{template}"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
         let (base, _) = admin.rsplit_once('/').expect("URL with a database name");
         TestDatabase {
             url: format!("{base}/{name}"),
         }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        self.url.rsplit_once('/').map_or("", |(_, name)| name)
     }
 
     /// A small pool on the database, for checking what the service wrote.
@@ -161,8 +208,10 @@ pub fn service_token_file(subject: &str) -> std::path::PathBuf {
     path
 }
 
-/// A running intake service.
-pub struct IntakeApp {
+/// A running service of fallwerk, started through the same entry point as its binary.
+pub struct ServiceApp {
+    /// Which service.
+    pub service: &'static Blueprint,
     /// Where it listens.
     pub addr: SocketAddr,
     /// Its database.
@@ -170,35 +219,52 @@ pub struct IntakeApp {
     /// Its clock.
     pub clock: Arc<ManualClock>,
     shutdown: CancellationToken,
-    task: JoinHandle<Result<(), fallwerk_intake::RunError>>,
+    task: JoinHandle<Result<(), RunError>>,
+}
+
+/// A channel that sends a bearer token on every call.
+pub type Authenticated = InterceptedService<Channel, Bearer>;
+
+/// A generated gRPC client the harness builds on a service's channel.
+pub trait Client {
+    /// The client on `channel`.
+    fn on(channel: Authenticated) -> Self;
 }
 
 /// An intake client that sends a bearer token.
-pub type IntakeClient = IntakeServiceClient<InterceptedService<Channel, Bearer>>;
+pub type IntakeClient = IntakeServiceClient<Authenticated>;
 
-impl IntakeApp {
-    /// Starts intake on a fresh, migrated database and waits until it is SERVING.
-    pub async fn spawn() -> Self {
-        let app = Self::start(TestDatabase::create().await, true).await;
+impl Client for IntakeClient {
+    fn on(channel: Authenticated) -> Self {
+        IntakeServiceClient::new(channel)
+    }
+}
+
+impl ServiceApp {
+    /// Starts `service` on a fresh, migrated database and waits until it is SERVING.
+    pub async fn spawn(service: &'static Blueprint) -> Self {
+        let db = TestDatabase::migrated(&service.migrator).await;
+        let app = Self::start(service, db, true).await;
         app.wait_serving().await;
         app
     }
 
-    /// Starts intake on `db`, migrating at start when `migrate`; does not wait for readiness.
-    pub async fn start(db: TestDatabase, migrate: bool) -> Self {
+    /// Starts `service` on `db`, migrating at start when `migrate`; does not wait for
+    /// readiness.
+    pub async fn start(service: &'static Blueprint, db: TestDatabase, migrate: bool) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
-        Self::start_on(listener, db, migrate, None).await
+        Self::start_on(service, listener, db, migrate, None).await
     }
 
-    /// Starts intake on a fresh, migrated database that takes its keys from `jwks_url`.
-    pub async fn spawn_with_jwks_url(jwks_url: &str) -> Self {
+    /// Starts `service` on a fresh, migrated database that takes its keys from `jwks_url`.
+    pub async fn spawn_with_jwks_url(service: &'static Blueprint, jwks_url: &str) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
-        let app =
-            Self::start_on(listener, TestDatabase::create().await, true, Some(jwks_url)).await;
+        let db = TestDatabase::migrated(&service.migrator).await;
+        let app = Self::start_on(service, listener, db, true, Some(jwks_url)).await;
         app.wait_serving().await;
         app
     }
@@ -206,17 +272,18 @@ impl IntakeApp {
     /// Stops this instance and starts a new one on the same address and database, as a
     /// restarted pod behind a stable Service address.
     pub async fn restart(self) -> Self {
-        let (addr, db) = (self.addr, self.db.clone());
+        let (service, addr, db) = (self.service, self.addr, self.db.clone());
         self.stop().await.expect("clean stop");
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("rebind the same port");
-        let app = Self::start_on(listener, db, false, None).await;
+        let app = Self::start_on(service, listener, db, false, None).await;
         app.wait_serving().await;
         app
     }
 
     async fn start_on(
+        service: &'static Blueprint,
         listener: tokio::net::TcpListener,
         db: TestDatabase,
         migrate: bool,
@@ -229,7 +296,7 @@ impl IntakeApp {
             None => ("--jwks-file", jwks_file.as_str()),
         };
         let mut args = vec![
-            "intake",
+            service.name,
             "--database-url",
             &db.url,
             "--db-max-connections",
@@ -245,7 +312,7 @@ impl IntakeApp {
         if migrate {
             args.push("--migrate");
         }
-        let cli = Cli::try_parse_from(args).expect("valid test configuration");
+        let cli = service.parse_cli(args).expect("valid test configuration");
         let Command::Serve(serve) = cli.command else {
             unreachable!("serve was given")
         };
@@ -256,9 +323,14 @@ impl IntakeApp {
         let task = tokio::spawn({
             let clock: Arc<dyn Clock> = clock.clone();
             let shutdown = shutdown.clone();
-            async move { fallwerk_intake::run(listener, &database, &serve, clock, shutdown).await }
+            async move {
+                service
+                    .run(listener, &database, &serve, clock, shutdown)
+                    .await
+            }
         });
-        IntakeApp {
+        ServiceApp {
+            service,
             addr,
             db,
             clock,
@@ -274,42 +346,45 @@ impl IntakeApp {
             .connect_timeout(Duration::from_secs(5))
             .connect()
             .await
-            .expect("connect to intake")
+            .expect("connect to the service")
     }
 
-    /// A client presenting `token`.
-    pub async fn client(&self, token: &str) -> IntakeClient {
-        IntakeServiceClient::with_interceptor(self.channel().await, Bearer::new(token))
+    /// A client of the service presenting `token`.
+    pub async fn client<C: Client>(&self, token: &str) -> C {
+        C::on(InterceptedService::new(
+            self.channel().await,
+            Bearer::new(token),
+        ))
     }
 
-    /// The health status of intake's gRPC service.
-    pub async fn health(&self) -> i32 {
+    /// The health status the service reports for `name` (`""`: the server as a whole).
+    pub async fn health_of(&self, name: &str) -> i32 {
         let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel().await);
         health
             .check(tonic_health::pb::HealthCheckRequest {
-                service: "fallwerk.intake.v1.IntakeService".into(),
+                service: name.into(),
             })
             .await
             .map(|r| r.into_inner().status)
             .unwrap_or(-1)
     }
 
-    /// Waits (up to 30 s) until the service reports SERVING.
+    /// Waits (up to 30 s) until the server reports SERVING.
     pub async fn wait_serving(&self) {
         let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
         for _ in 0..300 {
-            if self.health().await == serving {
+            if self.health_of("").await == serving {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("intake did not become SERVING within 30 s");
+        panic!("{} did not become SERVING within 30 s", self.service.name);
     }
 
     /// Stops the service the way SIGTERM does and waits for it to finish.
-    pub async fn stop(self) -> Result<(), fallwerk_intake::RunError> {
+    pub async fn stop(self) -> Result<(), RunError> {
         self.shutdown.cancel();
-        self.task.await.expect("intake task")
+        self.task.await.expect("service task")
     }
 }
 

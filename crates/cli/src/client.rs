@@ -8,16 +8,13 @@ use tonic::{
     Request, Status,
     metadata::AsciiMetadataValue,
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Uri},
+    transport::{Certificate, Channel, Uri},
 };
 
 use crate::error::CliError;
 
 /// How long one call may take before the CLI gives up; the service sees it as the deadline.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long reaching the service may take, so a wrong address fails fast.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The intake client with the CLI's per-call metadata.
 pub type IntakeClient = IntakeServiceClient<InterceptedService<Channel, CallMetadata>>;
@@ -29,22 +26,10 @@ pub fn connect(
     authorization: AsciiMetadataValue,
     ca_cert: Option<Certificate>,
 ) -> Result<IntakeClient, CliError> {
-    let tls = addr.scheme_str() == Some("https");
-    let mut endpoint = Endpoint::from(addr).connect_timeout(CONNECT_TIMEOUT);
-    if tls {
-        let mut config = ClientTlsConfig::new().with_enabled_roots();
-        if let Some(ca_cert) = ca_cert {
-            config = config.ca_certificate(ca_cert);
-        }
-        endpoint = endpoint
-            .tls_config(config)
-            .map_err(|error| CliError::Usage(format!("TLS set-up for --addr failed: {error}")))?;
-    }
+    let channel = fallwerk_platform::client::channel(addr, ca_cert)
+        .map_err(|error| CliError::Usage(format!("--addr: {error}")))?;
     let interceptor = CallMetadata { authorization };
-    Ok(IntakeServiceClient::with_interceptor(
-        endpoint.connect_lazy(),
-        interceptor,
-    ))
+    Ok(IntakeServiceClient::with_interceptor(channel, interceptor))
 }
 
 /// Adds what every intake call needs to its request.

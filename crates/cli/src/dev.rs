@@ -9,10 +9,8 @@ use std::{
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
-use fallwerk_platform::{
-    auth::Role,
-    devkey::{DevKey, TokenSpec},
-};
+use fallwerk_devkey::{DevKey, TokenSpec};
+use fallwerk_platform::auth::Role;
 use serde_json::json;
 use uuid::Uuid;
 

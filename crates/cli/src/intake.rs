@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use clap::{ArgGroup, Args, Subcommand};
+use fallwerk_platform::wire::wire_date;
 use fallwerk_proto::intake as pb;
 use serde_json::json;
 use uuid::Uuid;
@@ -393,7 +394,7 @@ async fn applicant(
                 applicant: Some(pb::Applicant {
                     given_name: args.given,
                     family_name: args.family,
-                    birth_date: Some(parse::proto_date(args.birth)),
+                    birth_date: Some(wire_date(args.birth)),
                     household: Some(pb::Household {
                         single_parent: args.single_parent,
                         children_ages: args.child_ages,
@@ -418,7 +419,7 @@ async fn applicant(
             let request = pb::SearchApplicantsRequest {
                 family_name: args.family.unwrap_or_default(),
                 given_name: args.given.unwrap_or_default(),
-                birth_date: args.birth.map(parse::proto_date),
+                birth_date: args.birth.map(wire_date),
                 page_size: args.page.page_size.unwrap_or_default(),
                 page_token: args.page.page_token.unwrap_or_default(),
             };
@@ -608,8 +609,8 @@ async fn figures(
 ) -> Result<(), CliError> {
     let request = pb::GetTeamFiguresRequest {
         team_id: args.team.to_string(),
-        start_date: Some(parse::proto_date(args.from)),
-        end_date: Some(parse::proto_date(args.to)),
+        start_date: Some(wire_date(args.from)),
+        end_date: Some(wire_date(args.to)),
     };
     let figures = client.get_team_figures(request).await?.into_inner();
     out.show(

@@ -4,10 +4,10 @@
 //! The choice enums name the proto enum values in kebab case without their prefix:
 //! `--function social-work` is `ADVISOR_FUNCTION_SOCIAL_WORK`.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use clap::ValueEnum;
 use fallwerk_platform::auth::Role;
-use fallwerk_proto::{google::r#type::Date, intake as pb};
+use fallwerk_proto::intake as pb;
 use tonic::{
     metadata::AsciiMetadataValue,
     transport::{Certificate, Uri},
@@ -22,16 +22,6 @@ pub fn date(text: &str) -> Result<NaiveDate, String> {
         .ok()
         .filter(|_| shaped)
         .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 1985-03-14"))
-}
-
-/// A date as the API carries it.
-pub fn proto_date(date: NaiveDate) -> Date {
-    Date {
-        year: date.year(),
-        // Month and day are at most 31; the casts cannot wrap.
-        month: date.month() as i32,
-        day: date.day() as i32,
-    }
 }
 
 /// The intake service's address: `http://` or `https://` with a host.
@@ -296,10 +286,12 @@ impl From<Barrier> for pb::Barrier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fallwerk_platform::wire::wire_date;
+    use fallwerk_proto::google::r#type::Date;
 
     #[test]
     fn a_date_is_read_as_year_month_day() {
-        let parsed = date("1985-03-14").map(proto_date);
+        let parsed = date("1985-03-14").map(wire_date);
         assert_eq!(
             parsed,
             Ok(Date {

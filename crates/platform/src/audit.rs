@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::{PgExecutor, types::Uuid};
 
-use crate::{ApiError, auth::Principal, telemetry};
+use crate::{ApiError, auth::Caller, telemetry};
 
 /// Appends to `<schema>.audit_log`.
 #[derive(Clone)]
@@ -25,12 +25,12 @@ impl AuditLog {
         }
     }
 
-    /// Records that `who` did `action` (the RPC) on each of `ids` of `resource_type`.
+    /// Records that `who` called their method (the action) on each of `ids` of
+    /// `resource_type`.
     pub async fn record(
         &self,
         executor: impl PgExecutor<'_>,
-        who: &Principal,
-        action: &str,
+        who: &Caller,
         resource_type: &str,
         ids: &[Uuid],
     ) -> Result<(), ApiError> {
@@ -40,7 +40,7 @@ impl AuditLog {
         sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.insert)))
             .bind(&who.subject)
             .bind(who.role_names())
-            .bind(action)
+            .bind(who.method)
             .bind(resource_type)
             .bind(ids)
             .bind(telemetry::trace_id_of(&tracing::Span::current()))

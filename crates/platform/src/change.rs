@@ -1,95 +1,129 @@
 //! One state change of a service: a transaction in which the change, its domain events, its
 //! audit records and (for an idempotent create) its stored answer are written together, so
-//! each exists exactly when the others do.
+//! each exists exactly when the others do. Reads of personal data go through [`Read`], which
+//! writes their audit record.
 //!
 //! ```text
-//! let mut change = match self.changes.begin(&self.pool, key).await? {
-//!     Began::Replayed(answer) => return Ok(answer),   // a retry: the first answer, nothing written
-//!     Began::New(change) => change,
-//! };
-//! store::insert_visit(change.conn(), ...).await?;
-//! change.event(visit_id, now, &pb::VisitRegistered { .. }).await?;
-//! change.audit(caller, "RegisterVisit", "visit", &[visit_id]).await?;
-//! change.commit(answer).await
+//! let key = request_key(&mut v, caller, &request.request_id, &request);
+//! ...parse the rest, v.finish(...)?...
+//! self.changes.create(key, async |change| {
+//!     store::visits::insert(change.conn(), ...).await?;
+//!     change.event(visit_id, now, &pb::VisitRegistered { .. }).await?;
+//!     change.audit(caller, "visit", &[visit_id]).await?;
+//!     Ok(answer)        // a retry with the same request id gets this answer, nothing written
+//! }).await
 //! ```
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use prost::Message;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction, pool::PoolConnection};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::{
     ApiError,
     audit::AuditLog,
-    auth::Principal,
+    auth::Caller,
     idempotency::{Idempotency, RequestKey},
     outbox::Outbox,
 };
 
-/// Begins changes in one service schema.
+/// Makes changes and audited reads in one service schema.
 #[derive(Clone)]
 pub struct Changes {
+    pool: PgPool,
     outbox: Outbox,
     audit: AuditLog,
     idempotency: Idempotency,
+    /// Wakes this process's feed sequencer after a commit that wrote events. In-process, so
+    /// the write path never sends a NOTIFY (which serializes all commits of the database).
+    events_committed: Arc<Notify>,
 }
 
-/// What [`Changes::begin`] found.
-// Returned once per request and matched at once: boxing the transaction would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Began<R> {
-    /// The request was answered before (same request id): here is that answer.
-    Replayed(R),
-    /// A change to make.
-    New(Change),
-}
-
-/// A change under way; dropped without [`Change::commit`], it writes nothing.
+/// A change under way, handed to the body of [`Changes::create`] or [`Changes::update`];
+/// when the body fails, nothing is written.
 pub struct Change {
     tx: Transaction<'static, Postgres>,
-    key: Option<RequestKey>,
     changes: Changes,
+    wrote_events: bool,
+}
+
+/// An audited read: a pooled connection whose reads of personal data are written to the
+/// audit log before they are answered.
+pub struct Read {
+    conn: PoolConnection<Postgres>,
+    audit: AuditLog,
 }
 
 impl Changes {
-    /// Changes in `schema`.
-    pub fn new(schema: &str) -> Self {
+    /// Changes in `schema` on `pool`; `events_committed` is notified after each commit that
+    /// wrote events.
+    pub fn new(pool: PgPool, schema: &str, events_committed: Arc<Notify>) -> Self {
         Changes {
+            pool,
             outbox: Outbox::new(schema),
             audit: AuditLog::new(schema),
             idempotency: Idempotency::new(schema),
+            events_committed,
         }
     }
 
-    /// Starts a change; with a request key, a retry gets the first answer instead.
-    pub async fn begin<R: Message + Default>(
-        &self,
-        pool: &PgPool,
-        key: Option<RequestKey>,
-    ) -> Result<Began<R>, ApiError> {
-        let mut tx = pool.begin().await?;
-        if let Some(answer) = self.idempotency.replay(&mut tx, key.as_ref()).await? {
-            return Ok(Began::Replayed(answer));
-        }
-        Ok(Began::New(Change {
-            tx,
-            key,
-            changes: self.clone(),
-        }))
+    /// The service's pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
-    /// Starts a change that is not an idempotent create (updates carry an etag instead).
-    pub async fn begin_update(&self, pool: &PgPool) -> Result<Change, ApiError> {
-        Ok(Change {
-            tx: pool.begin().await?,
-            key: None,
-            changes: self.clone(),
+    /// An idempotent create (AIP-155): with a request key already answered, the first answer
+    /// and nothing written; otherwise runs `body` and commits its answer with its writes.
+    pub async fn create<R, F>(&self, key: Option<RequestKey>, body: F) -> Result<R, ApiError>
+    where
+        R: Message + Default,
+        F: AsyncFnOnce(&mut Change) -> Result<R, ApiError>,
+    {
+        let mut change = self.begin().await?;
+        if let Some(answer) = self
+            .idempotency
+            .replay(&mut change.tx, key.as_ref())
+            .await?
+        {
+            return Ok(answer);
+        }
+        let answer = body(&mut change).await?;
+        self.idempotency
+            .save(&mut change.tx, key.as_ref(), &answer)
+            .await?;
+        change.commit().await?;
+        Ok(answer)
+    }
+
+    /// A change that is not a create (updates carry an etag instead of a request id): runs
+    /// `body` and commits.
+    pub async fn update<R, F>(&self, body: F) -> Result<R, ApiError>
+    where
+        F: AsyncFnOnce(&mut Change) -> Result<R, ApiError>,
+    {
+        let mut change = self.begin().await?;
+        let answer = body(&mut change).await?;
+        change.commit().await?;
+        Ok(answer)
+    }
+
+    /// Starts an audited read.
+    pub async fn read(&self) -> Result<Read, ApiError> {
+        Ok(Read {
+            conn: self.pool.acquire().await?,
+            audit: self.audit.clone(),
         })
     }
 
-    /// The audit log, for reads outside a change.
-    pub fn audit_log(&self) -> &AuditLog {
-        &self.audit
+    async fn begin(&self) -> Result<Change, ApiError> {
+        Ok(Change {
+            tx: self.pool.begin().await?,
+            changes: self.clone(),
+            wrote_events: false,
+        })
     }
 }
 
@@ -102,38 +136,55 @@ impl Change {
     /// Appends a domain event about `aggregate`.
     pub async fn event<E: prost::Name>(
         &mut self,
-        aggregate: Uuid,
+        aggregate: impl Into<Uuid>,
         at: DateTime<Utc>,
         event: &E,
     ) -> Result<(), ApiError> {
         self.changes
             .outbox
-            .append(&mut self.tx, aggregate, at, event)
+            .append(&mut self.tx, aggregate.into(), at, event)
             .await?;
+        self.wrote_events = true;
         Ok(())
     }
 
-    /// Records that `who` did `action` to personal data.
+    /// Records that `caller` wrote personal data: `ids` of `resource_type`.
     pub async fn audit(
         &mut self,
-        who: &Principal,
-        action: &str,
+        caller: &Caller,
         resource_type: &str,
         ids: &[Uuid],
     ) -> Result<(), ApiError> {
         self.changes
             .audit
-            .record(&mut *self.tx, who, action, resource_type, ids)
+            .record(&mut *self.tx, caller, resource_type, ids)
             .await
     }
 
-    /// Stores the answer for retries and commits everything.
-    pub async fn commit<R: Message>(mut self, answer: R) -> Result<R, ApiError> {
-        self.changes
-            .idempotency
-            .save(&mut self.tx, self.key.as_ref(), &answer)
-            .await?;
+    async fn commit(self) -> Result<(), ApiError> {
         self.tx.commit().await?;
-        Ok(answer)
+        if self.wrote_events {
+            self.changes.events_committed.notify_one();
+        }
+        Ok(())
+    }
+}
+
+impl Read {
+    /// The connection, for the service's own queries.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// Records that `caller` read `ids` of `resource_type`; call it before answering.
+    pub async fn audit(
+        &mut self,
+        caller: &Caller,
+        resource_type: &str,
+        ids: &[Uuid],
+    ) -> Result<(), ApiError> {
+        self.audit
+            .record(&mut *self.conn, caller, resource_type, ids)
+            .await
     }
 }

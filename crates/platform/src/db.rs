@@ -92,3 +92,11 @@ fn record_pool_metrics(pool: &PgPool) {
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(size - idle);
     metrics::gauge!("db_pool_max_connections").set(pool.options().get_max_connections() as f64);
 }
+
+/// `text` escaped for use as a literal prefix in `LIKE $1 || '%'` (PostgreSQL's default
+/// escape character is the backslash).
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

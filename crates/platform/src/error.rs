@@ -126,6 +126,14 @@ impl ApiError {
         ApiError::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
+    /// ABORTED: the etag sent is not the object's current one.
+    pub fn stale(resource: &'static str, id: impl ToString) -> Self {
+        ApiError::StaleEtag {
+            resource,
+            id: id.to_string(),
+        }
+    }
+
     /// NOT_FOUND for one object.
     pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
         ApiError::NotFound {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::{ApiError, auth::Principal};
+use crate::{ApiError, Violations, auth::Caller};
 
 /// One request's idempotency key, when the caller sent a `request_id`.
 #[derive(Debug, Clone)]
@@ -24,26 +24,27 @@ pub struct RequestKey {
     request_hash: Vec<u8>,
 }
 
-impl RequestKey {
-    /// The key of `request`, or `None` without a request id. A request id that is not a UUID is
-    /// reported as a bad `request_id` field.
-    pub fn of<M: Message>(
-        caller: &Principal,
-        method: &'static str,
-        request_id: &str,
-        request: &M,
-    ) -> Result<Option<Self>, String> {
-        if request_id.is_empty() {
-            return Ok(None);
-        }
-        let request_id = Uuid::parse_str(request_id).map_err(|_| "must be a UUID".to_owned())?;
-        Ok(Some(RequestKey {
-            subject: caller.subject.clone(),
-            method,
-            request_id,
-            request_hash: Sha256::digest(request.encode_to_vec()).to_vec(),
-        }))
+/// The idempotency key of a create: `None` without a `request_id`, or when the id is not a
+/// UUID (then `request_id` is named in `violations`).
+pub fn request_key<M: Message>(
+    violations: &mut Violations,
+    caller: &Caller,
+    request_id: &str,
+    request: &M,
+) -> Option<RequestKey> {
+    if request_id.is_empty() {
+        return None;
     }
+    let request_id = violations.check(
+        "request_id",
+        Uuid::parse_str(request_id).map_err(|_| "must be a UUID".to_owned()),
+    )?;
+    Some(RequestKey {
+        subject: caller.subject.clone(),
+        method: caller.method,
+        request_id,
+        request_hash: Sha256::digest(request.encode_to_vec()).to_vec(),
+    })
 }
 
 /// Stores and replays answers in `<schema>.idempotency`.

@@ -3,23 +3,29 @@
 //! database (pool, health, migrations), and the transactional pieces every service writes
 //! beside its own data (outbox, idempotency records, audit log).
 //!
-//! A service declares what is its own (its gRPC services, authorization rules, migrations and
-//! handlers) and hands the rest to this crate.
+//! A service declares what is its own in an [`app::Blueprint`] (its gRPC services,
+//! authorization rules, migrations and handlers) and hands the rest to this crate: start-up
+//! ([`app`]), wire conversions ([`wire`]), pagination ([`page`]), typed ids ([`id_type!`]),
+//! idempotent creates and audited reads ([`change`]), event feeds ([`feed`]).
 
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod change;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod db;
-pub mod devkey;
 pub mod error;
 pub mod feed;
 pub mod idempotency;
+pub mod ids;
 pub mod migrate;
 pub mod outbox;
+pub mod page;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod wire;
 
 pub use error::{ApiError, Violations};

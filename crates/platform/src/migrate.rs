@@ -161,4 +161,8 @@ const PLATFORM: &[Migration] = &[
         id: "0002_feed",
         sql: include_str!("../migrations/0002_feed.sql"),
     },
+    Migration {
+        id: "0003_feed_wakeups_and_parking",
+        sql: include_str!("../migrations/0003_feed_wakeups_and_parking.sql"),
+    },
 ];

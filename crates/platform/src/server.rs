@@ -30,7 +30,7 @@ use tracing::Instrument;
 use fallwerk_proto::feed::event_feed_server::EventFeedServer;
 
 use crate::{
-    auth::{Access, AccessPolicy, Authenticator, Authorizer},
+    auth::{Access, AccessPolicy, Authenticator, Authorizer, Caller},
     config::{ConfigError, ServerArgs},
     db,
     feed::{self, notify::FeedSignals, sequencer::Sequencer, service::FeedService},
@@ -68,11 +68,11 @@ pub async fn serve(
     args: &ServerArgs,
     authenticator: Arc<Authenticator>,
     pool: PgPool,
+    signals: FeedSignals,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     // Every service serves its outbox as an event feed.
     let schema = service.migrator.schema();
-    let signals = FeedSignals::new();
     tokio::spawn(feed::notify::listen(
         pool.clone(),
         schema,
@@ -236,15 +236,20 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
 
-        let method = request.uri().path().trim_start_matches('/').to_owned();
         let access = self.authorizer.access(request.uri().path());
-        let public = matches!(access, Access::Public);
+        // Only methods with a rule get their own label: a path made up by an unauthenticated
+        // caller must not create a new metrics series.
+        let label = match access {
+            Access::Public => None,
+            Access::Roles { label, .. } => Some(label),
+            Access::NoRule => Some("unknown"),
+        };
         let span = tracing::info_span!(
             "grpc.request",
-            otel.name = %method,
+            otel.name = label.unwrap_or("health or reflection"),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.method = %method,
+            rpc.method = %request.uri().path().trim_start_matches('/'),
             rpc.grpc.status_code = tracing::field::Empty,
             enduser.id = tracing::field::Empty,
             trace_id = tracing::field::Empty,
@@ -257,13 +262,15 @@ where
             Access::NoRule => Err(Status::permission_denied(
                 "no authorization rule for this method",
             )),
-            Access::Roles(roles) => bearer_token(request.headers())
+            Access::Roles { method, roles, .. } => bearer_token(request.headers())
                 .ok_or_else(|| Status::unauthenticated("missing bearer token"))
                 .and_then(|token| self.authenticator.authenticate(token).map_err(Status::from))
                 .and_then(|principal| {
                     span.record("enduser.id", principal.subject.as_str());
                     if roles.iter().any(|role| principal.has(*role)) {
-                        request.extensions_mut().insert(principal);
+                        request
+                            .extensions_mut()
+                            .insert(Caller { principal, method });
                         Ok(())
                     } else {
                         Err(Status::permission_denied(
@@ -281,8 +288,8 @@ where
                     Err(status) => status.into_http(),
                 };
                 let code = grpc_code(&response);
-                if !public {
-                    record(&method, code, started.elapsed());
+                if let Some(label) = label {
+                    record(label, code, started.elapsed());
                 }
                 tracing::Span::current().record("rpc.grpc.status_code", code as i32);
                 log_outcome(code, &response);
@@ -313,9 +320,8 @@ fn grpc_code(response: &http::Response<Body>) -> tonic::Code {
         .unwrap_or(tonic::Code::Ok)
 }
 
-fn record(method: &str, code: tonic::Code, elapsed: Duration) {
-    let method = method.to_owned();
-    metrics::counter!("grpc_server_handled_total", "grpc_method" => method.clone(), "grpc_code" => format!("{code:?}"))
+fn record(method: &'static str, code: tonic::Code, elapsed: Duration) {
+    metrics::counter!("grpc_server_handled_total", "grpc_method" => method, "grpc_code" => format!("{code:?}"))
         .increment(1);
     metrics::histogram!("grpc_server_handling_seconds", "grpc_method" => method)
         .record(elapsed.as_secs_f64());

@@ -6,12 +6,13 @@ use fallwerk_platform::auth::{
     AccessPolicy, MethodRule,
     Role::{self, *},
 };
+use fallwerk_proto::intake::intake_service_server::SERVICE_NAME;
 
 const STAFF: &[Role] = &[FrontDesk, Advisor, TeamLead];
 
 /// The method rules of `fallwerk.intake.v1.IntakeService`.
 pub const POLICY: AccessPolicy = AccessPolicy {
-    service: "fallwerk.intake.v1.IntakeService",
+    service: SERVICE_NAME,
     rules: &[
         // Identity data: the whole office's staff, to find people and catch duplicates.
         MethodRule {

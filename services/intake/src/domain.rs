@@ -1,31 +1,9 @@
-//! intake's rules, free of I/O: identities, the visit's way through the day, the office's
-//! same-day promise, what a complete consultation holds, and who becomes responsible.
+//! intake's rules, free of I/O and of the wire: identities, the visit's way through the day,
+//! what an access check and a complete consultation must hold, and who becomes responsible.
+//! The values here are what the database stores (CHECK constraints allow exactly them).
 
-use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Europe::Berlin;
-use uuid::Uuid;
-
-macro_rules! id_type {
-    ($(#[$doc:meta] $name:ident),* $(,)?) => {$(
-        #[$doc]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
-        #[sqlx(transparent)]
-        pub struct $name(pub Uuid);
-
-        impl $name {
-            /// A new, time-ordered id.
-            pub fn generate() -> Self {
-                Self(Uuid::now_v7())
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
+use chrono::{DateTime, Utc};
+use fallwerk_platform::{clock::same_office_day, id_type, stored_enum};
 
 id_type!(
     /// An applicant (person master data).
@@ -42,15 +20,10 @@ id_type!(
     CaseId,
 );
 
-/// The office's calendar day of an instant: same-day is promised in Europe/Berlin days, also
-/// across the summer-time changes.
-pub fn office_day(at: DateTime<Utc>) -> NaiveDate {
-    at.with_timezone(&Berlin).date_naive()
-}
-
-/// Whether a consultation started on the office day the person arrived.
+/// Whether a consultation started on the office day the person arrived: the office's
+/// same-day promise.
 pub fn is_same_day(arrived: DateTime<Utc>, consultation_start: DateTime<Utc>) -> bool {
-    office_day(arrived) == office_day(consultation_start)
+    same_office_day(arrived, consultation_start)
 }
 
 /// The key names are matched on for duplicates and search: case, spacing, hyphens and the
@@ -72,46 +45,23 @@ pub fn name_key(name: &str) -> String {
     key.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Where a visit stands. Stored as its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VisitState {
-    /// Arrived, access check pending.
-    Waiting,
-    /// Access check said continue: waiting for the first consultation.
-    ReadyForConsultation,
-    /// Consultation under way.
-    InConsultation,
-    /// Consultation complete.
-    Consulted,
-    /// Sent to a priority provider, or no need.
-    Closed,
-}
+stored_enum!(
+    /// Where a visit stands.
+    VisitState {
+        /// Arrived, access check pending.
+        Waiting = "WAITING",
+        /// Access check said continue: waiting for the first consultation.
+        ReadyForConsultation = "READY_FOR_CONSULTATION",
+        /// Consultation under way.
+        InConsultation = "IN_CONSULTATION",
+        /// Consultation complete.
+        Consulted = "CONSULTED",
+        /// Sent to a priority provider, or no need.
+        Closed = "CLOSED",
+    }
+);
 
 impl VisitState {
-    /// Database name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VisitState::Waiting => "WAITING",
-            VisitState::ReadyForConsultation => "READY_FOR_CONSULTATION",
-            VisitState::InConsultation => "IN_CONSULTATION",
-            VisitState::Consulted => "CONSULTED",
-            VisitState::Closed => "CLOSED",
-        }
-    }
-
-    /// Parses a database name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            VisitState::Waiting,
-            VisitState::ReadyForConsultation,
-            VisitState::InConsultation,
-            VisitState::Consulted,
-            VisitState::Closed,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-    }
-
     /// The state after the access check decided: only `continue` leads to a consultation.
     pub fn after_access_check(self, decision: AccessDecision) -> Result<Self, StateError> {
         match self {
@@ -136,26 +86,254 @@ impl VisitState {
     }
 }
 
-/// Read from the database; the column's CHECK constraint allows only the names above.
-impl TryFrom<String> for VisitState {
-    type Error = String;
-    fn try_from(name: String) -> Result<Self, String> {
-        VisitState::parse(&name).ok_or_else(|| format!("unknown visit state {name}"))
+stored_enum!(
+    /// Where a first consultation stands.
+    ConsultationState {
+        /// Started, outcome not recorded yet.
+        InProgress = "IN_PROGRESS",
+        /// Outcome recorded; a case may be opened from it.
+        Completed = "COMPLETED",
+    }
+);
+
+impl ConsultationState {
+    /// The state when the outcome is recorded: once only.
+    pub fn complete(self) -> Result<Self, StateError> {
+        match self {
+            ConsultationState::InProgress => Ok(ConsultationState::Completed),
+            ConsultationState::Completed => Err(StateError::ConsultationComplete),
+        }
+    }
+
+    /// A case is opened only from a completed consultation.
+    pub fn may_open_case(self) -> Result<(), StateError> {
+        match self {
+            ConsultationState::Completed => Ok(()),
+            ConsultationState::InProgress => Err(StateError::ConsultationIncomplete),
+        }
     }
 }
 
-/// The access check's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccessDecision {
-    /// Continue into case management.
-    Continue,
-    /// Send to the priority provider.
-    PriorityProvider,
-    /// No need of assistance.
-    NoNeed,
+stored_enum!(
+    /// The access check's decision (Zugangsprüfung).
+    AccessDecision {
+        /// Continue into case management.
+        Continue = "continue",
+        /// Send to the priority provider.
+        PriorityProvider = "priority_provider",
+        /// No need of assistance.
+        NoNeed = "no_need",
+    }
+);
+
+stored_enum!(
+    /// A claim that takes priority over social assistance.
+    PriorityClaim {
+        /// Unemployment benefit (SGB III).
+        UnemploymentBenefit = "unemployment_benefit",
+        /// Job-Center (SGB II).
+        JobCenter = "job_center",
+        /// Housing benefit.
+        HousingBenefit = "housing_benefit",
+        /// Child benefit.
+        ChildBenefit = "child_benefit",
+        /// Maintenance.
+        Maintenance = "maintenance",
+        /// Own income.
+        OwnIncome = "own_income",
+        /// Own assets.
+        OwnAssets = "own_assets",
+    }
+);
+
+stored_enum!(
+    /// What the check of one priority claim found.
+    ClaimOutcome {
+        /// No such claim.
+        None = "none",
+        /// The claim is received already.
+        Received = "received",
+        /// The claim exists and is to be applied for.
+        ToBeApplied = "to_be_applied",
+        /// Not clear yet.
+        Unclear = "unclear",
+    }
+);
+
+/// One priority claim as checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimCheck {
+    /// The claim.
+    pub claim: PriorityClaim,
+    /// What was found.
+    pub outcome: ClaimOutcome,
+    /// A note.
+    pub note: String,
 }
 
-/// A step the visit's state does not allow, with the stable reason callers see.
+/// A recorded access check.
+#[derive(Debug, Clone)]
+pub struct AccessCheck {
+    /// The claims checked, each once.
+    pub claims: Vec<ClaimCheck>,
+    /// Emergency need today.
+    pub emergency_need: bool,
+    /// What the emergency is; required with `emergency_need`.
+    pub emergency_note: String,
+    /// The decision.
+    pub decision: AccessDecision,
+}
+
+/// Why an access check is not acceptable, by the field at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessCheckRule {
+    /// A claim is listed twice (its index).
+    ClaimTwice(usize),
+    /// Emergency need without a note.
+    EmergencyWithoutNote,
+    /// Sent to a priority provider without a claim found.
+    PriorityProviderWithoutClaim,
+}
+
+impl AccessCheck {
+    /// Every rule the check breaks: a claim is checked once; an emergency is described; a
+    /// person is sent to a priority provider only when a claim was found received or to be
+    /// applied for.
+    pub fn broken_rules(&self) -> Vec<AccessCheckRule> {
+        let mut broken = Vec::new();
+        for (i, c) in self.claims.iter().enumerate() {
+            if self.claims[..i]
+                .iter()
+                .any(|earlier| earlier.claim == c.claim)
+            {
+                broken.push(AccessCheckRule::ClaimTwice(i));
+            }
+        }
+        if self.emergency_need && self.emergency_note.is_empty() {
+            broken.push(AccessCheckRule::EmergencyWithoutNote);
+        }
+        let claim_found = self.claims.iter().any(|c| {
+            matches!(
+                c.outcome,
+                ClaimOutcome::Received | ClaimOutcome::ToBeApplied
+            )
+        });
+        if self.decision == AccessDecision::PriorityProvider && !claim_found {
+            broken.push(AccessCheckRule::PriorityProviderWithoutClaim);
+        }
+        broken
+    }
+}
+
+stored_enum!(
+    /// Capacity to work as assessed in the first consultation.
+    CapacityToWork {
+        /// Full.
+        Full = "full",
+        /// Partial.
+        Partial = "partial",
+        /// None in the short term.
+        None = "none",
+    }
+);
+
+stored_enum!(
+    /// The activation track.
+    ActivationTrack {
+        /// Ready for job placement now.
+        JobPlacement = "job_placement",
+        /// Activatable with support.
+        WithSupport = "with_support",
+        /// Not activatable in the short term (advised too).
+        NotShortTerm = "not_short_term",
+    }
+);
+
+stored_enum!(
+    /// A barrier to taking up work.
+    Barrier {
+        /// Childcare.
+        Childcare = "childcare",
+        /// Health.
+        Health = "health",
+        /// Debt.
+        Debt = "debt",
+        /// Addiction.
+        Addiction = "addiction",
+        /// Housing.
+        Housing = "housing",
+        /// Language.
+        Language = "language",
+        /// Qualification.
+        Qualification = "qualification",
+    }
+);
+
+/// What a completed first consultation holds.
+#[derive(Debug, Clone)]
+pub struct ConsultationOutcome {
+    /// First steps agreed.
+    pub first_steps: Vec<String>,
+    /// The person's self-help options.
+    pub self_help_options: Vec<String>,
+    /// The office's offers discussed.
+    pub office_offers: Vec<String>,
+    /// Capacity to work.
+    pub capacity_to_work: CapacityToWork,
+    /// Activation track.
+    pub activation_track: ActivationTrack,
+    /// Barriers, each once.
+    pub barriers: Vec<Barrier>,
+    /// Notes.
+    pub notes: String,
+}
+
+/// Why a consultation outcome is not acceptable, by the field at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeRule {
+    /// No first step.
+    NoFirstStep,
+    /// Job placement now without any capacity to work.
+    PlacementWithoutCapacity,
+    /// A barrier listed twice (its index).
+    BarrierTwice(usize),
+}
+
+impl ConsultationOutcome {
+    /// Every rule the outcome breaks: at least one first step; job placement now needs a
+    /// capacity to work, full or partial; each barrier once.
+    pub fn broken_rules(&self) -> Vec<OutcomeRule> {
+        let mut broken = Vec::new();
+        if self.first_steps.is_empty() {
+            broken.push(OutcomeRule::NoFirstStep);
+        }
+        if self.activation_track == ActivationTrack::JobPlacement
+            && self.capacity_to_work == CapacityToWork::None
+        {
+            broken.push(OutcomeRule::PlacementWithoutCapacity);
+        }
+        for (i, b) in self.barriers.iter().enumerate() {
+            if self.barriers[..i].contains(b) {
+                broken.push(OutcomeRule::BarrierTwice(i));
+            }
+        }
+        broken
+    }
+}
+
+stored_enum!(
+    /// An advisor's profession in the activation team.
+    AdvisorFunction {
+        /// Administrative staff.
+        Administrative = "administrative",
+        /// Social worker.
+        SocialWork = "social_work",
+        /// Job placement officer.
+        JobPlacement = "job_placement",
+    }
+);
+
+/// A step the state does not allow, with the stable reason callers see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
     /// The visit has an access check already.
@@ -196,10 +374,13 @@ impl StateError {
     }
 }
 
-impl From<StateError> for fallwerk_platform::ApiError {
-    fn from(error: StateError) -> Self {
-        fallwerk_platform::ApiError::precondition(error.reason(), error.to_string())
-    }
+/// How the responsible advisor of a new case is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignment {
+    /// The advisor who gave the first consultation stays responsible (continuity; the default).
+    ConsultingAdvisor,
+    /// The active advisor of the team with the lowest caseload who still has room.
+    LowestCaseload,
 }
 
 /// An advisor's current load, as the assignment sees it.
@@ -232,43 +413,7 @@ pub fn lowest_caseload(team: &[AdvisorLoad]) -> Option<AdvisorId> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
-    }
-
-    #[test]
-    fn a_visit_at_half_past_eleven_at_night_consulted_after_midnight_is_not_same_day() {
-        // 23:30 and 00:10 Berlin winter time are 22:30 and 23:10 UTC on one UTC day.
-        assert!(!is_same_day(
-            utc(2026, 1, 14, 22, 30),
-            utc(2026, 1, 14, 23, 10)
-        ));
-    }
-
-    #[test]
-    fn same_day_follows_berlin_not_utc_in_summer_time() {
-        // 00:30 Berlin summer time is 22:30 UTC of the day before.
-        assert!(is_same_day(utc(2026, 7, 1, 22, 30), utc(2026, 7, 2, 8, 0)));
-        assert!(!is_same_day(
-            utc(2026, 7, 1, 21, 30),
-            utc(2026, 7, 1, 22, 30)
-        ));
-    }
-
-    #[test]
-    fn the_night_clocks_go_forward_is_still_one_office_day() {
-        // 29 March 2026: 01:30 CET and 03:30 CEST are both that Sunday.
-        assert!(is_same_day(
-            utc(2026, 3, 29, 0, 30),
-            utc(2026, 3, 29, 1, 30)
-        ));
-        assert_eq!(
-            office_day(utc(2026, 3, 28, 23, 30)),
-            NaiveDate::from_ymd_opt(2026, 3, 29).unwrap()
-        );
-    }
+    use uuid::Uuid;
 
     #[test]
     fn names_match_across_umlaut_spellings_case_and_spacing() {
@@ -303,33 +448,109 @@ mod tests {
     }
 
     #[test]
+    fn a_consultation_completes_once_and_only_a_complete_one_opens_a_case() {
+        let started = ConsultationState::InProgress;
+        assert_eq!(
+            started.may_open_case(),
+            Err(StateError::ConsultationIncomplete)
+        );
+        let done = started.complete().expect("completes");
+        assert_eq!(done.may_open_case(), Ok(()));
+        assert_eq!(done.complete(), Err(StateError::ConsultationComplete));
+    }
+
+    #[test]
+    fn a_stored_value_this_build_does_not_know_is_an_error_not_a_default() {
+        assert_eq!("consulted".parse::<VisitState>().ok(), None);
+        assert_eq!("CONSULTED".parse(), Ok(VisitState::Consulted));
+        assert!(
+            "ACCESS_DECISION_CONTINUE"
+                .parse::<AccessDecision>()
+                .is_err()
+        );
+        for barrier in Barrier::ALL {
+            assert_eq!(barrier.as_str().parse(), Ok(*barrier));
+        }
+    }
+
+    fn check(decision: AccessDecision, outcomes: &[ClaimOutcome]) -> AccessCheck {
+        AccessCheck {
+            claims: outcomes
+                .iter()
+                .zip(PriorityClaim::ALL)
+                .map(|(outcome, claim)| ClaimCheck {
+                    claim: *claim,
+                    outcome: *outcome,
+                    note: String::new(),
+                })
+                .collect(),
+            emergency_need: false,
+            emergency_note: String::new(),
+            decision,
+        }
+    }
+
+    #[test]
+    fn a_priority_provider_needs_a_claim_received_or_to_be_applied_for() {
+        use ClaimOutcome::*;
+        let rule = AccessCheckRule::PriorityProviderWithoutClaim;
+        let send = AccessDecision::PriorityProvider;
+        assert!(check(send, &[None, Unclear]).broken_rules().contains(&rule));
+        assert!(check(send, &[None, ToBeApplied]).broken_rules().is_empty());
+        assert!(check(send, &[Received]).broken_rules().is_empty());
+        assert!(
+            check(AccessDecision::Continue, &[None])
+                .broken_rules()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn an_emergency_must_be_described_and_a_claim_checked_once() {
+        let mut c = check(AccessDecision::Continue, &[ClaimOutcome::None]);
+        c.emergency_need = true;
+        c.claims.push(c.claims[0].clone());
+        assert_eq!(
+            c.broken_rules(),
+            vec![
+                AccessCheckRule::ClaimTwice(1),
+                AccessCheckRule::EmergencyWithoutNote
+            ]
+        );
+    }
+
+    #[test]
+    fn job_placement_now_needs_some_capacity_to_work() {
+        let outcome = |capacity| ConsultationOutcome {
+            first_steps: vec!["Kita-Platz".into()],
+            self_help_options: vec![],
+            office_offers: vec![],
+            capacity_to_work: capacity,
+            activation_track: ActivationTrack::JobPlacement,
+            barriers: vec![Barrier::Debt],
+            notes: String::new(),
+        };
+        assert_eq!(
+            outcome(CapacityToWork::None).broken_rules(),
+            vec![OutcomeRule::PlacementWithoutCapacity]
+        );
+        assert!(outcome(CapacityToWork::Partial).broken_rules().is_empty());
+    }
+
+    #[test]
     fn lowest_caseload_skips_inactive_and_full_advisors() {
         let id = |n: u128| AdvisorId(Uuid::from_u128(n));
+        let load = |n, open_cases, capacity, active| AdvisorLoad {
+            advisor: id(n),
+            open_cases,
+            capacity,
+            active,
+        };
         let team = [
-            AdvisorLoad {
-                advisor: id(1),
-                open_cases: 0,
-                capacity: 10,
-                active: false,
-            },
-            AdvisorLoad {
-                advisor: id(2),
-                open_cases: 5,
-                capacity: 5,
-                active: true,
-            },
-            AdvisorLoad {
-                advisor: id(3),
-                open_cases: 3,
-                capacity: 10,
-                active: true,
-            },
-            AdvisorLoad {
-                advisor: id(4),
-                open_cases: 2,
-                capacity: 40,
-                active: true,
-            },
+            load(1, 0, 10, false),
+            load(2, 5, 5, true),
+            load(3, 3, 10, true),
+            load(4, 2, 40, true),
         ];
         assert_eq!(lowest_caseload(&team), Some(id(4)));
         assert_eq!(lowest_caseload(&team[..2]), None);

@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use fallwerk_intake::SERVICE;
 use fallwerk_platform::{
     auth::Role,
     feed::subscriber::{ApplyError, EventHandler, Subscriber, Subscription, TokenFile},
@@ -20,7 +21,7 @@ use fallwerk_proto::{
     feed::{Event, SubscribeRequest, event_feed_client::EventFeedClient},
     intake as pb,
 };
-use fallwerk_tests::{Bearer, IntakeApp, TestDatabase, service_token_file, token};
+use fallwerk_tests::{Bearer, IntakeClient, ServiceApp, TestDatabase, service_token_file, token};
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
 use tokio::task::JoinHandle;
@@ -83,7 +84,11 @@ struct Consumer {
 }
 
 impl Consumer {
-    async fn start(upstream: &IntakeApp) -> Consumer {
+    async fn start(upstream: &ServiceApp) -> Consumer {
+        Self::start_at(upstream.addr).await
+    }
+
+    async fn start_at(upstream: std::net::SocketAddr) -> Consumer {
         let db = TestDatabase::create().await;
         let pool = db.pool().await;
         CONSUMER.run(&pool).await.expect("consumer migrations");
@@ -92,9 +97,10 @@ impl Consumer {
             handler: Arc::new(Recorder::default()),
             subscription: Subscription {
                 name: "intake".into(),
-                upstream: format!("http://{}", upstream.addr),
+                upstream: format!("http://{upstream}"),
                 event_types: vec![],
                 token: TokenFile(service_token_file("consumer")),
+                ca_cert: None,
                 schema: "consumer",
             },
             running: None,
@@ -141,7 +147,7 @@ impl Consumer {
     }
 
     async fn parked(&self) -> Vec<(Uuid, String)> {
-        sqlx::query_as("SELECT event_id, error FROM consumer.feed_parked WHERE replayed_at IS NULL ORDER BY id")
+        sqlx::query_as("SELECT event_id::uuid, error FROM consumer.feed_parked WHERE replayed_at IS NULL ORDER BY id")
             .fetch_all(&self.pool)
             .await
             .expect("parked")
@@ -169,7 +175,8 @@ impl Consumer {
     }
 }
 
-/// Writes one event into intake's outbox in its own transaction, as a handler would.
+/// Writes one event into intake's outbox in its own transaction, as a handler would, and
+/// wakes the sequencer the way a writer outside the service process does.
 async fn produce(pool: &PgPool, outbox: &Outbox) -> Uuid {
     let mut tx = pool.begin().await.expect("begin");
     let applicant = Uuid::now_v7();
@@ -186,13 +193,23 @@ async fn produce(pool: &PgPool, outbox: &Outbox) -> Uuid {
         .await
         .expect("append");
     tx.commit().await.expect("commit");
+    wake_sequencer(pool).await;
     id
+}
+
+/// Announces committed events on `intake_outbox` (the service's own writes wake their
+/// sequencer in-process).
+async fn wake_sequencer(pool: &PgPool) {
+    sqlx::query("SELECT pg_notify('intake_outbox', '')")
+        .execute(pool)
+        .await
+        .expect("notify");
 }
 
 #[tokio::test]
 async fn an_event_committed_late_with_an_earlier_sequence_is_still_delivered_once_in_commit_order()
 {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let consumer = Consumer::start(&intake).await;
     let pool = intake.db.pool().await;
     let outbox = Outbox::new("intake");
@@ -253,7 +270,7 @@ async fn an_event_committed_late_with_an_earlier_sequence_is_still_delivered_onc
 
 #[tokio::test]
 async fn a_burst_from_concurrent_writers_arrives_complete() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let consumer = Consumer::start(&intake).await;
     let pool = intake.db.pool().await;
     let outbox = Outbox::new("intake");
@@ -293,7 +310,7 @@ async fn a_burst_from_concurrent_writers_arrives_complete() {
 
 #[tokio::test]
 async fn a_subscriber_killed_mid_stream_resumes_without_missing_or_repeating_an_event() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let mut consumer = Consumer::start(&intake).await;
     let pool = intake.db.pool().await;
     let outbox = Outbox::new("intake");
@@ -337,7 +354,7 @@ async fn a_subscriber_killed_mid_stream_resumes_without_missing_or_repeating_an_
 
 #[tokio::test]
 async fn when_the_producer_restarts_the_subscriber_reconnects_by_itself() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let consumer = Consumer::start(&intake).await;
     let outbox = Outbox::new("intake");
     produce(&intake.db.pool().await, &outbox).await;
@@ -354,7 +371,7 @@ async fn when_the_producer_restarts_the_subscriber_reconnects_by_itself() {
 
 #[tokio::test]
 async fn a_poison_event_is_parked_visibly_the_feed_goes_on_and_it_replays_once_fixed() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let consumer = Consumer::start(&intake).await;
     let pool = intake.db.pool().await;
     let poison = Uuid::now_v7();
@@ -403,10 +420,10 @@ async fn a_poison_event_is_parked_visibly_the_feed_goes_on_and_it_replays_once_f
 
 #[tokio::test]
 async fn the_consumer_applies_the_event_in_the_trace_of_the_producing_rpc() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let consumer = Consumer::start(&intake).await;
     let trace_id = format!("{:032x}", Uuid::new_v4().as_u128());
-    let mut client = intake
+    let mut client: IntakeClient = intake
         .client(&token("desk", &[Role::FrontDesk], None))
         .await;
     let mut request = tonic::Request::new(pb::CreateApplicantRequest {
@@ -440,7 +457,7 @@ async fn the_consumer_applies_the_event_in_the_trace_of_the_producing_rpc() {
 
 #[tokio::test]
 async fn only_services_and_auditors_may_read_a_feed() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     for role in Role::ALL {
         let mut feed = EventFeedClient::with_interceptor(
             intake.channel().await,
@@ -468,7 +485,7 @@ async fn only_services_and_auditors_may_read_a_feed() {
 
 #[tokio::test]
 async fn a_subscription_names_its_bad_fields() {
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let mut feed = EventFeedClient::with_interceptor(
         intake.channel().await,
         Bearer::new(&token("svc", &[Role::Service], None)),
@@ -490,7 +507,7 @@ async fn a_subscription_names_its_bad_fields() {
 #[tokio::test]
 async fn a_subscription_filtered_by_type_replays_only_that_type_then_reports_the_head() {
     use fallwerk_proto::feed::subscribe_response::Item;
-    let intake = IntakeApp::spawn().await;
+    let intake = ServiceApp::spawn(&SERVICE).await;
     let pool = intake.db.pool().await;
     let outbox = Outbox::new("intake");
     produce(&pool, &outbox).await;
@@ -552,4 +569,82 @@ async fn a_subscription_filtered_by_type_replays_only_that_type_then_reports_the
             head_position: 3
         }))
     );
+}
+
+/// An upstream feed not written by us, serving `events` and then nothing more.
+struct ForeignFeed(Vec<fallwerk_proto::feed::Event>);
+
+#[tonic::async_trait]
+impl fallwerk_proto::feed::event_feed_server::EventFeed for ForeignFeed {
+    type SubscribeStream = std::pin::Pin<
+        Box<
+            dyn tokio_stream::Stream<
+                    Item = Result<fallwerk_proto::feed::SubscribeResponse, tonic::Status>,
+                > + Send,
+        >,
+    >;
+
+    async fn subscribe(
+        &self,
+        request: tonic::Request<fallwerk_proto::feed::SubscribeRequest>,
+    ) -> Result<tonic::Response<Self::SubscribeStream>, tonic::Status> {
+        use fallwerk_proto::feed::{SubscribeResponse, subscribe_response::Item};
+        use tokio_stream::StreamExt;
+        let after = request.into_inner().after_position;
+        let events: Vec<_> = self
+            .0
+            .iter()
+            .filter(|e| e.position > after)
+            .map(|e| {
+                Ok(SubscribeResponse {
+                    item: Some(Item::Event(e.clone())),
+                })
+            })
+            .collect();
+        let stream = tokio_stream::iter(events).chain(tokio_stream::pending());
+        Ok(tonic::Response::new(Box::pin(stream)))
+    }
+}
+
+#[tokio::test]
+async fn events_with_malformed_ids_from_a_foreign_upstream_are_each_parked_none_lost() {
+    let event = |position: i64, event_id: &str| fallwerk_proto::feed::Event {
+        position,
+        event_id: event_id.into(),
+        event_type: "fallwerk.intake.v1.ApplicantRegistered".into(),
+        ..Default::default()
+    };
+    let good = Uuid::now_v7();
+    let feed = ForeignFeed(vec![
+        event(1, "not-a-uuid"),
+        event(2, "also not a uuid"),
+        event(3, &good.to_string()),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(fallwerk_proto::feed::event_feed_server::EventFeedServer::new(feed))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let consumer = Consumer::start_at(addr).await;
+    consumer.wait_for(1).await;
+
+    let parked: Vec<(i64, String)> =
+        sqlx::query_as("SELECT position, event_id FROM consumer.feed_parked ORDER BY position")
+            .fetch_all(&consumer.pool)
+            .await
+            .expect("parked");
+    assert_eq!(
+        parked,
+        [
+            (1, "not-a-uuid".to_owned()),
+            (2, "also not a uuid".to_owned())
+        ]
+    );
+    assert_eq!(consumer.applied().await.len(), 1);
+    consumer.stop().await;
+    server.abort();
 }

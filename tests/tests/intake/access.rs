@@ -7,9 +7,11 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use fallwerk_platform::{auth::Role, devkey::DevKey};
+use fallwerk_devkey::DevKey;
+use fallwerk_intake::SERVICE;
+use fallwerk_platform::auth::Role;
 use fallwerk_proto::intake as pb;
-use fallwerk_tests::{IntakeApp, signing_key, token};
+use fallwerk_tests::{ServiceApp, signing_key, token};
 use prost::Message;
 use tonic::Code;
 
@@ -42,7 +44,7 @@ const EXPECTED: &[(&str, &[Role])] = {
 };
 
 /// Calls `method` with an empty request (valid protobuf for every message) and `token`.
-async fn call(app: &IntakeApp, token: &str, method: &str) -> tonic::Status {
+async fn call(app: &ServiceApp, token: &str, method: &str) -> tonic::Status {
     let mut grpc = tonic::client::Grpc::new(app.channel().await);
     grpc.ready().await.expect("channel ready");
     let mut request = tonic::Request::new(());
@@ -299,7 +301,7 @@ fn kid() -> String {
 
 #[tokio::test]
 async fn calls_without_a_valid_token_are_unauthenticated() {
-    let app = IntakeApp::spawn().await;
+    let app = ServiceApp::spawn(&SERVICE).await;
     let key = signing_key();
     let public_x: serde_json::Value = serde_json::from_str(&key.jwks_json()).expect("jwks");
     let public_x = URL_SAFE_NO_PAD
@@ -373,11 +375,12 @@ async fn keys_come_from_the_identity_providers_url_and_a_rotation_needs_no_resta
     let new_key = DevKey::generate().expect("key");
     let jwks = Arc::new(Mutex::new(old_key.jwks_json()));
     let idp = identity_provider(Arc::clone(&jwks)).await;
-    let app = IntakeApp::spawn_with_jwks_url(&format!(
-        "http://{idp}/realms/office/protocol/openid-connect/certs"
-    ))
+    let app = ServiceApp::spawn_with_jwks_url(
+        &SERVICE,
+        &format!("http://{idp}/realms/office/protocol/openid-connect/certs"),
+    )
     .await;
-    let spec = |_: ()| fallwerk_platform::devkey::TokenSpec {
+    let spec = |_: ()| fallwerk_devkey::TokenSpec {
         subject: "admin".into(),
         roles: vec![Role::Admin],
         team_id: None,

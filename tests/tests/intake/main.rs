@@ -4,18 +4,20 @@ mod access;
 mod applicants;
 mod flow;
 mod operations;
+mod roster;
 mod same_day;
 mod validation;
 
+use fallwerk_intake::SERVICE;
 use fallwerk_platform::auth::Role;
 use fallwerk_proto::{google::r#type::Date, intake as pb};
-use fallwerk_tests::{IntakeApp, IntakeClient, token};
+use fallwerk_tests::{IntakeClient, ServiceApp, token};
 use uuid::Uuid;
 
 /// A running intake with a roster: two teams, each with an advisor, a team lead and a front
 /// desk; an admin.
 pub struct Office {
-    pub app: IntakeApp,
+    pub app: ServiceApp,
     pub team: Uuid,
     pub other_team: Uuid,
     pub admin: String,
@@ -30,9 +32,9 @@ pub struct Office {
 
 impl Office {
     pub async fn open() -> Office {
-        let app = IntakeApp::spawn().await;
+        let app = ServiceApp::spawn(&SERVICE).await;
         let admin = token("admin-1", &[Role::Admin], None);
-        let mut as_admin = app.client(&admin).await;
+        let mut as_admin: IntakeClient = app.client(&admin).await;
         let team = create_team(&mut as_admin, "Aktivierung Nord").await;
         let other_team = create_team(&mut as_admin, "Aktivierung Süd").await;
         for (team, subject, function) in [

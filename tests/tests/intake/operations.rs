@@ -1,18 +1,20 @@
 //! What operations rely on: migrations safe for replicas starting at once, readiness that
 //! follows the database, reflection, configuration errors, graceful shutdown.
 
-use clap::Parser;
+use fallwerk_intake::SERVICE;
 use fallwerk_platform::auth::Role;
 use fallwerk_proto::intake as pb;
-use fallwerk_tests::{IntakeApp, TestDatabase, token};
+use fallwerk_tests::{IntakeClient, ServiceApp, TestDatabase, token};
+
+const INTAKE: &str = fallwerk_proto::intake::intake_service_server::SERVICE_NAME;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 #[tokio::test]
 async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_serve() {
     let db = TestDatabase::create().await;
     let (first, second) = tokio::join!(
-        IntakeApp::start(db.clone(), true),
-        IntakeApp::start(db.clone(), true)
+        ServiceApp::start(&SERVICE, db.clone(), true),
+        ServiceApp::start(&SERVICE, db.clone(), true)
     );
     first.wait_serving().await;
     second.wait_serving().await;
@@ -29,8 +31,10 @@ async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_ser
             .collect::<Vec<_>>(),
         [
             "0001_intake",
+            "0002_domain_values",
             "platform_0001_outbox_idempotency_audit",
-            "platform_0002_feed"
+            "platform_0002_feed",
+            "platform_0003_feed_wakeups_and_parking"
         ]
     );
     assert!(applied.iter().all(|(_, n)| *n == 1));
@@ -41,25 +45,21 @@ async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_ser
 #[tokio::test]
 async fn the_service_is_not_serving_until_its_migrations_ran() {
     let db = TestDatabase::create().await;
-    let app = IntakeApp::start(db.clone(), false).await;
+    let app = ServiceApp::start(&SERVICE, db.clone(), false).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(app.health().await, ServingStatus::NotServing as i32);
-    // The separate `intake migrate` step (a Kubernetes Job) runs; readiness follows.
-    let cli =
-        fallwerk_intake::Cli::try_parse_from(["intake", "--database-url", &db.url, "migrate"])
-            .expect("cli");
     assert_eq!(
-        fallwerk_intake::migrate(&cli.database)
-            .await
-            .expect("migrate"),
-        3
+        app.health_of(INTAKE).await,
+        ServingStatus::NotServing as i32
     );
+    // The separate `intake migrate` step (a Kubernetes Job) runs; readiness follows.
+    let cli = SERVICE
+        .parse_cli(["intake", "--database-url", &db.url, "migrate"])
+        .expect("cli");
+    assert_eq!(SERVICE.migrate(&cli.database).await.expect("migrate"), 5);
     app.wait_serving().await;
     // Running it again finds nothing to do.
     assert_eq!(
-        fallwerk_intake::migrate(&cli.database)
-            .await
-            .expect("migrate again"),
+        SERVICE.migrate(&cli.database).await.expect("migrate again"),
         0
     );
 }
@@ -67,7 +67,7 @@ async fn the_service_is_not_serving_until_its_migrations_ran() {
 #[tokio::test]
 async fn reflection_answers_in_v1_and_v1alpha_without_a_token() {
     use tonic_reflection::pb::{v1, v1alpha};
-    let app = IntakeApp::spawn().await;
+    let app = ServiceApp::spawn(&SERVICE).await;
 
     let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel().await);
     let request = v1::ServerReflectionRequest {
@@ -132,15 +132,16 @@ async fn reflection_answers_in_v1_and_v1alpha_without_a_token() {
 
 #[tokio::test]
 async fn bad_settings_are_refused_naming_the_setting_with_exit_code_2() {
-    let error = fallwerk_intake::Cli::try_parse_from([
-        "intake",
-        "--database-url",
-        "postgres://x/y",
-        "--db-max-connections",
-        "0",
-        "migrate",
-    ])
-    .expect_err("zero connections");
+    let error = SERVICE
+        .parse_cli([
+            "intake",
+            "--database-url",
+            "postgres://x/y",
+            "--db-max-connections",
+            "0",
+            "migrate",
+        ])
+        .expect_err("zero connections");
     assert_eq!(error.exit_code(), 2);
     assert!(
         error.to_string().contains("--db-max-connections"),
@@ -148,40 +149,42 @@ async fn bad_settings_are_refused_naming_the_setting_with_exit_code_2() {
     );
 
     let db = TestDatabase::create().await;
-    let cli = fallwerk_intake::Cli::try_parse_from([
-        "intake",
-        "--database-url",
-        &db.url,
-        "serve",
-        "--jwks-file",
-        "/nonexistent/jwks.json",
-    ])
-    .expect("parses");
-    let fallwerk_intake::Command::Serve(serve) = cli.command else {
+    let cli = SERVICE
+        .parse_cli([
+            "intake",
+            "--database-url",
+            &db.url,
+            "serve",
+            "--jwks-file",
+            "/nonexistent/jwks.json",
+        ])
+        .expect("parses");
+    let fallwerk_platform::app::Command::Serve(serve) = cli.command else {
         unreachable!()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let result = fallwerk_intake::run(
-        listener,
-        &cli.database,
-        &serve,
-        std::sync::Arc::new(fallwerk_platform::clock::SystemClock),
-        tokio_util::sync::CancellationToken::new(),
-    )
-    .await;
+    let result = SERVICE
+        .run(
+            listener,
+            &cli.database,
+            &serve,
+            std::sync::Arc::new(fallwerk_platform::clock::SystemClock),
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await;
     match result {
-        Err(fallwerk_intake::RunError::Config(e)) => assert_eq!(e.setting, "JWKS_FILE"),
+        Err(fallwerk_platform::app::RunError::Config(e)) => assert_eq!(e.setting, "JWKS_FILE"),
         other => panic!("expected a configuration error, got {other:?}"),
     }
 }
 
 #[tokio::test]
 async fn shutdown_turns_health_off_and_stops_the_server() {
-    let app = IntakeApp::spawn().await;
+    let app = ServiceApp::spawn(&SERVICE).await;
     let addr = app.addr;
-    let mut client = app.client(&token("admin", &[Role::Admin], None)).await;
+    let mut client: IntakeClient = app.client(&token("admin", &[Role::Admin], None)).await;
     client
         .list_teams(pb::ListTeamsRequest {})
         .await

@@ -10,8 +10,7 @@ pub mod json;
 
 use std::io::{self, Write};
 
-use chrono::{DateTime, Utc};
-use prost_types::Timestamp;
+use fallwerk_platform::wire::datetime;
 use serde_json::Value;
 
 use crate::error::CliError;
@@ -53,12 +52,6 @@ impl Output {
             other => other.map_err(CliError::Output),
         }
     }
-}
-
-/// A protobuf timestamp as a UTC time; `None` when unset or out of range.
-fn datetime(timestamp: Option<&Timestamp>) -> Option<DateTime<Utc>> {
-    let timestamp = timestamp?;
-    DateTime::from_timestamp(timestamp.seconds, u32::try_from(timestamp.nanos).ok()?)
 }
 
 /// The proto name of an enum value (`VISIT_STATE_WAITING`); `None` for a number this build
@@ -109,23 +102,5 @@ mod tests {
     fn an_unknown_enum_number_stays_visible() {
         assert_eq!(proto_name(99, pb::VisitState::as_str_name), None);
         assert_eq!(short_name(99, pb::VisitState::as_str_name), "unknown (99)");
-    }
-
-    #[test]
-    fn an_unset_or_broken_timestamp_is_no_time() {
-        assert_eq!(datetime(None), None);
-        let broken = Timestamp {
-            seconds: 0,
-            nanos: -1,
-        };
-        assert_eq!(datetime(Some(&broken)), None);
-        let set = Timestamp {
-            seconds: 1_700_000_000,
-            nanos: 0,
-        };
-        assert_eq!(
-            datetime(Some(&set)).map(|t| t.timestamp()),
-            Some(1_700_000_000)
-        );
     }
 }

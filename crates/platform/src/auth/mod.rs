@@ -125,13 +125,48 @@ impl Principal {
     }
 }
 
-/// Reads the principal that the request layer put into the request.
-pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, ApiError> {
-    request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| ApiError::Unauthenticated("no authenticated caller".into()))
+/// The caller of one RPC, as a handler sees it: who (the [`Principal`]) and which method they
+/// called, resolved once by the request layer from the method's [`MethodRule`] (so the
+/// audit log, idempotency keys and page tokens never spell the method name again).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who is calling.
+    pub principal: Principal,
+    /// The method called, as in the `.proto` (e.g. `CreateApplicant`).
+    pub method: &'static str,
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+impl Caller {
+    /// The caller the request layer put into `request`.
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, ApiError> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthenticated("no authenticated caller".into()))
+    }
+
+    /// Another team's object answers NOT_FOUND: its existence is none of the caller's
+    /// business.
+    pub fn same_team(
+        &self,
+        team: impl Into<Uuid>,
+        resource: &'static str,
+        id: impl ToString,
+    ) -> Result<(), ApiError> {
+        if self.in_team(team.into()) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(resource, id))
+        }
+    }
 }
 
 /// The claims fallwerk reads from a token.
@@ -172,12 +207,19 @@ const PUBLIC_SERVICES: &[&str] = &[
 ];
 
 /// What the request layer must do with a request path.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum Access {
     /// No token needed.
     Public,
-    /// A token with one of these roles is needed.
-    Roles(&'static [Role]),
+    /// A token with one of `roles` is needed to call `method`.
+    Roles {
+        /// The method's name as in its rule.
+        method: &'static str,
+        /// The roles allowed.
+        roles: &'static [Role],
+        /// `package.Service/Method`: the method's label in metrics.
+        label: &'static str,
+    },
     /// No rule exists: deny.
     NoRule,
 }
@@ -185,7 +227,7 @@ pub enum Access {
 /// All method rules of a server, looked up by HTTP/2 path (`/package.Service/Method`).
 #[derive(Debug, Default)]
 pub struct Authorizer {
-    by_path: HashMap<String, &'static [Role]>,
+    by_path: HashMap<String, Access>,
 }
 
 impl Authorizer {
@@ -194,9 +236,17 @@ impl Authorizer {
         let by_path = policies
             .iter()
             .flat_map(|p| {
-                p.rules
-                    .iter()
-                    .map(move |r| (format!("/{}/{}", p.service, r.method), r.roles))
+                p.rules.iter().map(move |r| {
+                    let path = format!("/{}/{}", p.service, r.method);
+                    // Once per method at start-up: labels live as long as the server.
+                    let label: &'static str = Box::leak(path[1..].to_owned().into_boxed_str());
+                    let access = Access::Roles {
+                        method: r.method,
+                        roles: r.roles,
+                        label,
+                    };
+                    (path, access)
+                })
             })
             .collect();
         Authorizer { by_path }
@@ -212,10 +262,7 @@ impl Authorizer {
         if PUBLIC_SERVICES.contains(&service) {
             return Access::Public;
         }
-        match self.by_path.get(path) {
-            Some(roles) => Access::Roles(roles),
-            None => Access::NoRule,
-        }
+        self.by_path.get(path).copied().unwrap_or(Access::NoRule)
     }
 }
 

@@ -1,6 +1,9 @@
 //! One LISTEN connection per service process, shared by the sequencer and every feed stream:
-//! `<schema>_outbox` (events committed, to be stamped) and `<schema>_feed` (positions stamped,
-//! to be sent). Notifications lost while the connection was down are made up for by waking
+//! `<schema>_feed` (positions stamped, to be sent; one NOTIFY per stamped batch) and
+//! `<schema>_outbox` (events committed by a writer outside this process, to be stamped).
+//! The service's own writes wake its sequencer in-process ([`FeedSignals::committed`], from
+//! `change::Change`): a NOTIFY in every write transaction would serialize all commits of the
+//! database. Notifications lost while the connection was down are made up for by waking
 //! everyone after a reconnect.
 
 use std::time::Duration;
@@ -13,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 /// Wake-ups for one schema's feed.
 #[derive(Clone)]
 pub struct FeedSignals {
-    /// New events committed: the sequencer should stamp.
+    /// New events committed (by this process, or announced on `<schema>_outbox`): the
+    /// sequencer should stamp.
     pub committed: Arc<Notify>,
     /// Positions stamped: feed streams should read. The value only changes; streams re-read.
     pub stamped: watch::Sender<u64>,

@@ -19,11 +19,11 @@ use fallwerk_proto::feed::{
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
-use tonic::{metadata::MetadataValue, transport::Endpoint};
+use tonic::metadata::MetadataValue;
 use tracing::Instrument;
 
 use super::notify::sleep_or_shutdown;
-use crate::telemetry;
+use crate::{client, telemetry};
 
 /// Why an event was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,9 @@ pub struct Subscription {
     pub event_types: Vec<String>,
     /// The service token.
     pub token: TokenFile,
+    /// CA certificate of the upstream's TLS certificate, beside the web PKI roots (for
+    /// `https://` upstreams).
+    pub ca_cert: Option<tonic::transport::Certificate>,
     /// The consuming service's schema (where cursor and parked events live).
     pub schema: &'static str,
 }
@@ -152,7 +155,7 @@ impl<H: EventHandler> Subscriber<H> {
             ).into(),
             park: format!(
                 "INSERT INTO {s}.feed_parked (subscription, position, event_id, event_type, event, error)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (subscription, event_id) DO NOTHING"
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (subscription, position) DO NOTHING"
             ).into(),
             parked: format!(
                 "SELECT id, event FROM {s}.feed_parked
@@ -210,14 +213,12 @@ impl<H: EventHandler> Subscriber<H> {
             .cursor()
             .await
             .map_err(|e| format!("reading the cursor: {e}"))?;
-        let channel = Endpoint::from_shared(self.subscription.upstream.clone())
-            .map_err(|e| format!("upstream address: {e}"))?
-            .connect_timeout(Duration::from_secs(5))
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .connect()
-            .await
-            .map_err(|e| format!("connecting to {}: {e}", self.subscription.upstream))?;
+        let upstream = self
+            .subscription
+            .upstream
+            .parse()
+            .map_err(|e| format!("upstream address: {e}"))?;
+        let channel = client::channel(upstream, self.subscription.ca_cert.clone())?;
         let mut request = tonic::Request::new(SubscribeRequest {
             after_position: cursor,
             event_types: self.subscription.event_types.clone(),
@@ -338,7 +339,7 @@ impl<H: EventHandler> Subscriber<H> {
                 sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.park)))
                     .bind(name)
                     .bind(event.position)
-                    .bind(uuid::Uuid::parse_str(&event.event_id).unwrap_or_default())
+                    .bind(&event.event_id)
                     .bind(&event.event_type)
                     .bind(event.encode_to_vec())
                     .bind(&reason)

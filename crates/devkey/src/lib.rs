@@ -17,7 +17,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::auth::Role;
+use fallwerk_platform::auth::Role;
 
 /// PKCS#8 v1 prefix of an Ed25519 private key: the DER is this plus the 32-byte seed.
 const PKCS8_ED25519_PREFIX: [u8; 16] = [

@@ -1,0 +1,255 @@
+//! The start-up every service shares: its command line (`<service> serve` and
+//! `<service> migrate`), the process's `main`, and `run`, which tests call too. A service
+//! describes itself in a [`Blueprint`]; its `main.rs` is one line.
+
+use std::{ffi::OsString, net::SocketAddr, process::ExitCode, sync::Arc};
+
+use clap::{CommandFactory, FromArgMatches};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::{
+    auth::{AccessPolicy, Authenticator},
+    change::Changes,
+    clock::{Clock, SystemClock},
+    config::{AuthArgs, ConfigError, DatabaseArgs, MetricsListen, ServerArgs, TelemetryArgs},
+    db,
+    feed::notify::FeedSignals,
+    migrate::{MigrateError, Migrator},
+    server::{self, ServeError},
+    shutdown, telemetry,
+};
+
+/// What makes a service itself; everything else is the platform's.
+pub struct Blueprint {
+    /// Short name (`intake`): the binary, logs, the pool's application name.
+    pub name: &'static str,
+    /// Default gRPC listen address (`GRPC_LISTEN`).
+    pub grpc_listen: &'static str,
+    /// Default metrics listen address (`METRICS_LISTEN`).
+    pub metrics_listen: &'static str,
+    /// The service's schema migrations.
+    pub migrator: Migrator,
+    /// Builds the service's gRPC services and their access rules.
+    pub api: fn(Context) -> Api,
+}
+
+/// What a service's handlers are built with.
+#[derive(Clone)]
+pub struct Context {
+    /// Changes and audited reads in the service's schema.
+    pub changes: Changes,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Largest message in bytes, for the generated servers' limits.
+    pub max_message_bytes: usize,
+}
+
+/// A service's gRPC services, ready to serve.
+pub struct Api {
+    /// The routes of its gRPC services.
+    pub routes: Routes,
+    /// The method rules of each of them.
+    pub policies: Vec<AccessPolicy>,
+}
+
+/// A service's command line.
+#[derive(clap::Parser, Debug)]
+#[command(version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Database settings.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Log settings.
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// The subcommands.
+#[derive(clap::Subcommand, Debug)]
+// Parsed once at start; boxing the serve settings would only add noise.
+#[allow(clippy::large_enum_variant)]
+pub enum Command {
+    /// Serve gRPC.
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit (a Kubernetes Job or init container).
+    Migrate,
+}
+
+/// Settings of `serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// gRPC listen address.
+    #[arg(long, env = "GRPC_LISTEN")]
+    pub listen: SocketAddr,
+    /// Apply pending migrations before serving.
+    #[arg(long, env = "MIGRATE_ON_START")]
+    pub migrate: bool,
+    /// Token settings.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Server behaviour.
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Why a service did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Unusable settings (exit code 2).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Migrations failed.
+    #[error(transparent)]
+    Migrate(#[from] MigrateError),
+    /// The server failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+impl Blueprint {
+    /// Parses a command line (the program name first) with this service's defaults.
+    pub fn parse_cli<I, T>(&self, args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let command = Cli::command()
+            .name(self.name)
+            .bin_name(self.name)
+            .about(format!("fallwerk {} service", self.name))
+            .mut_subcommand("serve", |serve| {
+                serve.mut_arg("listen", |listen| {
+                    listen.required(false).default_value(self.grpc_listen)
+                })
+            });
+        Cli::from_arg_matches(&command.try_get_matches_from(args)?)
+    }
+
+    /// The process: parse the command line, set up telemetry, migrate or serve until SIGTERM.
+    pub fn main(&self) -> ExitCode {
+        let cli = self
+            .parse_cli(std::env::args_os())
+            .unwrap_or_else(|e| e.exit());
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                eprintln!("{}: cannot start the async runtime: {e}", self.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        runtime.block_on(self.main_with(cli))
+    }
+
+    async fn main_with(&self, cli: Cli) -> ExitCode {
+        let _telemetry = telemetry::init(self.name, &cli.telemetry);
+        let result = match &cli.command {
+            Command::Migrate => self.migrate(&cli.database).await.map(|applied| {
+                tracing::info!(applied, "migrations done");
+            }),
+            Command::Serve(args) => {
+                let metrics =
+                    cli.telemetry.metrics_listen.unwrap_or_else(|| {
+                        MetricsListen::Addr(self.metrics_listen.parse().unwrap_or_else(|_| {
+                            panic!("{}: bad default metrics address", self.name)
+                        }))
+                    });
+                telemetry::init_metrics(metrics);
+                match bind(args.listen).await {
+                    Ok(listener) => {
+                        self.run(
+                            listener,
+                            &cli.database,
+                            args,
+                            Arc::new(SystemClock),
+                            shutdown::on_signal(),
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(RunError::Config(e)) => e.exit(),
+            Err(e) => {
+                tracing::error!(error = %e, service = self.name, "stopped");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// Applies the service's migrations; returns how many were pending.
+    pub async fn migrate(&self, database: &DatabaseArgs) -> Result<usize, RunError> {
+        let pool = db::pool(database, &format!("{}-migrate", self.name))?;
+        Ok(self.migrator.run(&pool).await?)
+    }
+
+    /// Serves on `listener` until `shutdown`: the entry point of `serve` and of the tests,
+    /// which pass their own listener and clock.
+    pub async fn run(
+        &self,
+        listener: TcpListener,
+        database: &DatabaseArgs,
+        args: &ServeArgs,
+        clock: Arc<dyn Clock>,
+        shutdown: CancellationToken,
+    ) -> Result<(), RunError> {
+        let pool = db::pool(database, self.name)?;
+        if args.migrate {
+            self.migrator.run(&pool).await?;
+        }
+        let authenticator = Authenticator::from_args(&args.auth).await?;
+        let signals = FeedSignals::new();
+        let context = Context {
+            changes: Changes::new(
+                pool.clone(),
+                self.migrator.schema(),
+                Arc::clone(&signals.committed),
+            ),
+            clock,
+            max_message_bytes: args.server.max_message_bytes,
+        };
+        let api = (self.api)(context);
+        let service = server::Service {
+            name: self.name,
+            routes: api.routes,
+            policies: api.policies,
+            migrator: self.migrator,
+        };
+        server::serve(
+            listener,
+            service,
+            &args.server,
+            authenticator,
+            pool,
+            signals,
+            shutdown,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Binds `addr`.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, RunError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })
+}

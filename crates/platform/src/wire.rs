@@ -1,0 +1,230 @@
+//! Between the wire and a service's values, for every service: parsing request fields (each
+//! complaint naming its field through [`Violations`]) and the wire forms of instants and dates.
+//! A service's own messages are converted in its `api` modules; what any message needs is here.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use fallwerk_proto::google::r#type::Date;
+use prost_types::Timestamp;
+use uuid::Uuid;
+
+use crate::Violations;
+
+/// A required UUID.
+pub fn id(value: &str) -> Result<Uuid, String> {
+    if value.is_empty() {
+        return Err("is required".into());
+    }
+    Uuid::parse_str(value).map_err(|_| "must be a UUID".into())
+}
+
+/// Required text, trimmed, at most `max` characters.
+pub fn required_text(value: &str, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err("is required".into());
+    }
+    optional_text(trimmed, max)
+}
+
+/// Optional text, trimmed, at most `max` characters, without control characters.
+pub fn optional_text(value: &str, max: usize) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err("must not contain control characters".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A list of texts, each checked like [`required_text`]; at most `max_items`.
+pub fn text_list(
+    violations: &mut Violations,
+    field: &str,
+    values: &[String],
+    max_items: usize,
+    max_len: usize,
+) -> Vec<String> {
+    if values.len() > max_items {
+        violations.add(field, format!("must have at most {max_items} entries"));
+    }
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| violations.check(&format!("{field}[{i}]"), required_text(v, max_len)))
+        .collect()
+}
+
+/// A required calendar date.
+pub fn date(value: Option<&Date>) -> Result<NaiveDate, String> {
+    let d = value.ok_or("is required")?;
+    let (Ok(month), Ok(day)) = (u32::try_from(d.month), u32::try_from(d.day)) else {
+        return Err("is not a valid calendar date".into());
+    };
+    NaiveDate::from_ymd_opt(d.year, month, day).ok_or_else(|| "is not a valid calendar date".into())
+}
+
+/// An optional calendar date: absent is `None`, present must be valid.
+pub fn optional_date(value: Option<&Date>) -> Result<Option<NaiveDate>, String> {
+    value.map(|d| date(Some(d))).transpose()
+}
+
+/// A date of birth: a real date, not after `today`, not before 1900.
+pub fn birth_date(value: Option<&Date>, today: NaiveDate) -> Result<NaiveDate, String> {
+    let d = date(value)?;
+    if d > today {
+        return Err("must not be in the future".into());
+    }
+    if d.year() < 1900 {
+        return Err("must not be before 1900".into());
+    }
+    Ok(d)
+}
+
+/// A language: empty, or a BCP 47 tag like `ar` or `uk`.
+pub fn language_tag(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    let mut parts = value.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphabetic()));
+    let rest_ok =
+        parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if primary_ok && rest_ok {
+        Ok(value.to_owned())
+    } else {
+        Err("must be a BCP 47 language tag such as `ar` or `uk`".into())
+    }
+}
+
+/// A required enum value: the protobuf number `value` of enum `P` (not `*_UNSPECIFIED`, not a
+/// number this build does not know), as the domain value `D` it maps to (see
+/// [`crate::wire_enum!`]).
+pub fn enum_value<P, D>(value: i32) -> Result<D, String>
+where
+    P: TryFrom<i32>,
+    D: TryFrom<P>,
+{
+    P::try_from(value)
+        .ok()
+        .and_then(|p| D::try_from(p).ok())
+        .ok_or_else(|| "is required and must be one of the enum's values".into())
+}
+
+/// An etag as issued by fallwerk (the object's version).
+pub fn etag(value: &str) -> Result<i32, String> {
+    if value.is_empty() {
+        return Err("is required".into());
+    }
+    value
+        .parse()
+        .map_err(|_| "is not an etag issued by this service".into())
+}
+
+/// The paths of an update mask, each one of `allowed`, at least one.
+pub fn update_mask(
+    violations: &mut Violations,
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &[&str],
+) -> Vec<String> {
+    let paths = mask.map(|m| m.paths.clone()).unwrap_or_default();
+    if paths.is_empty() {
+        violations.add(
+            "update_mask",
+            format!("must name at least one of: {}", allowed.join(", ")),
+        );
+    }
+    for path in &paths {
+        if !allowed.contains(&path.as_str()) {
+            violations.add(
+                "update_mask.paths",
+                format!(
+                    "`{path}` cannot be updated; allowed: {}",
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    paths
+}
+
+/// A required sub-message.
+pub fn required<'a, T>(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<&'a T>,
+) -> Option<&'a T> {
+    if value.is_none() {
+        violations.add(field, "is required");
+    }
+    value
+}
+
+/// The wire form of an instant.
+pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// An instant from the wire; `None` when absent or out of range.
+pub fn datetime(timestamp: Option<&Timestamp>) -> Option<DateTime<Utc>> {
+    let t = timestamp?;
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+}
+
+/// The wire form of a date.
+pub fn wire_date(d: NaiveDate) -> Date {
+    Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timestamp_survives_the_round_trip_to_the_nanosecond() {
+        let at = DateTime::from_timestamp(1_790_000_000, 123_456_789).expect("in range");
+        assert_eq!(datetime(Some(&timestamp(at))), Some(at));
+        assert_eq!(
+            datetime(Some(&Timestamp {
+                seconds: 0,
+                nanos: -1
+            })),
+            None
+        );
+    }
+
+    #[test]
+    fn dates_that_do_not_exist_are_refused() {
+        let feb = |day| Date {
+            year: 2026,
+            month: 2,
+            day,
+        };
+        assert!(date(Some(&feb(28))).is_ok());
+        assert!(date(Some(&feb(29))).is_err());
+        assert!(date(None).is_err());
+        assert_eq!(optional_date(None), Ok(None));
+    }
+
+    #[test]
+    fn language_tags_follow_bcp47_shape() {
+        assert_eq!(language_tag(" uk "), Ok("uk".into()));
+        assert_eq!(language_tag("sr-Latn"), Ok("sr-Latn".into()));
+        assert!(language_tag("x").is_err());
+        assert!(language_tag("de_DE").is_err());
+    }
+}

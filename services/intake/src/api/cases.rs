@@ -1,0 +1,171 @@
+//! Opening a case from a completed consultation (the hand-over to case-plan), and the team's
+//! figures, among them the same-day rate.
+
+use chrono::Duration;
+use fallwerk_platform::{
+    ApiError, Violations,
+    auth::Caller,
+    idempotency::request_key,
+    wire::{self, timestamp},
+};
+use fallwerk_proto::intake as pb;
+
+use super::Intake;
+use crate::{
+    domain::{self, Assignment, CaseId, ConsultationId, StateError, TeamId},
+    store::{self, cases::CaseOpeningRow, roster, visits},
+};
+
+impl Intake {
+    /// OpenCase: opens the case of a completed consultation with its responsible advisor.
+    pub(super) async fn open_case(
+        &self,
+        caller: &Caller,
+        request: pb::OpenCaseRequest,
+    ) -> Result<pb::OpenCaseResponse, ApiError> {
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let id = v
+            .check("consultation_id", wire::id(&request.consultation_id))
+            .map(ConsultationId);
+        let assignment = v.check("assignment", assignment(request.assignment));
+        let (id, assignment) = v.finish(id.zip(assignment))?;
+
+        let mut opened_same_day = None;
+        let answer = self
+            .changes
+            .create(key, async |change| {
+                let consultation = store::consultations::lock(change.conn(), id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("consultation", id))?;
+                caller.same_team(consultation.team_id, "consultation", id)?;
+                consultation.state.may_open_case()?;
+                if store::cases::of_consultation(change.conn(), id)
+                    .await?
+                    .is_some()
+                {
+                    return Err(StateError::CaseAlreadyOpen.into());
+                }
+                let responsible = match assignment {
+                    Assignment::ConsultingAdvisor => consultation.advisor_id,
+                    Assignment::LowestCaseload => {
+                        let loads =
+                            roster::lock_team_loads(change.conn(), consultation.team_id).await?;
+                        domain::lowest_caseload(&loads).ok_or_else(|| {
+                            ApiError::ResourceExhausted {
+                                reason: "NO_ADVISOR_CAPACITY",
+                                message: "no active advisor of the team has room for another case"
+                                    .into(),
+                            }
+                        })?
+                    }
+                };
+                let visit = visits::get(change.conn(), consultation.visit_id)
+                    .await?
+                    .ok_or_else(|| ApiError::Internal("consultation without visit".into()))?;
+                let now = self.clock.now();
+                let opening = CaseOpeningRow {
+                    case_id: CaseId::generate(),
+                    consultation_id: id,
+                    applicant_id: consultation.applicant_id,
+                    team_id: consultation.team_id,
+                    responsible_advisor_id: responsible,
+                    opened_at: now,
+                    same_day: consultation.same_day,
+                };
+                store::cases::insert(change.conn(), &opening).await?;
+                let case_opening = pb::CaseOpening {
+                    case_id: opening.case_id.to_string(),
+                    applicant_id: opening.applicant_id.to_string(),
+                    consultation_id: id.to_string(),
+                    team_id: opening.team_id.to_string(),
+                    responsible_advisor_id: responsible.to_string(),
+                    open_time: Some(timestamp(now)),
+                    arrive_time: Some(timestamp(visit.arrived_at)),
+                    consultation_start_time: Some(timestamp(consultation.started_at)),
+                    same_day: consultation.same_day,
+                };
+                let outcome = pb::Consultation::from(consultation)
+                    .outcome
+                    .unwrap_or_default();
+                let event = pb::CaseOpened {
+                    case_opening: Some(case_opening.clone()),
+                    activation_track: outcome.activation_track,
+                    capacity_to_work: outcome.capacity_to_work,
+                    barriers: outcome.barriers,
+                };
+                change.event(opening.case_id, now, &event).await?;
+                change.audit(caller, "case", &[opening.case_id.0]).await?;
+                opened_same_day = Some(opening.same_day);
+                Ok(pb::OpenCaseResponse {
+                    case_opening: Some(case_opening),
+                })
+            })
+            .await?;
+        if let Some(same_day) = opened_same_day {
+            metrics::counter!("intake_cases_opened_total", "same_day" => same_day.to_string())
+                .increment(1);
+        }
+        Ok(answer)
+    }
+
+    /// GetTeamFigures: visits, consultations, the same-day rate, waits and caseloads of the
+    /// caller's team over up to 366 office days (audited: it names advisors).
+    pub(super) async fn get_team_figures(
+        &self,
+        caller: &Caller,
+        request: pb::GetTeamFiguresRequest,
+    ) -> Result<pb::GetTeamFiguresResponse, ApiError> {
+        let mut v = Violations::new();
+        let team = v.check("team_id", wire::id(&request.team_id)).map(TeamId);
+        let start = v.check("start_date", wire::date(request.start_date.as_ref()));
+        let end = v.check("end_date", wire::date(request.end_date.as_ref()));
+        if let (Some(s), Some(e)) = (start, end) {
+            if e < s {
+                v.add("end_date", "must not be before start_date");
+            } else if e - s > Duration::days(366) {
+                v.add("end_date", "must be at most 366 days after start_date");
+            }
+        }
+        let (team, (start, end)) = v.finish(team.zip(start.zip(end)))?;
+        caller.same_team(team, "team", team)?;
+        let mut read = self.changes.read().await?;
+        let figures = store::cases::team_figures(read.conn(), team, start, end).await?;
+        let advisors = roster::advisors_of_team(read.conn(), team).await?;
+        let ids: Vec<_> = advisors.iter().map(|a| a.id.0).collect();
+        read.audit(caller, "advisor", &ids).await?;
+        let rate = if figures.consultations > 0 {
+            figures.same_day as f64 / figures.consultations as f64
+        } else {
+            0.0
+        };
+        Ok(pb::GetTeamFiguresResponse {
+            visits: figures.visits as i32,
+            consultations: figures.consultations as i32,
+            same_day_consultations: figures.same_day as i32,
+            same_day_rate: rate,
+            median_wait_minutes: figures.median_wait_minutes.unwrap_or(0.0),
+            p90_wait_minutes: figures.p90_wait_minutes.unwrap_or(0.0),
+            caseloads: advisors
+                .into_iter()
+                .map(|a| pb::AdvisorCaseload {
+                    advisor_id: a.id.to_string(),
+                    display_name: a.display_name,
+                    open_cases: a.open_cases as i32,
+                    capacity: a.capacity,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The assignment asked for; unset means the consulting advisor (continuity).
+fn assignment(value: i32) -> Result<Assignment, String> {
+    match pb::AdvisorAssignment::try_from(value) {
+        Ok(pb::AdvisorAssignment::Unspecified) => Ok(Assignment::ConsultingAdvisor),
+        Ok(known) => {
+            Assignment::try_from(known).map_err(|()| "must be one of the enum's values".into())
+        }
+        Err(_) => Err("must be one of the enum's values".into()),
+    }
+}

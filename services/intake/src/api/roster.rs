@@ -1,0 +1,272 @@
+//! The roster: teams and their advisors. Advisors are staff identity (a name, a sign-in
+//! subject), so every write and read of them is audited like personal data.
+
+use fallwerk_platform::{
+    ApiError, Violations,
+    auth::{Caller, Role},
+    idempotency::request_key,
+    wire::{self, enum_value, timestamp},
+};
+use fallwerk_proto::intake as pb;
+
+use super::Intake;
+use crate::{
+    domain::{AdvisorFunction, AdvisorId, TeamId},
+    store::roster::{self, AdvisorRow, AdvisorValues, TeamRow},
+};
+
+impl Intake {
+    /// CreateTeam: a new activation team with a unique name.
+    pub(super) async fn create_team(
+        &self,
+        caller: &Caller,
+        request: pb::CreateTeamRequest,
+    ) -> Result<pb::CreateTeamResponse, ApiError> {
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let name = wire::required(&mut v, "team", request.team.as_ref()).and_then(|t| {
+            v.check(
+                "team.display_name",
+                wire::required_text(&t.display_name, 200),
+            )
+        });
+        let name = v.finish(name)?;
+        self.changes
+            .create(key, async |change| {
+                let now = self.clock.now();
+                let id = TeamId::generate();
+                let team: pb::Team = roster::insert_team(change.conn(), id, &name, now)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::precondition(
+                            "TEAM_NAME_TAKEN",
+                            format!("a team named {name:?} exists"),
+                        )
+                    })?
+                    .into();
+                let event = pb::TeamCreated {
+                    team: Some(team.clone()),
+                };
+                change.event(id, now, &event).await?;
+                Ok(pb::CreateTeamResponse { team: Some(team) })
+            })
+            .await
+    }
+
+    /// ListTeams: every team (names only; no personal data).
+    pub(super) async fn list_teams(
+        &self,
+        _caller: &Caller,
+        _request: pb::ListTeamsRequest,
+    ) -> Result<pb::ListTeamsResponse, ApiError> {
+        let mut read = self.changes.read().await?;
+        let rows = roster::teams(read.conn()).await?;
+        Ok(pb::ListTeamsResponse {
+            teams: rows.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// CreateAdvisor: puts a staff member into a team's roster, active.
+    pub(super) async fn create_advisor(
+        &self,
+        caller: &Caller,
+        request: pb::CreateAdvisorRequest,
+    ) -> Result<pb::CreateAdvisorResponse, ApiError> {
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let parsed = wire::required(&mut v, "advisor", request.advisor.as_ref()).and_then(|a| {
+            let team = v.check("advisor.team_id", wire::id(&a.team_id)).map(TeamId);
+            let subject = v.check("advisor.subject", wire::required_text(&a.subject, 200));
+            let display_name = display_name(&mut v, a);
+            let function = function(&mut v, a);
+            let capacity = capacity(&mut v, a);
+            let values = AdvisorValues {
+                display_name: display_name?,
+                function: function?,
+                capacity: capacity?,
+                active: true,
+            };
+            Some((team?, subject?, values))
+        });
+        let (team, subject, values) = v.finish(parsed)?;
+        may_manage_roster(caller, team)?;
+
+        self.changes
+            .create(key, async |change| {
+                if !roster::team_exists(change.conn(), team).await? {
+                    return Err(ApiError::not_found("team", team));
+                }
+                let now = self.clock.now();
+                let id = AdvisorId::generate();
+                let advisor: pb::Advisor =
+                    roster::insert_advisor(change.conn(), id, team, &subject, &values, now)
+                        .await?
+                        .ok_or_else(|| {
+                            ApiError::precondition(
+                                "SUBJECT_IN_ROSTER",
+                                "this subject is already an advisor in the roster",
+                            )
+                        })?
+                        .into();
+                let event = pb::AdvisorChanged {
+                    advisor: Some(advisor.clone()),
+                };
+                change.event(id, now, &event).await?;
+                change.audit(caller, "advisor", &[id.0]).await?;
+                Ok(pb::CreateAdvisorResponse {
+                    advisor: Some(advisor),
+                })
+            })
+            .await
+    }
+
+    /// UpdateAdvisor: replaces the fields named in the mask, if the etag is current.
+    pub(super) async fn update_advisor(
+        &self,
+        caller: &Caller,
+        request: pb::UpdateAdvisorRequest,
+    ) -> Result<pb::UpdateAdvisorResponse, ApiError> {
+        const FIELDS: &[&str] = &["display_name", "function", "capacity", "active"];
+        let mut v = Violations::new();
+        let paths = wire::update_mask(&mut v, request.update_mask.as_ref(), FIELDS);
+        let named = |f: &str| paths.iter().any(|p| p == f);
+        let parsed = wire::required(&mut v, "advisor", request.advisor.as_ref()).and_then(|a| {
+            let id = v.check("advisor.id", wire::id(&a.id)).map(AdvisorId);
+            let version = v.check("advisor.etag", wire::etag(&a.etag));
+            let patch = Patch {
+                display_name: named("display_name").then(|| display_name(&mut v, a)),
+                function: named("function").then(|| function(&mut v, a)),
+                capacity: named("capacity").then(|| capacity(&mut v, a)),
+                active: named("active").then_some(a.active),
+            };
+            Some((id?, version?, patch))
+        });
+        let (id, version, patch) = v.finish(parsed)?;
+
+        self.changes
+            .update(async |change| {
+                let current = roster::lock_advisor(change.conn(), id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("advisor", id))?;
+                may_manage_roster(caller, current.team_id)
+                    .map_err(|_| ApiError::not_found("advisor", id))?;
+                if current.version != version {
+                    return Err(ApiError::stale("advisor", id));
+                }
+                let values = patch.apply(&current);
+                let now = self.clock.now();
+                let advisor: pb::Advisor = roster::update_advisor(change.conn(), id, &values, now)
+                    .await?
+                    .into();
+                let event = pb::AdvisorChanged {
+                    advisor: Some(advisor.clone()),
+                };
+                change.event(id, now, &event).await?;
+                change.audit(caller, "advisor", &[id.0]).await?;
+                Ok(pb::UpdateAdvisorResponse {
+                    advisor: Some(advisor),
+                })
+            })
+            .await
+    }
+
+    /// ListAdvisors: a team's roster with caseloads (audited).
+    pub(super) async fn list_advisors(
+        &self,
+        caller: &Caller,
+        request: pb::ListAdvisorsRequest,
+    ) -> Result<pb::ListAdvisorsResponse, ApiError> {
+        let mut v = Violations::new();
+        let team = v.check("team_id", wire::id(&request.team_id)).map(TeamId);
+        let team = v.finish(team)?;
+        may_manage_roster(caller, team)?;
+        let mut read = self.changes.read().await?;
+        let rows = roster::advisors_of_team(read.conn(), team).await?;
+        let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
+        read.audit(caller, "advisor", &ids).await?;
+        Ok(pb::ListAdvisorsResponse {
+            advisors: rows.into_iter().map(Into::into).collect(),
+        })
+    }
+}
+
+/// Admins manage every team's roster, team leads and advisors their own; another team answers
+/// NOT_FOUND.
+fn may_manage_roster(caller: &Caller, team: TeamId) -> Result<(), ApiError> {
+    if caller.has(Role::Admin) {
+        return Ok(());
+    }
+    caller.same_team(team, "team", team)
+}
+
+fn display_name(v: &mut Violations, a: &pb::Advisor) -> Option<String> {
+    v.check(
+        "advisor.display_name",
+        wire::required_text(&a.display_name, 200),
+    )
+}
+
+fn function(v: &mut Violations, a: &pb::Advisor) -> Option<AdvisorFunction> {
+    v.check(
+        "advisor.function",
+        enum_value::<pb::AdvisorFunction, _>(a.function),
+    )
+}
+
+fn capacity(v: &mut Violations, a: &pb::Advisor) -> Option<i32> {
+    let capacity = if (1..=500).contains(&a.capacity) {
+        Ok(a.capacity)
+    } else {
+        Err("must be from 1 to 500".to_owned())
+    };
+    v.check("advisor.capacity", capacity)
+}
+
+/// The fields an update names: `None` keeps the current value; `Some(None)` is a bad field
+/// (already named in the violations).
+struct Patch {
+    display_name: Option<Option<String>>,
+    function: Option<Option<AdvisorFunction>>,
+    capacity: Option<Option<i32>>,
+    active: Option<bool>,
+}
+
+impl Patch {
+    fn apply(self, current: &AdvisorRow) -> AdvisorValues {
+        AdvisorValues {
+            display_name: self
+                .display_name
+                .flatten()
+                .unwrap_or_else(|| current.display_name.clone()),
+            function: self.function.flatten().unwrap_or(current.function),
+            capacity: self.capacity.flatten().unwrap_or(current.capacity),
+            active: self.active.unwrap_or(current.active),
+        }
+    }
+}
+
+impl From<TeamRow> for pb::Team {
+    fn from(row: TeamRow) -> Self {
+        pb::Team {
+            id: row.id.to_string(),
+            display_name: row.display_name,
+            create_time: Some(timestamp(row.created_at)),
+        }
+    }
+}
+
+impl From<AdvisorRow> for pb::Advisor {
+    fn from(row: AdvisorRow) -> Self {
+        pb::Advisor {
+            id: row.id.to_string(),
+            team_id: row.team_id.to_string(),
+            subject: row.subject,
+            display_name: row.display_name,
+            function: pb::AdvisorFunction::from(row.function).into(),
+            capacity: row.capacity,
+            active: row.active,
+            open_cases: i32::try_from(row.open_cases).unwrap_or(i32::MAX),
+            etag: row.version.to_string(),
+        }
+    }
+}

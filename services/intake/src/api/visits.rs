@@ -1,0 +1,321 @@
+//! Visits: registration at the desk, the day's queue, a person's history, the access check.
+
+use fallwerk_platform::{
+    ApiError, Violations,
+    auth::Caller,
+    clock::office_day,
+    idempotency::request_key,
+    page::PageRequest,
+    wire::{self, enum_value, timestamp},
+};
+use fallwerk_proto::intake as pb;
+
+use super::Intake;
+use crate::{
+    domain::{
+        AccessCheck, AccessCheckRule, AccessDecision, ApplicantId, ClaimCheck, TeamId, VisitId,
+        VisitState,
+    },
+    store::{
+        applicants, roster,
+        visits::{self, AccessCheckRecord, NewVisit, VisitRow},
+    },
+};
+
+impl Intake {
+    /// RegisterVisit: a person arrives at the caller's team's desk.
+    pub(super) async fn register_visit(
+        &self,
+        caller: &Caller,
+        request: pb::RegisterVisitRequest,
+    ) -> Result<pb::RegisterVisitResponse, ApiError> {
+        let team = TeamId(caller.team()?);
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let applicant = v
+            .check("applicant_id", wire::id(&request.applicant_id))
+            .map(ApplicantId);
+        let concern = v.check("concern", wire::optional_text(&request.concern, 500));
+        let (applicant, concern) = v.finish(applicant.zip(concern))?;
+
+        self.changes
+            .create(key, async |change| {
+                if !applicants::exists(change.conn(), applicant).await? {
+                    return Err(ApiError::not_found("applicant", applicant));
+                }
+                if !roster::team_exists(change.conn(), team).await? {
+                    return Err(ApiError::precondition(
+                        "UNKNOWN_TEAM",
+                        "the caller's team is not in the roster",
+                    ));
+                }
+                let id = VisitId::generate();
+                let now = self.clock.now();
+                let visit = NewVisit {
+                    id,
+                    applicant,
+                    team,
+                    arrived_at: now,
+                    arrival_day: office_day(now),
+                    concern: &concern,
+                    registered_by: &caller.subject,
+                };
+                visits::insert(change.conn(), &visit).await?;
+                let event = pb::VisitRegistered {
+                    visit_id: id.to_string(),
+                    applicant_id: applicant.to_string(),
+                    team_id: team.to_string(),
+                    arrive_time: Some(timestamp(now)),
+                };
+                change.event(id, now, &event).await?;
+                change.audit(caller, "visit", &[id.0]).await?;
+                let row = VisitRow {
+                    id,
+                    applicant_id: applicant,
+                    team_id: team,
+                    arrived_at: now,
+                    concern: concern.clone(),
+                    state: VisitState::Waiting,
+                    consultation_id: None,
+                };
+                Ok(pb::RegisterVisitResponse {
+                    visit: Some(visit_message(row, None)),
+                })
+            })
+            .await
+    }
+
+    /// GetVisit: one visit of the caller's team, with its access check (audited).
+    pub(super) async fn get_visit(
+        &self,
+        caller: &Caller,
+        request: pb::GetVisitRequest,
+    ) -> Result<pb::GetVisitResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("id", wire::id(&request.id)).map(VisitId);
+        let id = v.finish(id)?;
+        let mut read = self.changes.read().await?;
+        let row = visits::get(read.conn(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("visit", id))?;
+        caller.same_team(row.team_id, "visit", id)?;
+        let mut checks = visits::access_checks(read.conn(), &[id]).await?;
+        read.audit(caller, "visit", &[id.0]).await?;
+        Ok(pb::GetVisitResponse {
+            visit: Some(visit_message(row, checks.remove(&id))),
+        })
+    }
+
+    /// ListWaitingQueue: today's visits of the caller's team still waiting, by arrival
+    /// (audited: it shows names).
+    pub(super) async fn list_waiting_queue(
+        &self,
+        caller: &Caller,
+        _request: pb::ListWaitingQueueRequest,
+    ) -> Result<pb::ListWaitingQueueResponse, ApiError> {
+        let team = TeamId(caller.team()?);
+        let now = self.clock.now();
+        let mut read = self.changes.read().await?;
+        let rows = visits::waiting_queue(read.conn(), team, office_day(now)).await?;
+        let visit_ids: Vec<_> = rows.iter().map(|r| r.visit.id).collect();
+        let mut checks = visits::access_checks(read.conn(), &visit_ids).await?;
+        let applicants: Vec<_> = rows.iter().map(|r| r.visit.applicant_id.0).collect();
+        read.audit(caller, "applicant", &applicants).await?;
+        let entries = rows
+            .into_iter()
+            .map(|r| pb::QueueEntry {
+                waiting_minutes: i32::try_from((now - r.visit.arrived_at).num_minutes().max(0))
+                    .unwrap_or(i32::MAX),
+                given_name: r.given_name,
+                family_name: r.family_name,
+                visit: Some({
+                    let check = checks.remove(&r.visit.id);
+                    visit_message(r.visit, check)
+                }),
+            })
+            .collect();
+        Ok(pb::ListWaitingQueueResponse { entries })
+    }
+
+    /// ListVisits: a person's visits to the caller's team, newest first, paginated (audited).
+    pub(super) async fn list_visits(
+        &self,
+        caller: &Caller,
+        request: pb::ListVisitsRequest,
+    ) -> Result<pb::ListVisitsResponse, ApiError> {
+        let team = TeamId(caller.team()?);
+        let mut v = Violations::new();
+        let applicant = v
+            .check("applicant_id", wire::id(&request.applicant_id))
+            .map(ApplicantId);
+        let filters = [caller.method, request.applicant_id.as_str()];
+        let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
+        let (applicant, page) = v.finish(applicant.zip(page))?;
+        let mut read = self.changes.read().await?;
+        let rows =
+            visits::of_applicant(read.conn(), applicant, team, page.after, page.fetch_limit())
+                .await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.0);
+        let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+        let mut checks = visits::access_checks(read.conn(), &ids).await?;
+        let raw: Vec<_> = ids.iter().map(|i| i.0).collect();
+        read.audit(caller, "visit", &raw).await?;
+        Ok(pb::ListVisitsResponse {
+            visits: rows
+                .into_iter()
+                .map(|r| {
+                    let check = checks.remove(&r.id);
+                    visit_message(r, check)
+                })
+                .collect(),
+            next_page_token,
+        })
+    }
+
+    /// RecordAccessCheck: the priority claims, emergency need and the decision; closes the
+    /// visit unless it continues into a consultation.
+    pub(super) async fn record_access_check(
+        &self,
+        caller: &Caller,
+        request: pb::RecordAccessCheckRequest,
+    ) -> Result<pb::RecordAccessCheckResponse, ApiError> {
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let visit_id = v
+            .check("visit_id", wire::id(&request.visit_id))
+            .map(VisitId);
+        let check = wire::required(&mut v, "access_check", request.access_check.as_ref())
+            .and_then(|c| access_check(&mut v, c));
+        let (visit_id, check) = v.finish(visit_id.zip(check))?;
+
+        self.changes
+            .create(key, async |change| {
+                let visit = visits::lock(change.conn(), visit_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
+                caller.same_team(visit.team_id, "visit", visit_id)?;
+                let next = visit.state.after_access_check(check.decision)?;
+                let now = self.clock.now();
+                let record = AccessCheckRecord {
+                    check,
+                    checked_by: caller.subject.clone(),
+                    checked_at: now,
+                };
+                visits::insert_access_check(change.conn(), visit_id, &record).await?;
+                visits::set_state(change.conn(), visit_id, next).await?;
+                let event = pb::AccessCheckRecorded {
+                    visit_id: visit_id.to_string(),
+                    team_id: visit.team_id.to_string(),
+                    decision: pb::AccessDecision::from(record.check.decision).into(),
+                    emergency_need: record.check.emergency_need,
+                    occur_time: Some(timestamp(now)),
+                };
+                change.event(visit_id, now, &event).await?;
+                change.audit(caller, "visit", &[visit_id.0]).await?;
+                let visit = VisitRow {
+                    state: next,
+                    ..visit
+                };
+                Ok(pb::RecordAccessCheckResponse {
+                    visit: Some(visit_message(visit, Some(record))),
+                })
+            })
+            .await
+    }
+}
+
+/// Parses an access check and names every rule of the domain it breaks.
+fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<AccessCheck> {
+    let mut claims = Vec::new();
+    for (i, c) in check.claims.iter().enumerate() {
+        let field = format!("access_check.claims[{i}]");
+        let claim = v.check(
+            &format!("{field}.claim"),
+            enum_value::<pb::PriorityClaim, _>(c.claim),
+        );
+        let outcome = v.check(
+            &format!("{field}.outcome"),
+            enum_value::<pb::ClaimOutcome, _>(c.outcome),
+        );
+        let note = v.check(&format!("{field}.note"), wire::optional_text(&c.note, 500));
+        if let (Some(claim), Some(outcome), Some(note)) = (claim, outcome, note) {
+            claims.push(ClaimCheck {
+                claim,
+                outcome,
+                note,
+            });
+        }
+    }
+    let emergency_note = v.check(
+        "access_check.emergency_note",
+        wire::optional_text(&check.emergency_note, 1000),
+    );
+    let decision = v.check(
+        "access_check.decision",
+        enum_value::<pb::AccessDecision, AccessDecision>(check.decision),
+    );
+    // The rules are checked even when a field is bad, so every broken one is named at once;
+    // a bad field stands in with a value that breaks no rule by itself.
+    let check = AccessCheck {
+        claims,
+        emergency_need: check.emergency_need,
+        emergency_note: emergency_note.clone().unwrap_or_else(|| "(bad)".into()),
+        decision: decision.unwrap_or(AccessDecision::Continue),
+    };
+    for rule in check.broken_rules() {
+        match rule {
+            AccessCheckRule::ClaimTwice(i) => v.add(
+                format!("access_check.claims[{i}].claim"),
+                "is checked twice",
+            ),
+            AccessCheckRule::EmergencyWithoutNote => v.add(
+                "access_check.emergency_note",
+                "is required when emergency_need is set",
+            ),
+            AccessCheckRule::PriorityProviderWithoutClaim => v.add(
+                "access_check.decision",
+                "sending to a priority provider needs a claim found RECEIVED or TO_BE_APPLIED",
+            ),
+        }
+    }
+    emergency_note?;
+    decision?;
+    v.is_empty().then_some(check)
+}
+
+/// A visit with its access check, if any.
+fn visit_message(row: VisitRow, check: Option<AccessCheckRecord>) -> pb::Visit {
+    pb::Visit {
+        id: row.id.to_string(),
+        applicant_id: row.applicant_id.to_string(),
+        team_id: row.team_id.to_string(),
+        arrive_time: Some(timestamp(row.arrived_at)),
+        concern: row.concern,
+        state: pb::VisitState::from(row.state).into(),
+        access_check: check.map(access_check_message),
+        consultation_id: row
+            .consultation_id
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn access_check_message(record: AccessCheckRecord) -> pb::AccessCheck {
+    let check = record.check;
+    pb::AccessCheck {
+        claims: check
+            .claims
+            .into_iter()
+            .map(|c| pb::ClaimCheck {
+                claim: pb::PriorityClaim::from(c.claim).into(),
+                outcome: pb::ClaimOutcome::from(c.outcome).into(),
+                note: c.note,
+            })
+            .collect(),
+        emergency_need: check.emergency_need,
+        emergency_note: check.emergency_note,
+        decision: pb::AccessDecision::from(check.decision).into(),
+        checked_by: record.checked_by,
+        check_time: Some(timestamp(record.checked_at)),
+    }
+}

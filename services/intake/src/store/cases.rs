@@ -1,0 +1,93 @@
+//! Case openings (the hand-over to case-plan) and the team's figures.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{FromRow, PgConnection};
+
+use crate::domain::{AdvisorId, ApplicantId, CaseId, ConsultationId, TeamId};
+
+/// A case opening as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct CaseOpeningRow {
+    /// The new case.
+    pub case_id: CaseId,
+    /// The consultation it was opened from.
+    pub consultation_id: ConsultationId,
+    /// The client.
+    pub applicant_id: ApplicantId,
+    /// The team.
+    pub team_id: TeamId,
+    /// The responsible advisor.
+    pub responsible_advisor_id: AdvisorId,
+    /// Opened.
+    pub opened_at: DateTime<Utc>,
+    /// Whether the first consultation was on the day of arrival.
+    pub same_day: bool,
+}
+
+/// The case opened from a consultation, if any.
+pub async fn of_consultation(
+    conn: &mut PgConnection,
+    consultation: ConsultationId,
+) -> Result<Option<CaseId>, sqlx::Error> {
+    sqlx::query_scalar("SELECT case_id FROM intake.case_openings WHERE consultation_id = $1")
+        .bind(consultation)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Inserts a case opening.
+pub async fn insert(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO intake.case_openings (case_id, consultation_id, applicant_id, team_id, responsible_advisor_id, opened_at, same_day)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(row.case_id)
+    .bind(row.consultation_id)
+    .bind(row.applicant_id)
+    .bind(row.team_id)
+    .bind(row.responsible_advisor_id)
+    .bind(row.opened_at)
+    .bind(row.same_day)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A team's figures over a range of office days.
+#[derive(Debug, FromRow)]
+pub struct FiguresRow {
+    /// Visits registered.
+    pub visits: i64,
+    /// Consultations started.
+    pub consultations: i64,
+    /// Of those, on the day of arrival.
+    pub same_day: i64,
+    /// Median minutes from arrival to consultation.
+    pub median_wait_minutes: Option<f64>,
+    /// 90th percentile of those minutes.
+    pub p90_wait_minutes: Option<f64>,
+}
+
+/// The team's figures from office day `first` to `last`, both included.
+pub async fn team_figures(
+    conn: &mut PgConnection,
+    team: TeamId,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<FiguresRow, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT
+            (SELECT count(*) FROM intake.visits v WHERE v.team_id = $1 AND v.arrival_day BETWEEN $2 AND $3) AS visits,
+            count(c.id) AS consultations,
+            count(c.id) FILTER (WHERE c.same_day) AS same_day,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.started_at - v.arrived_at) / 60)::float8 AS median_wait_minutes,
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.started_at - v.arrived_at) / 60)::float8 AS p90_wait_minutes
+         FROM intake.consultations c JOIN intake.visits v ON v.id = c.visit_id
+         WHERE c.team_id = $1 AND c.start_day BETWEEN $2 AND $3",
+    )
+    .bind(team)
+    .bind(first)
+    .bind(last)
+    .fetch_one(conn)
+    .await
+}

@@ -1,0 +1,197 @@
+//! First consultations and their outcomes.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{FromRow, PgConnection};
+
+use super::{decode, visits::VisitRow};
+use crate::domain::{
+    ActivationTrack, AdvisorId, ApplicantId, Barrier, CapacityToWork, ConsultationId,
+    ConsultationOutcome, ConsultationState, TeamId, VisitId,
+};
+
+/// A consultation as stored.
+#[derive(Debug, Clone)]
+pub struct ConsultationRow {
+    /// Id.
+    pub id: ConsultationId,
+    /// The visit it belongs to.
+    pub visit_id: VisitId,
+    /// Who was advised.
+    pub applicant_id: ApplicantId,
+    /// The visit's team.
+    pub team_id: TeamId,
+    /// The consulting advisor.
+    pub advisor_id: AdvisorId,
+    /// Where it stands.
+    pub state: ConsultationState,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// Whether it started on the office day of arrival.
+    pub same_day: bool,
+    /// Completion.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The outcome, once completed.
+    pub outcome: Option<ConsultationOutcome>,
+}
+
+/// The row as PostgreSQL returns it, before its values are parsed.
+#[derive(FromRow)]
+struct Stored {
+    id: ConsultationId,
+    visit_id: VisitId,
+    applicant_id: ApplicantId,
+    team_id: TeamId,
+    advisor_id: AdvisorId,
+    state: String,
+    started_at: DateTime<Utc>,
+    same_day: bool,
+    completed_at: Option<DateTime<Utc>>,
+    first_steps: Vec<String>,
+    self_help_options: Vec<String>,
+    office_offers: Vec<String>,
+    capacity_to_work: Option<String>,
+    activation_track: Option<String>,
+    barriers: Vec<String>,
+    notes: String,
+}
+
+impl Stored {
+    fn parse(self) -> Result<ConsultationRow, sqlx::Error> {
+        let state: ConsultationState = decode(self.state.parse())?;
+        let outcome = match (state, self.capacity_to_work, self.activation_track) {
+            (ConsultationState::InProgress, _, _) => None,
+            (ConsultationState::Completed, Some(capacity), Some(track)) => {
+                Some(ConsultationOutcome {
+                    first_steps: self.first_steps,
+                    self_help_options: self.self_help_options,
+                    office_offers: self.office_offers,
+                    capacity_to_work: decode(capacity.parse::<CapacityToWork>())?,
+                    activation_track: decode(track.parse::<ActivationTrack>())?,
+                    barriers: self
+                        .barriers
+                        .iter()
+                        .map(|b| decode(b.parse::<Barrier>()))
+                        .collect::<Result<_, _>>()?,
+                    notes: self.notes,
+                })
+            }
+            (ConsultationState::Completed, _, _) => {
+                return decode(Err("a completed consultation without its assessment"));
+            }
+        };
+        Ok(ConsultationRow {
+            id: self.id,
+            visit_id: self.visit_id,
+            applicant_id: self.applicant_id,
+            team_id: self.team_id,
+            advisor_id: self.advisor_id,
+            state,
+            started_at: self.started_at,
+            same_day: self.same_day,
+            completed_at: self.completed_at,
+            outcome,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, visit_id, applicant_id, team_id, advisor_id, state, started_at, same_day, completed_at,
+     first_steps, self_help_options, office_offers, capacity_to_work, activation_track, barriers, notes";
+
+/// A consultation as it starts.
+#[derive(Debug)]
+pub struct NewConsultation<'a> {
+    /// Id.
+    pub id: ConsultationId,
+    /// The visit.
+    pub visit: &'a VisitRow,
+    /// The consulting advisor.
+    pub advisor: AdvisorId,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// The office day of the start.
+    pub start_day: NaiveDate,
+    /// Whether that is the day of arrival.
+    pub same_day: bool,
+}
+
+/// Inserts a consultation in progress.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewConsultation<'_>,
+) -> Result<ConsultationRow, sqlx::Error> {
+    let stored: Stored = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO intake.consultations (id, visit_id, applicant_id, team_id, advisor_id, state, started_at, start_day, same_day)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         RETURNING {COLUMNS}"
+    )))
+    .bind(new.id)
+    .bind(new.visit.id)
+    .bind(new.visit.applicant_id)
+    .bind(new.visit.team_id)
+    .bind(new.advisor)
+    .bind(ConsultationState::InProgress.as_str())
+    .bind(new.started_at)
+    .bind(new.start_day)
+    .bind(new.same_day)
+    .fetch_one(conn)
+    .await?;
+    stored.parse()
+}
+
+/// Reads a consultation.
+pub async fn get(
+    conn: &mut PgConnection,
+    id: ConsultationId,
+) -> Result<Option<ConsultationRow>, sqlx::Error> {
+    let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM intake.consultations WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    stored.map(Stored::parse).transpose()
+}
+
+/// Reads a consultation and locks it for a change in this transaction.
+pub async fn lock(
+    conn: &mut PgConnection,
+    id: ConsultationId,
+) -> Result<Option<ConsultationRow>, sqlx::Error> {
+    let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM intake.consultations WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    stored.map(Stored::parse).transpose()
+}
+
+/// Records the outcome and moves the consultation to `state`.
+pub async fn complete(
+    conn: &mut PgConnection,
+    id: ConsultationId,
+    state: ConsultationState,
+    outcome: &ConsultationOutcome,
+    completed_at: DateTime<Utc>,
+) -> Result<ConsultationRow, sqlx::Error> {
+    let stored: Stored = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE intake.consultations SET state = $2, completed_at = $3, first_steps = $4,
+             self_help_options = $5, office_offers = $6, capacity_to_work = $7, activation_track = $8,
+             barriers = $9, notes = $10
+         WHERE id = $1
+         RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(state.as_str())
+    .bind(completed_at)
+    .bind(&outcome.first_steps)
+    .bind(&outcome.self_help_options)
+    .bind(&outcome.office_offers)
+    .bind(outcome.capacity_to_work.as_str())
+    .bind(outcome.activation_track.as_str())
+    .bind(outcome.barriers.iter().map(|b| b.as_str()).collect::<Vec<_>>())
+    .bind(&outcome.notes)
+    .fetch_one(conn)
+    .await?;
+    stored.parse()
+}

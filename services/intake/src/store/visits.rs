@@ -1,0 +1,271 @@
+//! Visits, their access checks, and the day's waiting queue.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::decode;
+use crate::domain::{
+    AccessCheck, AccessDecision, ApplicantId, ClaimCheck, ClaimOutcome, PriorityClaim, TeamId,
+    VisitId, VisitState,
+};
+
+/// A visit as stored, with the id of its consultation if one started.
+#[derive(Debug, Clone, FromRow)]
+pub struct VisitRow {
+    /// Id.
+    pub id: VisitId,
+    /// Who came.
+    pub applicant_id: ApplicantId,
+    /// The team whose desk registered the visit.
+    pub team_id: TeamId,
+    /// Arrival.
+    pub arrived_at: DateTime<Utc>,
+    /// The person's concern in their words.
+    pub concern: String,
+    /// Where the visit stands.
+    #[sqlx(try_from = "String")]
+    pub state: VisitState,
+    /// Its first consultation, once started.
+    pub consultation_id: Option<Uuid>,
+}
+
+const SELECT: &str = "SELECT v.id, v.applicant_id, v.team_id, v.arrived_at, v.concern, v.state, c.id AS consultation_id
+     FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id";
+
+/// A visit as registered.
+#[derive(Debug)]
+pub struct NewVisit<'a> {
+    /// Id.
+    pub id: VisitId,
+    /// Who came.
+    pub applicant: ApplicantId,
+    /// The team.
+    pub team: TeamId,
+    /// Arrival.
+    pub arrived_at: DateTime<Utc>,
+    /// The office day of arrival.
+    pub arrival_day: NaiveDate,
+    /// The concern.
+    pub concern: &'a str,
+    /// Who registered it.
+    pub registered_by: &'a str,
+}
+
+/// Inserts a waiting visit.
+pub async fn insert(conn: &mut PgConnection, visit: &NewVisit<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO intake.visits (id, applicant_id, team_id, arrived_at, arrival_day, concern, state, registered_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(visit.id)
+    .bind(visit.applicant)
+    .bind(visit.team)
+    .bind(visit.arrived_at)
+    .bind(visit.arrival_day)
+    .bind(visit.concern)
+    .bind(VisitState::Waiting.as_str())
+    .bind(visit.registered_by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Reads a visit.
+pub async fn get(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE v.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Reads a visit and locks it for a state change in this transaction.
+pub async fn lock(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE v.id = $1 FOR UPDATE OF v"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Moves a visit to `state`.
+pub async fn set_state(
+    conn: &mut PgConnection,
+    id: VisitId,
+    state: VisitState,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE intake.visits SET state = $2 WHERE id = $1")
+        .bind(id)
+        .bind(state.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A queue entry: a waiting visit with the name to call out.
+#[derive(Debug, FromRow)]
+pub struct QueueRow {
+    /// The visit.
+    #[sqlx(flatten)]
+    pub visit: VisitRow,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+}
+
+/// The team's visits of `day` still waiting for their access check or consultation, in
+/// order of arrival.
+pub async fn waiting_queue(
+    conn: &mut PgConnection,
+    team: TeamId,
+    day: NaiveDate,
+) -> Result<Vec<QueueRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT v.id, v.applicant_id, v.team_id, v.arrived_at, v.concern, v.state, NULL::uuid AS consultation_id,
+                a.given_name, a.family_name
+         FROM intake.visits v JOIN intake.applicants a ON a.id = v.applicant_id
+         WHERE v.team_id = $1 AND v.arrival_day = $2 AND v.state IN ($3, $4)
+         ORDER BY v.arrived_at, v.id",
+    )
+    .bind(team)
+    .bind(day)
+    .bind(VisitState::Waiting.as_str())
+    .bind(VisitState::ReadyForConsultation.as_str())
+    .fetch_all(conn)
+    .await
+}
+
+/// A person's visits to `team`, newest first, after the keyset position `before`.
+pub async fn of_applicant(
+    conn: &mut PgConnection,
+    applicant: ApplicantId,
+    team: TeamId,
+    before: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<VisitRow>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT}
+         WHERE v.applicant_id = $1 AND v.team_id = $2
+           AND ($3::uuid IS NULL OR (v.arrived_at, v.id) < (SELECT arrived_at, id FROM intake.visits WHERE id = $3))
+         ORDER BY v.arrived_at DESC, v.id DESC
+         LIMIT $4"
+    )))
+    .bind(applicant)
+    .bind(team)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// An access check as recorded, with who did it and when.
+#[derive(Debug, Clone)]
+pub struct AccessCheckRecord {
+    /// The check.
+    pub check: AccessCheck,
+    /// Subject of the staff member.
+    pub checked_by: String,
+    /// When.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// Inserts the access check of `visit` with its claims.
+pub async fn insert_access_check(
+    conn: &mut PgConnection,
+    visit: VisitId,
+    record: &AccessCheckRecord,
+) -> Result<(), sqlx::Error> {
+    let check = &record.check;
+    sqlx::query(
+        "INSERT INTO intake.access_checks (visit_id, emergency_need, emergency_note, decision, checked_by, checked_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(visit)
+    .bind(check.emergency_need)
+    .bind(&check.emergency_note)
+    .bind(check.decision.as_str())
+    .bind(&record.checked_by)
+    .bind(record.checked_at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO intake.access_check_claims (visit_id, claim, outcome, note)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])",
+    )
+    .bind(visit)
+    .bind(
+        check
+            .claims
+            .iter()
+            .map(|c| c.claim.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        check
+            .claims
+            .iter()
+            .map(|c| c.outcome.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        check
+            .claims
+            .iter()
+            .map(|c| c.note.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The access checks of `visits`, with their claims, by visit.
+pub async fn access_checks(
+    conn: &mut PgConnection,
+    visits: &[VisitId],
+) -> Result<HashMap<VisitId, AccessCheckRecord>, sqlx::Error> {
+    let ids: Vec<Uuid> = visits.iter().map(|v| v.0).collect();
+    let checks: Vec<(VisitId, bool, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT visit_id, emergency_need, emergency_note, decision, checked_by, checked_at
+         FROM intake.access_checks WHERE visit_id = ANY($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let claims: Vec<(VisitId, String, String, String)> = sqlx::query_as(
+        "SELECT visit_id, claim, outcome, note FROM intake.access_check_claims
+         WHERE visit_id = ANY($1) ORDER BY claim",
+    )
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    let mut by_visit = HashMap::with_capacity(checks.len());
+    for (visit, emergency_need, emergency_note, decision, checked_by, checked_at) in checks {
+        let check = AccessCheck {
+            claims: Vec::new(),
+            emergency_need,
+            emergency_note,
+            decision: decode(decision.parse::<AccessDecision>())?,
+        };
+        let record = AccessCheckRecord {
+            check,
+            checked_by,
+            checked_at,
+        };
+        by_visit.insert(visit, record);
+    }
+    for (visit, claim, outcome, note) in claims {
+        if let Some(record) = by_visit.get_mut(&visit) {
+            record.check.claims.push(ClaimCheck {
+                claim: decode(claim.parse::<PriorityClaim>())?,
+                outcome: decode(outcome.parse::<ClaimOutcome>())?,
+                note,
+            });
+        }
+    }
+    Ok(by_visit)
+}
