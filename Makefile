@@ -1,10 +1,14 @@
 # fallwerk: the two commands that matter are `make run` and `make test`.
 
-.PHONY: run test lint fmt deploy-check proto-check bench-feed load-intake
+.PHONY: run run-stops-test test lint fmt deploy-check proto-check bench-feed load-intake
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
 	@deploy/local/run.sh
+
+## `make run` in its own process group gets SIGTERM and must leave nothing running.
+run-stops-test:
+	@deploy/local/run-stops-test.sh
 
 ## Every test, against a throwaway PostgreSQL cluster.
 test:
@@ -24,7 +28,8 @@ deploy-check:
 	@test -x .dev/k8svenv/bin/python || (python3 -m venv .dev/k8svenv && .dev/k8svenv/bin/pip install -q 'kubernetes-validate==1.37.*' 'PyYAML>=6')
 	@.dev/k8svenv/bin/python deploy/k8s/validate.py
 
-## Event feed latency and throughput (release build, durable PostgreSQL; see docs/benchmarks.md).
+## Event feed latency and throughput (release build, durable PostgreSQL; see the README's
+## "Performance" section).
 bench-feed:
 	@deploy/local/postgres.sh start .dev/pg-bench 54349 --fresh
 	@FALLWERK_TEST_DATABASE_URL=postgres://fallwerk@127.0.0.1:54349/postgres cargo bench --locked -p fallwerk-tests --bench feed; \

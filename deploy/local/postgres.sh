@@ -3,6 +3,7 @@
 #
 #   postgres.sh start DIR PORT [--ephemeral|--fresh]   create (if needed) and start
 #   postgres.sh stop DIR                       stop if running
+#   postgres.sh status DIR                     exit 0 if running, non-zero if not
 #
 # PostgreSQL's own initdb/pg_ctl are used; when they are missing they are installed from the
 # distribution's packages. initdb and pg_ctl refuse to run as root, so as root the cluster runs
@@ -12,7 +13,7 @@
 # matters, and tests run several times faster). --fresh (benchmarks): a fresh, durable cluster.
 set -euo pipefail
 
-cmd=${1:?usage: postgres.sh start|stop DIR [PORT] [--ephemeral]}
+cmd=${1:?usage: postgres.sh start|stop|status DIR [PORT] [--ephemeral|--fresh]}
 dir=${2:?data directory}
 port=${3:-54329}
 ephemeral=${4:-}
@@ -99,8 +100,15 @@ stop)
         as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
     fi
     ;;
+status)
+    # pg_ctl's own answer: 0 running, 3 not running, 4 no data directory.
+    bindir=$(find_bindir) || exit 3
+    resolve_dir
+    [ -d "$dir" ] || exit 4
+    as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1
+    ;;
 *)
-    echo "usage: postgres.sh start|stop DIR [PORT] [--ephemeral|--fresh]" >&2
+    echo "usage: postgres.sh start|stop|status DIR [PORT] [--ephemeral|--fresh]" >&2
     exit 2
     ;;
 esac

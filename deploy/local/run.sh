@@ -2,40 +2,75 @@
 # `make run`: the whole system on this machine.
 # Without DATABASE_URL a private PostgreSQL cluster is started under .dev/pg (kept between runs).
 # A local signing key is created in .dev/ on first use; tokens for it come from
-# `cargo run -p fallwerk-cli -- dev-token --role <role>`. Ctrl-C stops everything.
+# `cargo run -p fallwerk-cli -- dev-token --role <role>`. Ctrl-C, SIGTERM to the process group
+# of `make run` (a supervisor's stop) and a service that exits all stop everything, the private
+# cluster included (deploy/local/run-stops-test.sh checks the SIGTERM case).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+
+pids=()
+started_pg=""
+stopping=""
+
+# Stops the services, then the private cluster; runs once, however the script ends.
+#
+# PostgreSQL needs this explicitly: pg_ctl starts it in a session of its own, so a signal to
+# the process group of `make run` never reaches it. And the stop must survive a second signal:
+# make answers SIGTERM by sending its child (this script) another SIGTERM right after the
+# group's, so while stopping INT and TERM are ignored (also by the commands started from here
+# on, pg_ctl among them) instead of reset to their default, which would kill the script before
+# it stops the cluster. Best effort from here on: no `set -e`.
+stop_all() {
+    [ -n "$stopping" ] && return 0
+    stopping=yes
+    trap '' INT TERM
+    set +e
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    if [ -n "$started_pg" ]; then
+        deploy/local/postgres.sh stop .dev/pg || echo "run.sh: could not stop the cluster under .dev/pg" >&2
+    fi
+    echo "fallwerk stopped."
+}
+on_exit() {
+    local status=$?
+    stop_all
+    exit "$status"
+}
+# A second signal while stopping returns here without exiting, and the first stop goes on.
+on_signal() {
+    [ -n "$stopping" ] && return 0
+    stop_all
+    trap - EXIT
+    exit "$1"
+}
+# Before anything is started, so that a signal during start-up stops what has started so far.
+trap on_exit EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 profile=${PROFILE:-dev}
 target_dir=target/debug
 [ "$profile" = "release" ] && target_dir=target/release
 cargo build --profile "$profile" --locked -p fallwerk-intake -p fallwerk-cli
 
-started_pg=""
 if [ -z "${DATABASE_URL:-}" ]; then
     port=${PG_PORT:-54329}
-    deploy/local/postgres.sh start .dev/pg "$port"
+    # Set first: a signal that interrupts the start must still stop what it got going.
     started_pg=yes
+    deploy/local/postgres.sh start .dev/pg "$port"
     export DATABASE_URL="postgres://fallwerk@127.0.0.1:$port/fallwerk"
 fi
 
 "$target_dir/fallwerk" dev-key --dir .dev >/dev/null
-# The token services present to each other's event feeds (FEED_TOKEN_FILE), as a mounted
-# Secret would hold it; re-minted every run.
+# The service token that consuming services' feed subscribers present to the feeds they
+# follow, in a file as a mounted Secret would hold it: a subscriber reads the file on every
+# connect (`TokenFile` in crates/platform/src/feed/subscriber.rs). No service consumes a feed
+# yet; case-plan will, and its start below will give it this file. Re-minted every run.
 "$target_dir/fallwerk" dev-token --dir .dev --role service --subject fallwerk-services --ttl-minutes 10080 \
     > .dev/service-token
 export JWKS_FILE=${JWKS_FILE:-.dev/jwks.json}
 export RUST_LOG_FORMAT=${RUST_LOG_FORMAT:-text}
-
-pids=()
-stop_all() {
-    trap - INT TERM EXIT
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    [ -n "$started_pg" ] && deploy/local/postgres.sh stop .dev/pg
-    echo "fallwerk stopped."
-}
-trap stop_all INT TERM EXIT
 
 "$target_dir/intake" migrate
 GRPC_LISTEN=127.0.0.1:50051 METRICS_LISTEN=127.0.0.1:9101 "$target_dir/intake" serve &
@@ -56,4 +91,5 @@ Or with any gRPC client: reflection and grpc.health.v1 are on, send
 
 Ctrl-C stops everything.
 TXT
+# `wait` returns as soon as a trapped signal arrives; the trap then stops everything.
 wait "${pids[@]}"
