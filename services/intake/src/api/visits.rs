@@ -148,7 +148,8 @@ impl Intake {
         let applicant = v
             .check("applicant_id", wire::id(&request.applicant_id))
             .map(ApplicantId);
-        let filters = [caller.method, request.applicant_id.as_str()];
+        let team_filter = team.to_string();
+        let filters = [caller.method, request.applicant_id.as_str(), &team_filter];
         let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
         let (applicant, page) = v.finish(applicant.zip(page))?;
         let mut read = self.changes.read().await?;
