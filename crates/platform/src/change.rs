@@ -70,11 +70,6 @@ impl Changes {
         }
     }
 
-    /// The service's pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// An idempotent create (AIP-155): with a request key already answered, the first answer
     /// and nothing written; otherwise runs `body` and commits its answer with its writes.
     pub async fn create<R, F>(&self, key: Option<RequestKey>, body: F) -> Result<R, ApiError>

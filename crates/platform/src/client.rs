@@ -7,7 +7,7 @@ use std::time::Duration;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Uri};
 
 /// How long reaching a server may take, so a wrong address fails fast.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A lazily connecting channel to `addr` (`http://` plaintext, `https://` TLS); an unreachable
 /// server shows up as the first call's UNAVAILABLE.

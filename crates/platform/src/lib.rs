@@ -19,7 +19,7 @@ pub mod db;
 pub mod error;
 pub mod feed;
 pub mod idempotency;
-pub mod ids;
+pub mod macros;
 pub mod migrate;
 pub mod outbox;
 pub mod page;

@@ -1,4 +1,6 @@
-//! Typed ids: a `CaseId` cannot be passed where an `AdvisorId` is meant.
+//! The declarations every service writes the same way: typed ids (a `CaseId` cannot be passed
+//! where an `AdvisorId` is meant), enums stored as text, their mapping to the contract's enums,
+//! and the wiring of a gRPC service trait to its handlers.
 
 /// Declares UUID newtypes with a doc comment each: `id_type!(/// A visit. VisitId, ...)`.
 /// Each is time-ordered when generated (UUIDv7), printed as the plain UUID, and stored as a
