@@ -16,22 +16,21 @@ use uuid::Uuid;
 
 /// A running intake with a roster: two teams, each with an advisor, a team lead and a front
 /// desk; an admin.
-pub struct Office {
-    pub app: ServiceApp,
-    pub team: Uuid,
-    pub other_team: Uuid,
-    pub admin: String,
-    pub desk: String,
-    pub advisor: String,
-    pub second_advisor: String,
-    pub lead: String,
-    pub other_desk: String,
-    pub other_advisor: String,
-    pub other_lead: String,
+pub(crate) struct Office {
+    pub(crate) app: ServiceApp,
+    pub(crate) team: Uuid,
+    pub(crate) admin: String,
+    pub(crate) desk: String,
+    pub(crate) advisor: String,
+    pub(crate) second_advisor: String,
+    pub(crate) lead: String,
+    pub(crate) other_desk: String,
+    pub(crate) other_advisor: String,
+    pub(crate) other_lead: String,
 }
 
 impl Office {
-    pub async fn open() -> Office {
+    pub(crate) async fn open() -> Office {
         let app = ServiceApp::spawn(&SERVICE).await;
         let admin = token("admin-1", &[Role::Admin], None);
         let mut as_admin: IntakeClient = app.client(&admin).await;
@@ -67,17 +66,16 @@ impl Office {
             other_advisor: token("advisor-9", &[Role::Advisor], Some(other_team)),
             other_lead: token("lead-9", &[Role::TeamLead], Some(other_team)),
             team,
-            other_team,
             app,
         }
     }
 
-    pub async fn client(&self, token: &str) -> IntakeClient {
+    pub(crate) async fn client(&self, token: &str) -> IntakeClient {
         self.app.client(token).await
     }
 
     /// Today's waiting queue as the holder of `token` sees it.
-    pub async fn queue(&self, token: &str) -> Vec<pb::QueueEntry> {
+    pub(crate) async fn queue(&self, token: &str) -> Vec<pb::QueueEntry> {
         self.client(token)
             .await
             .list_waiting_queue(pb::ListWaitingQueueRequest {})
@@ -88,7 +86,7 @@ impl Office {
     }
 
     /// The home team's advisors, as its team lead lists them.
-    pub async fn advisors(&self) -> Vec<pb::Advisor> {
+    pub(crate) async fn advisors(&self) -> Vec<pb::Advisor> {
         self.client(&self.lead)
             .await
             .list_advisors(pb::ListAdvisorsRequest {
@@ -101,7 +99,7 @@ impl Office {
     }
 
     /// Registers a person through the front desk of `desk`'s team.
-    pub async fn applicant(&self, desk: &str, family: &str) -> String {
+    pub(crate) async fn applicant(&self, desk: &str, family: &str) -> String {
         self.client(desk)
             .await
             .create_applicant(pb::CreateApplicantRequest {
@@ -118,7 +116,7 @@ impl Office {
     }
 
     /// A visit of a new applicant at `desk`'s team.
-    pub async fn visit(&self, desk: &str) -> pb::Visit {
+    pub(crate) async fn visit(&self, desk: &str) -> pb::Visit {
         let applicant = self.applicant(desk, "Weber").await;
         self.client(desk)
             .await
@@ -135,7 +133,7 @@ impl Office {
     }
 
     /// A visit whose access check decided to continue.
-    pub async fn ready_visit(&self, desk: &str) -> pb::Visit {
+    pub(crate) async fn ready_visit(&self, desk: &str) -> pb::Visit {
         let visit = self.visit(desk).await;
         self.client(desk)
             .await
@@ -148,7 +146,7 @@ impl Office {
     }
 
     /// A started consultation of a new ready visit, by `advisor`.
-    pub async fn consultation(&self, desk: &str, advisor: &str) -> pb::Consultation {
+    pub(crate) async fn consultation(&self, desk: &str, advisor: &str) -> pb::Consultation {
         let visit = self.ready_visit(desk).await;
         self.client(advisor)
             .await
@@ -164,7 +162,11 @@ impl Office {
     }
 
     /// A completed consultation.
-    pub async fn completed_consultation(&self, desk: &str, advisor: &str) -> pb::Consultation {
+    pub(crate) async fn completed_consultation(
+        &self,
+        desk: &str,
+        advisor: &str,
+    ) -> pb::Consultation {
         let started = self.consultation(desk, advisor).await;
         self.client(advisor)
             .await
@@ -177,7 +179,7 @@ impl Office {
     }
 }
 
-pub async fn create_team(client: &mut IntakeClient, name: &str) -> Uuid {
+pub(crate) async fn create_team(client: &mut IntakeClient, name: &str) -> Uuid {
     let team = client
         .create_team(pb::CreateTeamRequest {
             team: Some(pb::Team {
@@ -194,11 +196,11 @@ pub async fn create_team(client: &mut IntakeClient, name: &str) -> Uuid {
     team.id.parse().expect("team id")
 }
 
-pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
+pub(crate) fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
 }
 
-pub fn wire_date(d: chrono::NaiveDate) -> Date {
+pub(crate) fn wire_date(d: chrono::NaiveDate) -> Date {
     use chrono::Datelike;
     Date {
         year: d.year(),
@@ -207,7 +209,13 @@ pub fn wire_date(d: chrono::NaiveDate) -> Date {
     }
 }
 
-pub fn applicant(family: &str, given: &str, year: i32, month: i32, day: i32) -> pb::Applicant {
+pub(crate) fn applicant(
+    family: &str,
+    given: &str,
+    year: i32,
+    month: i32,
+    day: i32,
+) -> pb::Applicant {
     pb::Applicant {
         family_name: family.into(),
         given_name: given.into(),
@@ -221,7 +229,7 @@ pub fn applicant(family: &str, given: &str, year: i32, month: i32, day: i32) -> 
     }
 }
 
-pub fn continue_check(visit_id: &str) -> pb::RecordAccessCheckRequest {
+pub(crate) fn continue_check(visit_id: &str) -> pb::RecordAccessCheckRequest {
     pb::RecordAccessCheckRequest {
         visit_id: visit_id.into(),
         access_check: Some(pb::AccessCheck {
@@ -245,7 +253,7 @@ pub fn continue_check(visit_id: &str) -> pb::RecordAccessCheckRequest {
     }
 }
 
-pub fn complete(consultation_id: &str) -> pb::CompleteConsultationRequest {
+pub(crate) fn complete(consultation_id: &str) -> pb::CompleteConsultationRequest {
     pb::CompleteConsultationRequest {
         consultation_id: consultation_id.into(),
         outcome: Some(pb::ConsultationOutcome {

@@ -19,39 +19,46 @@ async fn written(office: &Office) -> i64 {
     .expect("count")
 }
 
-fn assert_invalid<T: std::fmt::Debug>(result: Result<T, tonic::Status>, fields: &[&str]) {
-    let status = result.expect_err("bad input must be refused");
+/// Runs `call` and asserts it is refused INVALID_ARGUMENT naming exactly `fields`, and that
+/// nothing was written.
+async fn assert_refused<T: std::fmt::Debug>(
+    office: &Office,
+    call: impl Future<Output = Result<T, tonic::Status>>,
+    fields: &[&str],
+) {
+    let before = written(office).await;
+    let status = call.await.expect_err("bad input must be refused");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert_eq!(bad_fields(&status), fields, "{status:?}");
+    assert_eq!(
+        written(office).await,
+        before,
+        "a refused request wrote nothing"
+    );
 }
 
 #[tokio::test]
-async fn every_create_names_each_bad_field_and_writes_nothing() {
+async fn create_applicant_names_every_bad_field() {
     let office = Office::open().await;
-    let visit = office.ready_visit(&office.desk).await;
-    let consultation = office.consultation(&office.desk, &office.advisor).await;
-    let before = written(&office).await;
     let mut desk = office.client(&office.desk).await;
-    let mut advisor = office.client(&office.advisor).await;
-    let mut admin = office.client(&office.admin).await;
-
-    assert_invalid(
-        desk.create_applicant(pb::CreateApplicantRequest {
-            applicant: Some(pb::Applicant {
-                given_name: "   ".into(),
-                family_name: "x".repeat(201),
-                birth_date: date(1990, 2, 30),
-                household: Some(pb::Household {
-                    single_parent: true,
-                    children_ages: vec![4, 31],
-                }),
-                interpreter_language: "not a tag!".into(),
-                ..Default::default()
+    let request = pb::CreateApplicantRequest {
+        applicant: Some(pb::Applicant {
+            given_name: "   ".into(),
+            family_name: "x".repeat(201),
+            birth_date: date(1990, 2, 30),
+            household: Some(pb::Household {
+                single_parent: true,
+                children_ages: vec![4, 31],
             }),
-            allow_duplicate: false,
-            request_id: "retry-1".into(),
-        })
-        .await,
+            interpreter_language: "not a tag!".into(),
+            ..Default::default()
+        }),
+        allow_duplicate: false,
+        request_id: "retry-1".into(),
+    };
+    assert_refused(
+        &office,
+        desk.create_applicant(request),
         &[
             "applicant.birth_date",
             "applicant.family_name",
@@ -60,130 +67,190 @@ async fn every_create_names_each_bad_field_and_writes_nothing() {
             "applicant.interpreter_language",
             "request_id",
         ],
-    );
-    assert_invalid(
-        desk.create_applicant(pb::CreateApplicantRequest::default())
-            .await,
-        &["applicant"],
-    );
-    assert_invalid(
-        desk.create_applicant(pb::CreateApplicantRequest {
-            applicant: Some(crate::applicant("Zukunft", "Zoe", 2999, 1, 1)),
-            ..Default::default()
-        })
-        .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn create_applicant_needs_an_applicant() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let request = pb::CreateApplicantRequest::default();
+    assert_refused(&office, desk.create_applicant(request), &["applicant"]).await;
+}
+
+#[tokio::test]
+async fn a_birth_date_in_the_future_is_refused() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let request = pb::CreateApplicantRequest {
+        applicant: Some(crate::applicant("Zukunft", "Zoe", 2999, 1, 1)),
+        ..Default::default()
+    };
+    assert_refused(
+        &office,
+        desk.create_applicant(request),
         &["applicant.birth_date"],
-    );
-    assert_invalid(
-        desk.register_visit(pb::RegisterVisitRequest {
-            applicant_id: "42".into(),
-            concern: "c".repeat(501),
-            request_id: String::new(),
-        })
-        .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn register_visit_names_a_malformed_id_and_an_overlong_concern() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let request = pb::RegisterVisitRequest {
+        applicant_id: "42".into(),
+        concern: "c".repeat(501),
+        request_id: String::new(),
+    };
+    assert_refused(
+        &office,
+        desk.register_visit(request),
         &["applicant_id", "concern"],
-    );
-    assert_invalid(
-        desk.record_access_check(pb::RecordAccessCheckRequest {
-            visit_id: visit.id.clone(),
-            access_check: Some(pb::AccessCheck {
-                claims: vec![
-                    pb::ClaimCheck {
-                        claim: pb::PriorityClaim::HousingBenefit.into(),
-                        outcome: pb::ClaimOutcome::None.into(),
-                        note: String::new(),
-                    },
-                    pb::ClaimCheck {
-                        claim: pb::PriorityClaim::HousingBenefit.into(),
-                        outcome: 99,
-                        note: String::new(),
-                    },
-                ],
-                emergency_need: true,
-                emergency_note: String::new(),
-                decision: pb::AccessDecision::Unspecified.into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_access_check_names_bad_claims_a_missing_decision_and_emergency_note() {
+    let office = Office::open().await;
+    let visit = office.ready_visit(&office.desk).await;
+    let mut desk = office.client(&office.desk).await;
+    let request = pb::RecordAccessCheckRequest {
+        visit_id: visit.id.clone(),
+        access_check: Some(pb::AccessCheck {
+            claims: vec![
+                pb::ClaimCheck {
+                    claim: pb::PriorityClaim::HousingBenefit.into(),
+                    outcome: pb::ClaimOutcome::None.into(),
+                    note: String::new(),
+                },
+                pb::ClaimCheck {
+                    claim: pb::PriorityClaim::HousingBenefit.into(),
+                    outcome: 99,
+                    note: String::new(),
+                },
+            ],
+            emergency_need: true,
+            emergency_note: String::new(),
+            decision: pb::AccessDecision::Unspecified.into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    assert_refused(
+        &office,
+        desk.record_access_check(request),
         &[
             "access_check.claims[1].outcome",
             "access_check.decision",
             "access_check.emergency_note",
         ],
-    );
-    assert_invalid(
-        desk.record_access_check(pb::RecordAccessCheckRequest {
-            visit_id: visit.id.clone(),
-            access_check: Some(pb::AccessCheck {
-                decision: pb::AccessDecision::PriorityProvider.into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_priority_provider_decision_needs_a_claim() {
+    let office = Office::open().await;
+    let visit = office.ready_visit(&office.desk).await;
+    let mut desk = office.client(&office.desk).await;
+    let request = pb::RecordAccessCheckRequest {
+        visit_id: visit.id.clone(),
+        access_check: Some(pb::AccessCheck {
+            decision: pb::AccessDecision::PriorityProvider.into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    assert_refused(
+        &office,
+        desk.record_access_check(request),
         &["access_check.decision"],
-    );
-    assert_invalid(
-        advisor
-            .start_consultation(pb::StartConsultationRequest {
-                visit_id: String::new(),
-                request_id: String::new(),
-            })
-            .await,
-        &["visit_id"],
-    );
-    assert_invalid(
-        advisor
-            .complete_consultation(pb::CompleteConsultationRequest {
-                consultation_id: consultation.id.clone(),
-                outcome: Some(pb::ConsultationOutcome {
-                    first_steps: vec![],
-                    capacity_to_work: pb::CapacityToWork::None.into(),
-                    activation_track: pb::ActivationTrack::JobPlacement.into(),
-                    barriers: vec![pb::Barrier::Debt.into(), pb::Barrier::Debt.into()],
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn start_consultation_needs_a_visit_id() {
+    let office = Office::open().await;
+    let mut advisor = office.client(&office.advisor).await;
+    let request = pb::StartConsultationRequest::default();
+    assert_refused(&office, advisor.start_consultation(request), &["visit_id"]).await;
+}
+
+#[tokio::test]
+async fn an_outcome_names_missing_steps_repeated_barriers_and_a_track_beyond_capacity() {
+    let office = Office::open().await;
+    let consultation = office.consultation(&office.desk, &office.advisor).await;
+    let mut advisor = office.client(&office.advisor).await;
+    let request = pb::CompleteConsultationRequest {
+        consultation_id: consultation.id.clone(),
+        outcome: Some(pb::ConsultationOutcome {
+            first_steps: vec![],
+            capacity_to_work: pb::CapacityToWork::None.into(),
+            activation_track: pb::ActivationTrack::JobPlacement.into(),
+            barriers: vec![pb::Barrier::Debt.into(), pb::Barrier::Debt.into()],
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    assert_refused(
+        &office,
+        advisor.complete_consultation(request),
         &[
             "outcome.activation_track",
             "outcome.barriers[1]",
             "outcome.first_steps",
         ],
-    );
-    assert_invalid(
-        advisor
-            .open_case(pb::OpenCaseRequest {
-                consultation_id: "nope".into(),
-                assignment: 7,
-                request_id: String::new(),
-            })
-            .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn open_case_names_a_malformed_consultation_and_an_unknown_assignment() {
+    let office = Office::open().await;
+    let mut advisor = office.client(&office.advisor).await;
+    let request = pb::OpenCaseRequest {
+        consultation_id: "nope".into(),
+        assignment: 7,
+        request_id: String::new(),
+    };
+    assert_refused(
+        &office,
+        advisor.open_case(request),
         &["assignment", "consultation_id"],
-    );
-    assert_invalid(
-        admin
-            .create_team(pb::CreateTeamRequest {
-                team: Some(pb::Team::default()),
-                request_id: String::new(),
-            })
-            .await,
-        &["team.display_name"],
-    );
-    assert_invalid(
-        admin
-            .create_advisor(pb::CreateAdvisorRequest {
-                advisor: Some(pb::Advisor {
-                    team_id: "team".into(),
-                    capacity: 0,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_team_needs_a_name() {
+    let office = Office::open().await;
+    let mut admin = office.client(&office.admin).await;
+    let request = pb::CreateTeamRequest {
+        team: Some(pb::Team::default()),
+        request_id: String::new(),
+    };
+    assert_refused(&office, admin.create_team(request), &["team.display_name"]).await;
+}
+
+#[tokio::test]
+async fn create_advisor_names_every_bad_field() {
+    let office = Office::open().await;
+    let mut admin = office.client(&office.admin).await;
+    let request = pb::CreateAdvisorRequest {
+        advisor: Some(pb::Advisor {
+            team_id: "team".into(),
+            capacity: 0,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    assert_refused(
+        &office,
+        admin.create_advisor(request),
         &[
             "advisor.capacity",
             "advisor.display_name",
@@ -191,22 +258,18 @@ async fn every_create_names_each_bad_field_and_writes_nothing() {
             "advisor.subject",
             "advisor.team_id",
         ],
-    );
-    assert_invalid(
-        office
-            .client(&office.lead)
-            .await
-            .get_team_figures(pb::GetTeamFiguresRequest {
-                team_id: office.team.to_string(),
-                start_date: date(2026, 5, 1),
-                end_date: date(2026, 4, 1),
-            })
-            .await,
-        &["end_date"],
-    );
-    assert_eq!(
-        written(&office).await,
-        before,
-        "refused requests wrote nothing"
-    );
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn team_figures_need_a_period_that_ends_after_it_starts() {
+    let office = Office::open().await;
+    let mut lead = office.client(&office.lead).await;
+    let request = pb::GetTeamFiguresRequest {
+        team_id: office.team.to_string(),
+        start_date: date(2026, 5, 1),
+        end_date: date(2026, 4, 1),
+    };
+    assert_refused(&office, lead.get_team_figures(request), &["end_date"]).await;
 }
