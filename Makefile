@@ -1,6 +1,10 @@
 # fallwerk: the two commands that matter are `make run` and `make test`.
 
-.PHONY: run run-stops-test test lint fmt deploy-check proto-check bench-feed load-intake
+# Builds read the committed .sqlx/ cache of the query macros, even with a DATABASE_URL in the
+# environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
+export SQLX_OFFLINE := true
+
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench-feed load-intake
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -21,6 +25,15 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+## Rewrite .sqlx/, the offline cache of the compile-time checked queries, against a throwaway
+## cluster with every service's migrations applied. Run after changing a query or a migration.
+sqlx-prepare:
+	@deploy/local/sqlx-prepare.sh
+
+## Fail if .sqlx/ is stale or incomplete, as CI checks it.
+sqlx-check:
+	@deploy/local/sqlx-prepare.sh --check
 
 ## Render every kustomize target and validate it against the Kubernetes schemas (offline once
 ## its two PyPI packages are in .dev/k8svenv).

@@ -52,7 +52,9 @@ trap 'on_signal 143' TERM
 profile=${PROFILE:-dev}
 target_dir=target/debug
 [ "$profile" = "release" ] && target_dir=target/release
-cargo build --profile "$profile" --locked -p fallwerk-intake -p fallwerk-cli
+# The query macros read the committed .sqlx/ cache; a DATABASE_URL meant for the services must
+# not make them check against that database instead.
+SQLX_OFFLINE=true cargo build --profile "$profile" --locked -p fallwerk-intake -p fallwerk-cli
 
 if [ -z "${DATABASE_URL:-}" ]; then
     port=${PG_PORT:-54329}

@@ -10,7 +10,7 @@ concurrency=${CONCURRENCY:-16}
 port=50061; metrics=9161; pg_port=54359
 
 command -v h2load >/dev/null || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }
-cargo build --release --locked -q -p fallwerk-intake -p fallwerk-cli
+SQLX_OFFLINE=true cargo build --release --locked -q -p fallwerk-intake -p fallwerk-cli
 deploy/local/postgres.sh start .dev/pg-load "$pg_port" --fresh
 work=$(mktemp -d)
 cleanup() {

@@ -1,7 +1,7 @@
 //! What operations rely on: migrations safe for replicas starting at once, readiness that
 //! follows the database, reflection, configuration errors, graceful shutdown.
 
-use fallwerk_intake::SERVICE;
+use fallwerk_intake::{SERVICE, domain::VisitState};
 use fallwerk_platform::auth::Role;
 use fallwerk_proto::intake as pb;
 use fallwerk_tests::{IntakeClient, ServiceApp, TestDatabase, token};
@@ -198,5 +198,24 @@ async fn shutdown_turns_health_off_and_stops_the_server() {
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "listener closed"
+    );
+}
+
+#[tokio::test]
+async fn a_stored_value_this_build_does_not_know_fails_the_read_instead_of_defaulting() {
+    // During a rolling update an older replica can read a value that a newer one wrote.
+    let pool = TestDatabase::create().await.pool().await;
+    let known: VisitState = sqlx::query_scalar("SELECT $1::text")
+        .bind(VisitState::InConsultation)
+        .fetch_one(&pool)
+        .await
+        .expect("a known value is written and read as itself");
+    assert_eq!(known, VisitState::InConsultation);
+    let unknown = sqlx::query_scalar::<_, VisitState>("SELECT 'ON_HOLD'::text")
+        .fetch_one(&pool)
+        .await;
+    assert!(
+        matches!(unknown, Err(sqlx::Error::ColumnDecode { .. })),
+        "{unknown:?}"
     );
 }

@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fallwerk_platform::db::escape_like;
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{ApplicantId, name_key};
 
 /// An applicant as stored.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct ApplicantRow {
     /// Id.
     pub id: ApplicantId,
@@ -49,8 +49,6 @@ pub struct ApplicantValues {
     pub interpreter_language: String,
 }
 
-const COLUMNS: &str = "id, given_name, family_name, birth_date, single_parent, children_ages, interpreter_language, version, created_at, updated_at";
-
 /// Serializes creates of one identity until the transaction ends, so two desks registering
 /// the same person at the same moment still see each other in the duplicate check. (An
 /// advisory lock: the row to lock does not exist yet.)
@@ -58,12 +56,12 @@ pub async fn lock_identity(
     conn: &mut PgConnection,
     values: &ApplicantValues,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-        .bind(format!(
-            "intake.applicant:{}:{}",
-            name_key(&values.family_name),
-            values.birth_date
-        ))
+    let key = format!(
+        "intake.applicant:{}:{}",
+        name_key(&values.family_name),
+        values.birth_date
+    );
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext($1))", key)
         .execute(conn)
         .await?;
     Ok(())
@@ -76,22 +74,24 @@ pub async fn insert(
     values: &ApplicantValues,
     now: DateTime<Utc>,
 ) -> Result<ApplicantRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO intake.applicants (id, given_name, family_name, family_key, given_key, birth_date,
+    sqlx::query_as!(
+        ApplicantRow,
+        r#"INSERT INTO intake.applicants (id, given_name, family_name, family_key, given_key, birth_date,
              single_parent, children_ages, interpreter_language, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
-         RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&values.given_name)
-    .bind(&values.family_name)
-    .bind(name_key(&values.family_name))
-    .bind(name_key(&values.given_name))
-    .bind(values.birth_date)
-    .bind(values.single_parent)
-    .bind(&values.children_ages)
-    .bind(&values.interpreter_language)
-    .bind(now)
+         RETURNING id AS "id: ApplicantId", given_name, family_name, birth_date, single_parent,
+             children_ages, interpreter_language, version, created_at, updated_at"#,
+        id.0,
+        values.given_name,
+        values.family_name,
+        name_key(&values.family_name),
+        name_key(&values.given_name),
+        values.birth_date,
+        values.single_parent,
+        &values.children_ages,
+        values.interpreter_language,
+        now,
+    )
     .fetch_one(conn)
     .await
 }
@@ -101,24 +101,26 @@ pub async fn likely_duplicates(
     conn: &mut PgConnection,
     values: &ApplicantValues,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT id FROM intake.applicants
          WHERE family_key = $1 AND birth_date = $2 AND given_key = $3
          ORDER BY id LIMIT 10",
+        name_key(&values.family_name),
+        values.birth_date,
+        name_key(&values.given_name),
     )
-    .bind(name_key(&values.family_name))
-    .bind(values.birth_date)
-    .bind(name_key(&values.given_name))
     .fetch_all(conn)
     .await
 }
 
 /// Whether the applicant exists.
 pub async fn exists(conn: &mut PgConnection, id: ApplicantId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM intake.applicants WHERE id = $1)")
-        .bind(id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM intake.applicants WHERE id = $1) AS "exists!""#,
+        id.0
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Reads an applicant.
@@ -126,10 +128,13 @@ pub async fn get(
     conn: &mut PgConnection,
     id: ApplicantId,
 ) -> Result<Option<ApplicantRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM intake.applicants WHERE id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        ApplicantRow,
+        r#"SELECT id AS "id: ApplicantId", given_name, family_name, birth_date, single_parent,
+             children_ages, interpreter_language, version, created_at, updated_at
+         FROM intake.applicants WHERE id = $1"#,
+        id.0
+    )
     .fetch_optional(conn)
     .await
 }
@@ -139,10 +144,13 @@ pub async fn lock(
     conn: &mut PgConnection,
     id: ApplicantId,
 ) -> Result<Option<ApplicantRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM intake.applicants WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        ApplicantRow,
+        r#"SELECT id AS "id: ApplicantId", given_name, family_name, birth_date, single_parent,
+             children_ages, interpreter_language, version, created_at, updated_at
+         FROM intake.applicants WHERE id = $1 FOR UPDATE"#,
+        id.0
+    )
     .fetch_optional(conn)
     .await
 }
@@ -167,20 +175,24 @@ pub async fn search(
     conn: &mut PgConnection,
     search: &Search,
 ) -> Result<Vec<ApplicantRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM intake.applicants a
+    sqlx::query_as!(
+        ApplicantRow,
+        r#"SELECT a.id AS "id: ApplicantId", a.given_name, a.family_name, a.birth_date,
+             a.single_parent, a.children_ages, a.interpreter_language, a.version, a.created_at,
+             a.updated_at
+         FROM intake.applicants a
          WHERE a.family_key LIKE $1 || '%' AND a.given_key LIKE $2 || '%'
            AND ($3::date IS NULL OR a.birth_date = $3)
            AND ($4::uuid IS NULL OR (a.family_key, a.given_key, a.id) >
                 (SELECT family_key, given_key, id FROM intake.applicants WHERE id = $4))
          ORDER BY a.family_key, a.given_key, a.id
-         LIMIT $5"
-    )))
-    .bind(escape_like(&search.family_prefix))
-    .bind(escape_like(&search.given_prefix))
-    .bind(search.birth_date)
-    .bind(search.after)
-    .bind(search.limit)
+         LIMIT $5"#,
+        escape_like(&search.family_prefix),
+        escape_like(&search.given_prefix),
+        search.birth_date,
+        search.after,
+        search.limit,
+    )
     .fetch_all(conn)
     .await
 }
@@ -192,23 +204,25 @@ pub async fn update(
     values: &ApplicantValues,
     now: DateTime<Utc>,
 ) -> Result<ApplicantRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE intake.applicants SET given_name = $2, family_name = $3, family_key = $4, given_key = $5,
+    sqlx::query_as!(
+        ApplicantRow,
+        r#"UPDATE intake.applicants SET given_name = $2, family_name = $3, family_key = $4, given_key = $5,
              birth_date = $6, single_parent = $7, children_ages = $8, interpreter_language = $9,
              version = version + 1, updated_at = $10
          WHERE id = $1
-         RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&values.given_name)
-    .bind(&values.family_name)
-    .bind(name_key(&values.family_name))
-    .bind(name_key(&values.given_name))
-    .bind(values.birth_date)
-    .bind(values.single_parent)
-    .bind(&values.children_ages)
-    .bind(&values.interpreter_language)
-    .bind(now)
+         RETURNING id AS "id: ApplicantId", given_name, family_name, birth_date, single_parent,
+             children_ages, interpreter_language, version, created_at, updated_at"#,
+        id.0,
+        values.given_name,
+        values.family_name,
+        name_key(&values.family_name),
+        name_key(&values.given_name),
+        values.birth_date,
+        values.single_parent,
+        &values.children_ages,
+        values.interpreter_language,
+        now,
+    )
     .fetch_one(conn)
     .await
 }

@@ -1,12 +1,12 @@
 //! Case openings (the hand-over to case-plan) and the team's figures.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 
 use crate::domain::{AdvisorId, ApplicantId, CaseId, ConsultationId, TeamId};
 
 /// A case opening as stored.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct CaseOpeningRow {
     /// The new case.
     pub case_id: CaseId,
@@ -29,32 +29,34 @@ pub async fn of_consultation(
     conn: &mut PgConnection,
     consultation: ConsultationId,
 ) -> Result<Option<CaseId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT case_id FROM intake.case_openings WHERE consultation_id = $1")
-        .bind(consultation)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT case_id AS "case_id: CaseId" FROM intake.case_openings WHERE consultation_id = $1"#,
+        consultation.0
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Inserts a case opening.
 pub async fn insert(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO intake.case_openings (case_id, consultation_id, applicant_id, team_id, responsible_advisor_id, opened_at, same_day)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        row.case_id.0,
+        row.consultation_id.0,
+        row.applicant_id.0,
+        row.team_id.0,
+        row.responsible_advisor_id.0,
+        row.opened_at,
+        row.same_day,
     )
-    .bind(row.case_id)
-    .bind(row.consultation_id)
-    .bind(row.applicant_id)
-    .bind(row.team_id)
-    .bind(row.responsible_advisor_id)
-    .bind(row.opened_at)
-    .bind(row.same_day)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 /// A team's figures over a range of office days.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct FiguresRow {
     /// Visits registered.
     pub visits: i64,
@@ -75,19 +77,21 @@ pub async fn team_figures(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<FiguresRow, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT
-            (SELECT count(*) FROM intake.visits v WHERE v.team_id = $1 AND v.arrival_day BETWEEN $2 AND $3) AS visits,
-            count(c.id) AS consultations,
-            count(c.id) FILTER (WHERE c.same_day) AS same_day,
+    // Counts are never NULL; the percentiles are NULL on a range without consultations.
+    sqlx::query_as!(
+        FiguresRow,
+        r#"SELECT
+            (SELECT count(*) FROM intake.visits v WHERE v.team_id = $1 AND v.arrival_day BETWEEN $2 AND $3) AS "visits!",
+            count(c.id) AS "consultations!",
+            count(c.id) FILTER (WHERE c.same_day) AS "same_day!",
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.started_at - v.arrived_at) / 60)::float8 AS median_wait_minutes,
             percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.started_at - v.arrived_at) / 60)::float8 AS p90_wait_minutes
          FROM intake.consultations c JOIN intake.visits v ON v.id = c.visit_id
-         WHERE c.team_id = $1 AND c.start_day BETWEEN $2 AND $3",
+         WHERE c.team_id = $1 AND c.start_day BETWEEN $2 AND $3"#,
+        team.0,
+        first,
+        last,
     )
-    .bind(team)
-    .bind(first)
-    .bind(last)
     .fetch_one(conn)
     .await
 }

@@ -1,9 +1,9 @@
 //! First consultations and their outcomes.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 
-use super::{decode, visits::VisitRow};
+use super::visits::VisitRow;
 use crate::domain::{
     ActivationTrack, AdvisorId, ApplicantId, Barrier, CapacityToWork, ConsultationId,
     ConsultationOutcome, ConsultationState, TeamId, VisitId,
@@ -34,49 +34,45 @@ pub struct ConsultationRow {
     pub outcome: Option<ConsultationOutcome>,
 }
 
-/// The row as PostgreSQL returns it, before its values are parsed.
-#[derive(FromRow)]
+/// The row as PostgreSQL returns it: the outcome's columns are still apart.
 struct Stored {
     id: ConsultationId,
     visit_id: VisitId,
     applicant_id: ApplicantId,
     team_id: TeamId,
     advisor_id: AdvisorId,
-    state: String,
+    state: ConsultationState,
     started_at: DateTime<Utc>,
     same_day: bool,
     completed_at: Option<DateTime<Utc>>,
     first_steps: Vec<String>,
     self_help_options: Vec<String>,
     office_offers: Vec<String>,
-    capacity_to_work: Option<String>,
-    activation_track: Option<String>,
-    barriers: Vec<String>,
+    capacity_to_work: Option<CapacityToWork>,
+    activation_track: Option<ActivationTrack>,
+    barriers: Vec<Barrier>,
     notes: String,
 }
 
 impl Stored {
     fn parse(self) -> Result<ConsultationRow, sqlx::Error> {
-        let state: ConsultationState = decode(self.state.parse())?;
-        let outcome = match (state, self.capacity_to_work, self.activation_track) {
+        let outcome = match (self.state, self.capacity_to_work, self.activation_track) {
             (ConsultationState::InProgress, _, _) => None,
-            (ConsultationState::Completed, Some(capacity), Some(track)) => {
+            (ConsultationState::Completed, Some(capacity_to_work), Some(activation_track)) => {
                 Some(ConsultationOutcome {
                     first_steps: self.first_steps,
                     self_help_options: self.self_help_options,
                     office_offers: self.office_offers,
-                    capacity_to_work: decode(capacity.parse::<CapacityToWork>())?,
-                    activation_track: decode(track.parse::<ActivationTrack>())?,
-                    barriers: self
-                        .barriers
-                        .iter()
-                        .map(|b| decode(b.parse::<Barrier>()))
-                        .collect::<Result<_, _>>()?,
+                    capacity_to_work,
+                    activation_track,
+                    barriers: self.barriers,
                     notes: self.notes,
                 })
             }
             (ConsultationState::Completed, _, _) => {
-                return decode(Err("a completed consultation without its assessment"));
+                return Err(sqlx::Error::Decode(
+                    "a completed consultation without its assessment".into(),
+                ));
             }
         };
         Ok(ConsultationRow {
@@ -85,7 +81,7 @@ impl Stored {
             applicant_id: self.applicant_id,
             team_id: self.team_id,
             advisor_id: self.advisor_id,
-            state,
+            state: self.state,
             started_at: self.started_at,
             same_day: self.same_day,
             completed_at: self.completed_at,
@@ -93,9 +89,6 @@ impl Stored {
         })
     }
 }
-
-const COLUMNS: &str = "id, visit_id, applicant_id, team_id, advisor_id, state, started_at, same_day, completed_at,
-     first_steps, self_help_options, office_offers, capacity_to_work, activation_track, barriers, notes";
 
 /// A consultation as it starts.
 #[derive(Debug)]
@@ -119,20 +112,27 @@ pub async fn insert(
     conn: &mut PgConnection,
     new: &NewConsultation<'_>,
 ) -> Result<ConsultationRow, sqlx::Error> {
-    let stored: Stored = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO intake.consultations (id, visit_id, applicant_id, team_id, advisor_id, state, started_at, start_day, same_day)
+    let stored = sqlx::query_as!(
+        Stored,
+        r#"INSERT INTO intake.consultations (id, visit_id, applicant_id, team_id, advisor_id, state, started_at, start_day, same_day)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         RETURNING {COLUMNS}"
-    )))
-    .bind(new.id)
-    .bind(new.visit.id)
-    .bind(new.visit.applicant_id)
-    .bind(new.visit.team_id)
-    .bind(new.advisor)
-    .bind(ConsultationState::InProgress.as_str())
-    .bind(new.started_at)
-    .bind(new.start_day)
-    .bind(new.same_day)
+         RETURNING id AS "id: ConsultationId", visit_id AS "visit_id: VisitId",
+             applicant_id AS "applicant_id: ApplicantId", team_id AS "team_id: TeamId",
+             advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
+             same_day, completed_at, first_steps, self_help_options, office_offers,
+             capacity_to_work AS "capacity_to_work: CapacityToWork",
+             activation_track AS "activation_track: ActivationTrack",
+             barriers AS "barriers: Vec<Barrier>", notes"#,
+        new.id.0,
+        new.visit.id.0,
+        new.visit.applicant_id.0,
+        new.visit.team_id.0,
+        new.advisor.0,
+        ConsultationState::InProgress.as_str(),
+        new.started_at,
+        new.start_day,
+        new.same_day,
+    )
     .fetch_one(conn)
     .await?;
     stored.parse()
@@ -143,10 +143,18 @@ pub async fn get(
     conn: &mut PgConnection,
     id: ConsultationId,
 ) -> Result<Option<ConsultationRow>, sqlx::Error> {
-    let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM intake.consultations WHERE id = $1"
-    )))
-    .bind(id)
+    let stored = sqlx::query_as!(
+        Stored,
+        r#"SELECT id AS "id: ConsultationId", visit_id AS "visit_id: VisitId",
+             applicant_id AS "applicant_id: ApplicantId", team_id AS "team_id: TeamId",
+             advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
+             same_day, completed_at, first_steps, self_help_options, office_offers,
+             capacity_to_work AS "capacity_to_work: CapacityToWork",
+             activation_track AS "activation_track: ActivationTrack",
+             barriers AS "barriers: Vec<Barrier>", notes
+         FROM intake.consultations WHERE id = $1"#,
+        id.0
+    )
     .fetch_optional(conn)
     .await?;
     stored.map(Stored::parse).transpose()
@@ -157,10 +165,18 @@ pub async fn lock(
     conn: &mut PgConnection,
     id: ConsultationId,
 ) -> Result<Option<ConsultationRow>, sqlx::Error> {
-    let stored: Option<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM intake.consultations WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
+    let stored = sqlx::query_as!(
+        Stored,
+        r#"SELECT id AS "id: ConsultationId", visit_id AS "visit_id: VisitId",
+             applicant_id AS "applicant_id: ApplicantId", team_id AS "team_id: TeamId",
+             advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
+             same_day, completed_at, first_steps, self_help_options, office_offers,
+             capacity_to_work AS "capacity_to_work: CapacityToWork",
+             activation_track AS "activation_track: ActivationTrack",
+             barriers AS "barriers: Vec<Barrier>", notes
+         FROM intake.consultations WHERE id = $1 FOR UPDATE"#,
+        id.0
+    )
     .fetch_optional(conn)
     .await?;
     stored.map(Stored::parse).transpose()
@@ -174,23 +190,35 @@ pub async fn complete(
     outcome: &ConsultationOutcome,
     completed_at: DateTime<Utc>,
 ) -> Result<ConsultationRow, sqlx::Error> {
-    let stored: Stored = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE intake.consultations SET state = $2, completed_at = $3, first_steps = $4,
+    let barriers: Vec<String> = outcome
+        .barriers
+        .iter()
+        .map(|b| b.as_str().to_owned())
+        .collect();
+    let stored = sqlx::query_as!(
+        Stored,
+        r#"UPDATE intake.consultations SET state = $2, completed_at = $3, first_steps = $4,
              self_help_options = $5, office_offers = $6, capacity_to_work = $7, activation_track = $8,
              barriers = $9, notes = $10
          WHERE id = $1
-         RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(state.as_str())
-    .bind(completed_at)
-    .bind(&outcome.first_steps)
-    .bind(&outcome.self_help_options)
-    .bind(&outcome.office_offers)
-    .bind(outcome.capacity_to_work.as_str())
-    .bind(outcome.activation_track.as_str())
-    .bind(outcome.barriers.iter().map(|b| b.as_str()).collect::<Vec<_>>())
-    .bind(&outcome.notes)
+         RETURNING id AS "id: ConsultationId", visit_id AS "visit_id: VisitId",
+             applicant_id AS "applicant_id: ApplicantId", team_id AS "team_id: TeamId",
+             advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
+             same_day, completed_at, first_steps, self_help_options, office_offers,
+             capacity_to_work AS "capacity_to_work: CapacityToWork",
+             activation_track AS "activation_track: ActivationTrack",
+             barriers AS "barriers: Vec<Barrier>", notes"#,
+        id.0,
+        state.as_str(),
+        completed_at,
+        &outcome.first_steps,
+        &outcome.self_help_options,
+        &outcome.office_offers,
+        outcome.capacity_to_work.as_str(),
+        outcome.activation_track.as_str(),
+        &barriers,
+        outcome.notes,
+    )
     .fetch_one(conn)
     .await?;
     stored.parse()

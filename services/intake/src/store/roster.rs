@@ -1,12 +1,12 @@
 //! Teams and advisors, with the caseload each advisor carries.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 
 use crate::domain::{AdvisorFunction, AdvisorId, AdvisorLoad, TeamId};
 
 /// A team as stored.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct TeamRow {
     /// Id.
     pub id: TeamId,
@@ -23,35 +23,41 @@ pub async fn insert_team(
     name: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<TeamRow>, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO intake.teams (id, display_name, created_at) VALUES ($1, $2, $3)
+    sqlx::query_as!(
+        TeamRow,
+        r#"INSERT INTO intake.teams (id, display_name, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (display_name) DO NOTHING
-         RETURNING id, display_name, created_at",
+         RETURNING id AS "id: TeamId", display_name, created_at"#,
+        id.0,
+        name,
+        now,
     )
-    .bind(id)
-    .bind(name)
-    .bind(now)
     .fetch_optional(conn)
     .await
 }
 
 /// Every team, by name.
 pub async fn teams(conn: &mut PgConnection) -> Result<Vec<TeamRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, display_name, created_at FROM intake.teams ORDER BY display_name")
-        .fetch_all(conn)
-        .await
+    sqlx::query_as!(
+        TeamRow,
+        r#"SELECT id AS "id: TeamId", display_name, created_at FROM intake.teams ORDER BY display_name"#
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Whether the team exists.
 pub async fn team_exists(conn: &mut PgConnection, id: TeamId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM intake.teams WHERE id = $1)")
-        .bind(id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM intake.teams WHERE id = $1) AS "exists!""#,
+        id.0
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// An advisor as stored, with the open cases they carry.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct AdvisorRow {
     /// Id.
     pub id: AdvisorId,
@@ -62,7 +68,6 @@ pub struct AdvisorRow {
     /// Name.
     pub display_name: String,
     /// Profession.
-    #[sqlx(try_from = "String")]
     pub function: AdvisorFunction,
     /// Most open cases.
     pub capacity: i32,
@@ -70,19 +75,9 @@ pub struct AdvisorRow {
     pub active: bool,
     /// Version (the etag).
     pub version: i32,
-    /// Open cases now.
+    /// Open cases now: the advisor's case openings not closed yet. Every query of this module
+    /// counts them with the same subquery, the one definition of caseload.
     pub open_cases: i64,
-}
-
-/// The open cases of advisor `a`: the one definition of caseload.
-const OPEN_CASES: &str = "(SELECT count(*) FROM intake.case_openings c
-      WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL)";
-
-/// The columns of [`AdvisorRow`] from `intake.advisors a`.
-fn columns() -> String {
-    format!(
-        "a.id, a.team_id, a.subject, a.display_name, a.function, a.capacity, a.active, a.version, {OPEN_CASES} AS open_cases"
-    )
 }
 
 /// The values of an advisor written on create and update.
@@ -107,21 +102,24 @@ pub async fn insert_advisor(
     values: &AdvisorValues,
     now: DateTime<Utc>,
 ) -> Result<Option<AdvisorRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO intake.advisors AS a (id, team_id, subject, display_name, function, capacity, active, created_at, updated_at)
+    sqlx::query_as!(
+        AdvisorRow,
+        r#"INSERT INTO intake.advisors AS a (id, team_id, subject, display_name, function, capacity, active, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
          ON CONFLICT (subject) DO NOTHING
-         RETURNING {}",
-        columns()
-    )))
-    .bind(id)
-    .bind(team)
-    .bind(subject)
-    .bind(&values.display_name)
-    .bind(values.function.as_str())
-    .bind(values.capacity)
-    .bind(values.active)
-    .bind(now)
+         RETURNING a.id AS "id: AdvisorId", a.team_id AS "team_id: TeamId", a.subject, a.display_name,
+             a.function AS "function: AdvisorFunction", a.capacity, a.active, a.version,
+             (SELECT count(*) FROM intake.case_openings c
+              WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!""#,
+        id.0,
+        team.0,
+        subject,
+        values.display_name,
+        values.function.as_str(),
+        values.capacity,
+        values.active,
+        now,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -131,11 +129,15 @@ pub async fn lock_advisor(
     conn: &mut PgConnection,
     id: AdvisorId,
 ) -> Result<Option<AdvisorRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM intake.advisors a WHERE a.id = $1 FOR UPDATE OF a",
-        columns()
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        AdvisorRow,
+        r#"SELECT a.id AS "id: AdvisorId", a.team_id AS "team_id: TeamId", a.subject, a.display_name,
+             a.function AS "function: AdvisorFunction", a.capacity, a.active, a.version,
+             (SELECT count(*) FROM intake.case_openings c
+              WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!"
+         FROM intake.advisors a WHERE a.id = $1 FOR UPDATE OF a"#,
+        id.0
+    )
     .fetch_optional(conn)
     .await
 }
@@ -145,11 +147,15 @@ pub async fn advisor_by_subject(
     conn: &mut PgConnection,
     subject: &str,
 ) -> Result<Option<AdvisorRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM intake.advisors a WHERE a.subject = $1",
-        columns()
-    )))
-    .bind(subject)
+    sqlx::query_as!(
+        AdvisorRow,
+        r#"SELECT a.id AS "id: AdvisorId", a.team_id AS "team_id: TeamId", a.subject, a.display_name,
+             a.function AS "function: AdvisorFunction", a.capacity, a.active, a.version,
+             (SELECT count(*) FROM intake.case_openings c
+              WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!"
+         FROM intake.advisors a WHERE a.subject = $1"#,
+        subject
+    )
     .fetch_optional(conn)
     .await
 }
@@ -161,19 +167,22 @@ pub async fn update_advisor(
     values: &AdvisorValues,
     now: DateTime<Utc>,
 ) -> Result<AdvisorRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE intake.advisors AS a SET display_name = $2, function = $3, capacity = $4, active = $5,
+    sqlx::query_as!(
+        AdvisorRow,
+        r#"UPDATE intake.advisors AS a SET display_name = $2, function = $3, capacity = $4, active = $5,
              version = version + 1, updated_at = $6
          WHERE a.id = $1
-         RETURNING {}",
-        columns()
-    )))
-    .bind(id)
-    .bind(&values.display_name)
-    .bind(values.function.as_str())
-    .bind(values.capacity)
-    .bind(values.active)
-    .bind(now)
+         RETURNING a.id AS "id: AdvisorId", a.team_id AS "team_id: TeamId", a.subject, a.display_name,
+             a.function AS "function: AdvisorFunction", a.capacity, a.active, a.version,
+             (SELECT count(*) FROM intake.case_openings c
+              WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!""#,
+        id.0,
+        values.display_name,
+        values.function.as_str(),
+        values.capacity,
+        values.active,
+        now,
+    )
     .fetch_one(conn)
     .await
 }
@@ -183,11 +192,15 @@ pub async fn advisors_of_team(
     conn: &mut PgConnection,
     team: TeamId,
 ) -> Result<Vec<AdvisorRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM intake.advisors a WHERE a.team_id = $1 ORDER BY a.display_name, a.id",
-        columns()
-    )))
-    .bind(team)
+    sqlx::query_as!(
+        AdvisorRow,
+        r#"SELECT a.id AS "id: AdvisorId", a.team_id AS "team_id: TeamId", a.subject, a.display_name,
+             a.function AS "function: AdvisorFunction", a.capacity, a.active, a.version,
+             (SELECT count(*) FROM intake.case_openings c
+              WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!"
+         FROM intake.advisors a WHERE a.team_id = $1 ORDER BY a.display_name, a.id"#,
+        team.0
+    )
     .fetch_all(conn)
     .await
 }
@@ -198,11 +211,13 @@ pub async fn lock_team_loads(
     conn: &mut PgConnection,
     team: TeamId,
 ) -> Result<Vec<AdvisorLoad>, sqlx::Error> {
-    let rows: Vec<AdvisorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {} FROM intake.advisors a WHERE a.team_id = $1 ORDER BY a.id FOR UPDATE OF a",
-        columns()
-    )))
-    .bind(team)
+    let rows = sqlx::query!(
+        r#"SELECT a.id AS "id: AdvisorId", a.capacity, a.active,
+             (SELECT count(*) FROM intake.case_openings c
+              WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!"
+         FROM intake.advisors a WHERE a.team_id = $1 ORDER BY a.id FOR UPDATE OF a"#,
+        team.0
+    )
     .fetch_all(conn)
     .await?;
     Ok(rows

@@ -3,17 +3,16 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::decode;
 use crate::domain::{
     AccessCheck, AccessDecision, ApplicantId, ClaimCheck, ClaimOutcome, PriorityClaim, TeamId,
     VisitId, VisitState,
 };
 
 /// A visit as stored, with the id of its consultation if one started.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct VisitRow {
     /// Id.
     pub id: VisitId,
@@ -26,14 +25,10 @@ pub struct VisitRow {
     /// The person's concern in their words.
     pub concern: String,
     /// Where the visit stands.
-    #[sqlx(try_from = "String")]
     pub state: VisitState,
     /// Its first consultation, once started.
     pub consultation_id: Option<Uuid>,
 }
-
-const SELECT: &str = "SELECT v.id, v.applicant_id, v.team_id, v.arrived_at, v.concern, v.state, c.id AS consultation_id
-     FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id";
 
 /// A visit as registered.
 #[derive(Debug)]
@@ -56,18 +51,18 @@ pub struct NewVisit<'a> {
 
 /// Inserts a waiting visit.
 pub async fn insert(conn: &mut PgConnection, visit: &NewVisit<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO intake.visits (id, applicant_id, team_id, arrived_at, arrival_day, concern, state, registered_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        visit.id.0,
+        visit.applicant.0,
+        visit.team.0,
+        visit.arrived_at,
+        visit.arrival_day,
+        visit.concern,
+        VisitState::Waiting.as_str(),
+        visit.registered_by,
     )
-    .bind(visit.id)
-    .bind(visit.applicant)
-    .bind(visit.team)
-    .bind(visit.arrived_at)
-    .bind(visit.arrival_day)
-    .bind(visit.concern)
-    .bind(VisitState::Waiting.as_str())
-    .bind(visit.registered_by)
     .execute(conn)
     .await?;
     Ok(())
@@ -75,18 +70,30 @@ pub async fn insert(conn: &mut PgConnection, visit: &NewVisit<'_>) -> Result<(),
 
 /// Reads a visit.
 pub async fn get(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE v.id = $1")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        VisitRow,
+        r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
+             v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
+             c.id AS "consultation_id?"
+         FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
+         WHERE v.id = $1"#,
+        id.0
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Reads a visit and locks it for a state change in this transaction.
 pub async fn lock(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE v.id = $1 FOR UPDATE OF v"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        VisitRow,
+        r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
+             v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
+             c.id AS "consultation_id?"
+         FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
+         WHERE v.id = $1 FOR UPDATE OF v"#,
+        id.0
+    )
     .fetch_optional(conn)
     .await
 }
@@ -97,19 +104,20 @@ pub async fn set_state(
     id: VisitId,
     state: VisitState,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE intake.visits SET state = $2 WHERE id = $1")
-        .bind(id)
-        .bind(state.as_str())
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE intake.visits SET state = $2 WHERE id = $1",
+        id.0,
+        state.as_str()
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// A queue entry: a waiting visit with the name to call out.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct QueueRow {
     /// The visit.
-    #[sqlx(flatten)]
     pub visit: VisitRow,
     /// Given name.
     pub given_name: String,
@@ -124,19 +132,37 @@ pub async fn waiting_queue(
     team: TeamId,
     day: NaiveDate,
 ) -> Result<Vec<QueueRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT v.id, v.applicant_id, v.team_id, v.arrived_at, v.concern, v.state, NULL::uuid AS consultation_id,
-                a.given_name, a.family_name
+    let rows = sqlx::query!(
+        r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
+             v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
+             a.given_name, a.family_name
          FROM intake.visits v JOIN intake.applicants a ON a.id = v.applicant_id
          WHERE v.team_id = $1 AND v.arrival_day = $2 AND v.state IN ($3, $4)
-         ORDER BY v.arrived_at, v.id",
+         ORDER BY v.arrived_at, v.id"#,
+        team.0,
+        day,
+        VisitState::Waiting.as_str(),
+        VisitState::ReadyForConsultation.as_str(),
     )
-    .bind(team)
-    .bind(day)
-    .bind(VisitState::Waiting.as_str())
-    .bind(VisitState::ReadyForConsultation.as_str())
     .fetch_all(conn)
-    .await
+    .await?;
+    // Neither state has a consultation yet.
+    Ok(rows
+        .into_iter()
+        .map(|r| QueueRow {
+            visit: VisitRow {
+                id: r.id,
+                applicant_id: r.applicant_id,
+                team_id: r.team_id,
+                arrived_at: r.arrived_at,
+                concern: r.concern,
+                state: r.state,
+                consultation_id: None,
+            },
+            given_name: r.given_name,
+            family_name: r.family_name,
+        })
+        .collect())
 }
 
 /// A person's visits to `team`, newest first, after the keyset position `before`.
@@ -147,17 +173,21 @@ pub async fn of_applicant(
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<VisitRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT}
+    sqlx::query_as!(
+        VisitRow,
+        r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
+             v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
+             c.id AS "consultation_id?"
+         FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
          WHERE v.applicant_id = $1 AND v.team_id = $2
            AND ($3::uuid IS NULL OR (v.arrived_at, v.id) < (SELECT arrived_at, id FROM intake.visits WHERE id = $3))
          ORDER BY v.arrived_at DESC, v.id DESC
-         LIMIT $4"
-    )))
-    .bind(applicant)
-    .bind(team)
-    .bind(before)
-    .bind(limit)
+         LIMIT $4"#,
+        applicant.0,
+        team.0,
+        before,
+        limit,
+    )
     .fetch_all(conn)
     .await
 }
@@ -180,43 +210,28 @@ pub async fn insert_access_check(
     record: &AccessCheckRecord,
 ) -> Result<(), sqlx::Error> {
     let check = &record.check;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO intake.access_checks (visit_id, emergency_need, emergency_note, decision, checked_by, checked_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
+        visit.0,
+        check.emergency_need,
+        check.emergency_note,
+        check.decision.as_str(),
+        record.checked_by,
+        record.checked_at,
     )
-    .bind(visit)
-    .bind(check.emergency_need)
-    .bind(&check.emergency_note)
-    .bind(check.decision.as_str())
-    .bind(&record.checked_by)
-    .bind(record.checked_at)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    let column = |value: fn(&ClaimCheck) -> &str| -> Vec<String> {
+        check.claims.iter().map(|c| value(c).to_owned()).collect()
+    };
+    sqlx::query!(
         "INSERT INTO intake.access_check_claims (visit_id, claim, outcome, note)
          SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[])",
-    )
-    .bind(visit)
-    .bind(
-        check
-            .claims
-            .iter()
-            .map(|c| c.claim.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        check
-            .claims
-            .iter()
-            .map(|c| c.outcome.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        check
-            .claims
-            .iter()
-            .map(|c| c.note.as_str())
-            .collect::<Vec<_>>(),
+        visit.0,
+        &column(|c| c.claim.as_str()),
+        &column(|c| c.outcome.as_str()),
+        &column(|c| c.note.as_str()),
     )
     .execute(conn)
     .await?;
@@ -229,41 +244,44 @@ pub async fn access_checks(
     visits: &[VisitId],
 ) -> Result<HashMap<VisitId, AccessCheckRecord>, sqlx::Error> {
     let ids: Vec<Uuid> = visits.iter().map(|v| v.0).collect();
-    let checks: Vec<(VisitId, bool, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT visit_id, emergency_need, emergency_note, decision, checked_by, checked_at
-         FROM intake.access_checks WHERE visit_id = ANY($1)",
+    let checks = sqlx::query!(
+        r#"SELECT visit_id AS "visit_id: VisitId", emergency_need, emergency_note,
+             decision AS "decision: AccessDecision", checked_by, checked_at
+         FROM intake.access_checks WHERE visit_id = ANY($1)"#,
+        &ids
     )
-    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let claims: Vec<(VisitId, String, String, String)> = sqlx::query_as(
-        "SELECT visit_id, claim, outcome, note FROM intake.access_check_claims
-         WHERE visit_id = ANY($1) ORDER BY claim",
+    let claims = sqlx::query!(
+        r#"SELECT visit_id AS "visit_id: VisitId", claim AS "claim: PriorityClaim",
+             outcome AS "outcome: ClaimOutcome", note
+         FROM intake.access_check_claims
+         WHERE visit_id = ANY($1) ORDER BY claim"#,
+        &ids
     )
-    .bind(&ids)
     .fetch_all(conn)
     .await?;
     let mut by_visit = HashMap::with_capacity(checks.len());
-    for (visit, emergency_need, emergency_note, decision, checked_by, checked_at) in checks {
+    for c in checks {
         let check = AccessCheck {
             claims: Vec::new(),
-            emergency_need,
-            emergency_note,
-            decision: decode(decision.parse::<AccessDecision>())?,
+            emergency_need: c.emergency_need,
+            emergency_note: c.emergency_note,
+            decision: c.decision,
         };
         let record = AccessCheckRecord {
             check,
-            checked_by,
-            checked_at,
+            checked_by: c.checked_by,
+            checked_at: c.checked_at,
         };
-        by_visit.insert(visit, record);
+        by_visit.insert(c.visit_id, record);
     }
-    for (visit, claim, outcome, note) in claims {
-        if let Some(record) = by_visit.get_mut(&visit) {
+    for c in claims {
+        if let Some(record) = by_visit.get_mut(&c.visit_id) {
             record.check.claims.push(ClaimCheck {
-                claim: decode(claim.parse::<PriorityClaim>())?,
-                outcome: decode(outcome.parse::<ClaimOutcome>())?,
-                note,
+                claim: c.claim,
+                outcome: c.outcome,
+                note: c.note,
             });
         }
     }
