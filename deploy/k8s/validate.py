@@ -9,7 +9,9 @@ For the base and each overlay:
    reports the first violation of each object);
 3. check what the schema cannot see: restricted Pod Security, requests and limits, one
    handler per probe, the shutdown budget, selectors and named ports that point at something,
-   labels, namespaces, and that no Secret (with values) is part of the manifests.
+   files named in settings that a mounted volume provides, upstream feeds (UPSTREAMS) that
+   name a rendered server's gRPC Service with the scheme its listener speaks, labels,
+   namespaces, and that no Secret (with values) is part of the manifests.
 
 Runs offline. Needs `kubernetes-validate` and `PyYAML` (see README.md) and kubectl or
 kustomize on PATH. Exits 1 on any problem, 2 when it cannot run at all.
@@ -45,8 +47,9 @@ TARGETS = {
 }
 
 # Secrets the manifests reference but never contain, as README.md names them: the shared
-# JWKS, and per service (the Deployment's name) its database URL and TLS certificate.
-SHARED_SECRETS = {"fallwerk-jwks"}
+# JWKS and service token, and per service (the Deployment's name) its database URL and TLS
+# certificate.
+SHARED_SECRETS = {"fallwerk-jwks", "fallwerk-service-token"}
 SERVICE_SECRETS = ("fallwerk-{}-db", "fallwerk-{}-tls")
 
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
@@ -182,6 +185,9 @@ def pod_problems(obj: dict, config_maps: dict[str, dict]) -> list[str]:
             if "grpc" in (c.get("livenessProbe") or {}):
                 problems.append(f"{where}: gRPC liveness probe would restart pods when the database is away")
 
+        if role == "container":
+            problems += file_problems(c, pod, config_maps, where)
+
         grace = env_value(c, "SHUTDOWN_GRACE_SECS", config_maps)
         if role == "container" and grace is not None:
             sleep = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
@@ -191,6 +197,72 @@ def pod_problems(obj: dict, config_maps: dict[str, dict]) -> list[str]:
                     f"{where}: preStop sleep {sleep}s + SHUTDOWN_GRACE_SECS {grace}s "
                     f"is not below terminationGracePeriodSeconds {period}s"
                 )
+    return problems
+
+
+def file_problems(c: dict, pod: dict, config_maps: dict[str, dict], where: str) -> list[str]:
+    """Settings ending in _FILE (JWKS_FILE, SERVICE_TOKEN_FILE, TLS_CERT_FILE, ...) must name a
+    file that a volume mounted into the container provides: the root file system is read-only
+    and the image holds nothing but the binaries."""
+    names = {v["name"] for v in c.get("env", [])}
+    for source in c.get("envFrom", []):
+        ref = source.get("configMapRef")
+        if ref:
+            names |= set(config_maps.get(ref["name"], {}))
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    problems = []
+    for name in sorted(n for n in names if n.endswith("_FILE")):
+        path = env_value(c, name, config_maps)
+        if not path or not path.startswith("/"):
+            continue
+        mounts = [m for m in c.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")]
+        if not mounts:
+            problems.append(f"{where}: {name}={path} is under no volume mount")
+            continue
+        mount = max(mounts, key=lambda m: len(m["mountPath"]))
+        rest = path[len(mount["mountPath"].rstrip("/")) + 1 :]
+        items = ((volumes.get(mount["name"]) or {}).get("secret") or {}).get("items")
+        if items is not None and rest not in {i["path"] for i in items}:
+            problems.append(f"{where}: {name}={path}: volume {mount['name']} holds no {rest}")
+    return problems
+
+
+def upstream_problems(
+    templates: list[tuple[dict, dict]], services: dict[str, dict], config_maps: dict[str, dict]
+) -> list[tuple[str, str]]:
+    """Each `name=url` of a server's UPSTREAMS names another rendered server and dials that
+    server's gRPC port through one of its Services, https exactly when its listener has TLS."""
+
+    def server(template: dict) -> dict | None:
+        return next((c for c in template["spec"].get("containers", []) if c["name"] == "server"), None)
+
+    servers = {w["metadata"]["name"]: (t, server(t)) for w, t in templates if server(t)}
+    problems: list[tuple[str, str]] = []
+    for name, (_, c) in servers.items():
+        value = env_value(c, "UPSTREAMS", config_maps)
+        for pair in (value or "").split(","):
+            if not pair.strip():
+                continue
+            upstream, _, url = pair.strip().partition("=")
+            where = f"UPSTREAMS {upstream}={url}"
+            found: list[str] = []
+            if upstream == name or upstream not in servers:
+                problems.append((f"Deployment/{name}", f"{where}: {upstream} is no other rendered server"))
+                continue
+            scheme, _, authority = url.partition("://")
+            host, _, port = authority.rstrip("/").partition(":")
+            up_template, up_server = servers[upstream]
+            wanted = "https" if env_value(up_server, "TLS_CERT_FILE", config_maps) else "http"
+            if scheme != wanted:
+                found.append(f"{upstream}'s listener wants {wanted}")
+            svc = services.get(host.split(".")[0])
+            if not svc or not matches(svc["spec"].get("selector") or {}, up_template["metadata"].get("labels") or {}):
+                found.append(f"{host} is no Service of {upstream}'s pods")
+            elif not any(
+                str(p["port"]) == port and p.get("targetPort") == "grpc" for p in svc["spec"].get("ports", [])
+            ):
+                found.append(f"port {port or '(none)'} of Service {host} is not {upstream}'s gRPC port")
+            problems += [(f"Deployment/{name}", f"{where}: {problem}") for problem in found]
     return problems
 
 
@@ -220,6 +292,7 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
     workloads = [o for o in objects if o["kind"] in WORKLOADS]
     templates = [(w, w["spec"]["template"]) for w in workloads]
     config_maps = by_kind.get("ConfigMap", {})
+    config_data = {name: cm.get("data") or {} for name, cm in config_maps.items()}
     hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind.get("HorizontalPodAutoscaler", {}).values()}
 
     def port_names(template: dict) -> set[str]:
@@ -246,6 +319,8 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
         for secret in sorted(secret_names(template["spec"])):
             if secret not in documented:
                 problems.append((ident(w), f"uses Secret {secret}, not one README.md names"))
+
+    problems += upstream_problems(templates, by_kind.get("Service", {}), config_data)
 
     for svc in by_kind.get("Service", {}).values():
         selected = [t for _, t in templates if matches(svc["spec"].get("selector") or {}, t["metadata"].get("labels") or {})]
@@ -312,7 +387,7 @@ def main() -> int:
           f"kubernetes-validate {kubernetes_validate.__version__}")
     print("Checks: schema, restricted Pod Security, requests/limits, one handler per probe, no gRPC "
           "liveness, preStop + drain < grace period, selectors/ports/ConfigMaps/HPA targets resolve, "
-          "labels, namespace, no Secret objects")
+          "*_FILE settings mounted, UPSTREAMS resolve, labels, namespace, no Secret objects")
     total = sum(check(target, namespace, command) for target, namespace in TARGETS.items())
     if total:
         print(f"{total} problem(s)")

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Checks that `make run` leaves nothing behind when its process group gets SIGTERM, as a
-# supervisor or `kill -TERM -PGID` stops it: no intake and no private PostgreSQL under .dev/pg.
+# supervisor or `kill -TERM -PGID` stops it: no intake, no case-plan and no private PostgreSQL
+# under .dev/pg.
 #
 #   deploy/local/run-stops-test.sh              (PG_PORT=... if 54329 is taken)
 #
-# Starts `make run` in a session and process group of its own, waits until intake accepts
-# connections on 127.0.0.1:50051 (at most START_TIMEOUT s, 120 by default; `make run` builds
-# first), sends SIGTERM to the whole group and expects the group, intake and the cluster gone
-# within STOP_TIMEOUT s (40 by default: intake drains for at most SHUTDOWN_GRACE_SECS, 20).
+# Starts `make run` in a session and process group of its own, waits until intake and
+# case-plan accept connections on 127.0.0.1:50051 and :50052 (at most START_TIMEOUT s, 120 by
+# default; `make run` builds first), sends SIGTERM to the whole group and expects the group,
+# both services and the cluster gone within STOP_TIMEOUT s (40 by default: the services drain
+# at the same time, each for at most SHUTDOWN_GRACE_SECS, 20).
 # Exits 1 with what is left otherwise, and then stops it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,9 +20,15 @@ mkdir -p .dev
 log=.dev/run-stops-test.log
 pgid=""
 
-accepts() { (exec 3<>/dev/tcp/127.0.0.1/50051) 2>/dev/null; }
+# The services `make run` starts, with their gRPC ports.
+services=(intake case-plan)
+declare -A port_of=([intake]=50051 [case-plan]=50052)
+
+accepts() { (exec 3<>"/dev/tcp/127.0.0.1/${port_of[$1]}") 2>/dev/null; }
+all_accept() { local s; for s in "${services[@]}"; do accepts "$s" || return 1; done; }
 group_alive() { [ -n "$pgid" ] && pgrep -g "$pgid" >/dev/null; }
-intake_running() { pgrep -f 'target/(debug|release)/intake serve' >/dev/null; }
+running() { pgrep -f "target/(debug|release)/$1 serve" >/dev/null; }
+any_running() { local s; for s in "${services[@]}"; do running "$s" && return 0; done; return 1; }
 pg_running() { deploy/local/postgres.sh status .dev/pg; }
 
 # Whatever the outcome, nothing of this test stays running.
@@ -41,11 +49,13 @@ fail() {
     exit 1
 }
 
-if accepts; then
-    echo "run-stops-test: something already listens on 127.0.0.1:50051; stop it first" >&2
-    trap - EXIT
-    exit 2
-fi
+for s in "${services[@]}"; do
+    if accepts "$s"; then
+        echo "run-stops-test: something already listens on 127.0.0.1:${port_of[$s]} ($s's port); stop it first" >&2
+        trap - EXIT
+        exit 2
+    fi
+done
 if pg_running; then
     echo "run-stops-test: the cluster under .dev/pg already runs; stop it first" \
         "(deploy/local/postgres.sh stop .dev/pg)" >&2
@@ -65,26 +75,29 @@ done
 echo "run-stops-test: make run started as process group $pgid (log: $log)"
 
 deadline=$((SECONDS + start_timeout))
-until accepts; do
-    group_alive || fail "make run ended before intake accepted connections"
-    ((SECONDS < deadline)) || fail "intake did not accept connections on 127.0.0.1:50051 within ${start_timeout}s"
+until all_accept; do
+    group_alive || fail "make run ended before intake and case-plan accepted connections"
+    ((SECONDS < deadline)) ||
+        fail "intake and case-plan did not both accept connections on 127.0.0.1:50051/50052 within ${start_timeout}s"
     sleep 1
 done
-pg_running || fail "intake is up, but no cluster runs under .dev/pg (DATABASE_URL set?)"
-echo "run-stops-test: intake accepts connections and .dev/pg runs; SIGTERM to process group $pgid"
+pg_running || fail "the services are up, but no cluster runs under .dev/pg (DATABASE_URL set?)"
+echo "run-stops-test: intake and case-plan accept connections and .dev/pg runs; SIGTERM to process group $pgid"
 kill -TERM -- "-$pgid"
 
 deadline=$((SECONDS + stop_timeout))
-while group_alive || intake_running || pg_running; do
+while group_alive || any_running || pg_running; do
     ((SECONDS < deadline)) || break
     sleep 1
 done
 
 left=()
 group_alive && left+=("make run's process group: $(pgrep -a -g "$pgid" | paste -sd,)")
-intake_running && left+=("intake: $(pgrep -a -f 'target/(debug|release)/intake serve' | paste -sd,)")
+for s in "${services[@]}"; do
+    running "$s" && left+=("$s: $(pgrep -a -f "target/(debug|release)/$s serve" | paste -sd,)")
+done
 pg_running && left+=("the PostgreSQL cluster under .dev/pg")
 if ((${#left[@]})); then
     fail "still running ${stop_timeout}s after SIGTERM: $(IFS=';'; echo "${left[*]}")"
 fi
-echo "run-stops-test: ok, SIGTERM to the group stopped intake and the cluster under .dev/pg within $((SECONDS - deadline + stop_timeout))s"
+echo "run-stops-test: ok, SIGTERM to the group stopped intake, case-plan and the cluster under .dev/pg within $((SECONDS - deadline + stop_timeout))s"

@@ -3,8 +3,9 @@
 # Without DATABASE_URL a private PostgreSQL cluster is started under .dev/pg (kept between runs).
 # A local signing key is created in .dev/ on first use; tokens for it come from
 # `cargo run -p fallwerk-cli -- dev-token --role <role>`. Ctrl-C, SIGTERM to the process group
-# of `make run` (a supervisor's stop) and a service that exits all stop everything, the private
-# cluster included (deploy/local/run-stops-test.sh checks the SIGTERM case).
+# of `make run` (a supervisor's stop) and a service that exits all stop everything, the other
+# service and the private cluster included (deploy/local/run-stops-test.sh checks the SIGTERM
+# case).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -54,7 +55,7 @@ target_dir=target/debug
 [ "$profile" = "release" ] && target_dir=target/release
 # The query macros read the committed .sqlx/ cache; a DATABASE_URL meant for the services must
 # not make them check against that database instead.
-SQLX_OFFLINE=true cargo build --profile "$profile" --locked -p fallwerk-intake -p fallwerk-cli
+SQLX_OFFLINE=true cargo build --profile "$profile" --locked -p fallwerk-intake -p fallwerk-case-plan -p fallwerk-cli
 
 if [ -z "${DATABASE_URL:-}" ]; then
     port=${PG_PORT:-54329}
@@ -67,21 +68,30 @@ fi
 "$target_dir/fallwerk" dev-key --dir .dev >/dev/null
 # The service token that consuming services' feed subscribers present to the feeds they
 # follow, in a file as a mounted Secret would hold it: a subscriber reads the file on every
-# connect (`TokenFile` in crates/platform/src/feed/subscriber.rs). No service consumes a feed
-# yet; case-plan will, and its start below will give it this file. Re-minted every run.
+# connect (`TokenFile` in crates/platform/src/feed/subscriber.rs). Both services get it below:
+# case-plan follows intake's feed, intake case-plan's. Re-minted every run.
 "$target_dir/fallwerk" dev-token --dir .dev --role service --subject fallwerk-services --ttl-minutes 10080 \
     > .dev/service-token
 export JWKS_FILE=${JWKS_FILE:-.dev/jwks.json}
 export RUST_LOG_FORMAT=${RUST_LOG_FORMAT:-text}
+export SERVICE_TOKEN_FILE=.dev/service-token
 
+# Each service migrates its own schema in the one database. Start order does not matter: a
+# subscriber whose upstream is not up yet retries with backoff.
 "$target_dir/intake" migrate
-GRPC_LISTEN=127.0.0.1:50051 METRICS_LISTEN=127.0.0.1:9101 "$target_dir/intake" serve &
+"$target_dir/case-plan" migrate
+GRPC_LISTEN=127.0.0.1:50051 METRICS_LISTEN=127.0.0.1:9101 UPSTREAMS=case-plan=http://127.0.0.1:50052 \
+    "$target_dir/intake" serve &
+pids+=($!)
+GRPC_LISTEN=127.0.0.1:50052 METRICS_LISTEN=127.0.0.1:9102 UPSTREAMS=intake=http://127.0.0.1:50051 \
+    "$target_dir/case-plan" serve &
 pids+=($!)
 
 cat <<TXT
 
 fallwerk is running:
   intake     gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
+  case-plan  gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
   database   $DATABASE_URL
 
 Call it with the CLI (tokens are signed with the dev key in .dev/):
@@ -93,5 +103,6 @@ Or with any gRPC client: reflection and grpc.health.v1 are on, send
 
 Ctrl-C stops everything.
 TXT
-# `wait` returns as soon as a trapped signal arrives; the trap then stops everything.
-wait "${pids[@]}"
+# `wait -n` returns as soon as one service exits (the EXIT trap then stops the other and the
+# cluster) or a trapped signal arrives (the trap stops everything).
+wait -n "${pids[@]}"
