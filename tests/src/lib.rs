@@ -21,7 +21,10 @@ use fallwerk_platform::{
     clock::Clock,
     migrate::Migrator,
 };
-use fallwerk_proto::intake::intake_service_client::IntakeServiceClient;
+use fallwerk_proto::{
+    caseplan::case_plan_service_client::CasePlanServiceClient,
+    intake::intake_service_client::IntakeServiceClient,
+};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::{sync::OnceCell, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
@@ -31,6 +34,8 @@ use tonic::{
     transport::{Channel, Endpoint},
 };
 use uuid::Uuid;
+
+pub mod office;
 
 /// The superuser URL of the test cluster.
 pub fn admin_url() -> String {
@@ -204,7 +209,10 @@ pub fn service_token_file(subject: &str) -> std::path::PathBuf {
         std::process::id()
     ));
     std::fs::create_dir_all(path.parent().expect("parent")).expect("token dir");
-    std::fs::write(&path, token(subject, &[Role::Service], None)).expect("write token");
+    // Written aside and renamed: a subscriber of a concurrent test may be reading it.
+    let aside = path.with_extension(format!("{}.tmp", Uuid::new_v4()));
+    std::fs::write(&aside, token(subject, &[Role::Service], None)).expect("write token");
+    std::fs::rename(&aside, &path).expect("move token into place");
     path
 }
 
@@ -218,8 +226,10 @@ pub struct ServiceApp {
     pub db: TestDatabase,
     /// Its clock.
     pub clock: Arc<ManualClock>,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), RunError>>,
+    /// The upstream feeds it consumes: name and address.
+    upstreams: Vec<(String, String)>,
+    /// The running server, until [`ServiceApp::pause`].
+    running: Option<(CancellationToken, JoinHandle<Result<(), RunError>>)>,
 }
 
 /// A channel that sends a bearer token on every call.
@@ -240,8 +250,63 @@ impl Client for IntakeClient {
     }
 }
 
+/// A case-plan client that sends a bearer token.
+pub type CasePlanClient = CasePlanServiceClient<Authenticated>;
+
+impl Client for CasePlanClient {
+    fn on(channel: Authenticated) -> Self {
+        CasePlanServiceClient::new(channel)
+    }
+}
+
+/// Where a service started alone finds its upstreams: a loopback port nothing listens on, so
+/// its subscribers retry as they would while an upstream is down in a cluster.
+const ABSENT_UPSTREAM: &str = "http://127.0.0.1:9";
+
+/// Starts `services` wired together as in a cluster: each on a fresh, migrated database of its
+/// own, each consuming the others' feeds over loopback. Returns them in the order given, once
+/// every one is SERVING.
+pub async fn spawn_wired(services: &[&'static Blueprint]) -> Vec<ServiceApp> {
+    let mut listeners = Vec::with_capacity(services.len());
+    for _ in services {
+        listeners.push(bind_loopback().await);
+    }
+    let upstreams: Vec<(String, String)> = services
+        .iter()
+        .zip(&listeners)
+        .map(|(service, listener)| {
+            let addr = listener.local_addr().expect("local addr");
+            (service.name.to_owned(), format!("http://{addr}"))
+        })
+        .collect();
+    let mut apps = Vec::with_capacity(services.len());
+    for (service, listener) in services.iter().zip(listeners) {
+        let db = TestDatabase::migrated(&service.migrator).await;
+        apps.push(ServiceApp::start_on(service, listener, db, true, None, upstreams.clone()).await);
+    }
+    for app in &apps {
+        app.wait_serving().await;
+    }
+    apps
+}
+
+async fn bind_loopback() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback")
+}
+
+/// The upstreams of `service` started alone: every feed it consumes, absent.
+fn absent_upstreams(service: &Blueprint) -> Vec<(String, String)> {
+    (service.feeds)()
+        .iter()
+        .map(|feed| (feed.upstream().to_owned(), ABSENT_UPSTREAM.to_owned()))
+        .collect()
+}
+
 impl ServiceApp {
-    /// Starts `service` on a fresh, migrated database and waits until it is SERVING.
+    /// Starts `service` alone on a fresh, migrated database and waits until it is SERVING. The
+    /// feeds it consumes point at an absent upstream.
     pub async fn spawn(service: &'static Blueprint) -> Self {
         let db = TestDatabase::migrated(&service.migrator).await;
         let app = Self::start(service, db, true).await;
@@ -249,37 +314,75 @@ impl ServiceApp {
         app
     }
 
-    /// Starts `service` on `db`, migrating at start when `migrate`; does not wait for
+    /// Starts `service` alone on `db`, migrating at start when `migrate`; does not wait for
     /// readiness.
     pub async fn start(service: &'static Blueprint, db: TestDatabase, migrate: bool) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        Self::start_on(service, listener, db, migrate, None).await
+        let listener = bind_loopback().await;
+        Self::start_on(
+            service,
+            listener,
+            db,
+            migrate,
+            None,
+            absent_upstreams(service),
+        )
+        .await
     }
 
-    /// Starts `service` on a fresh, migrated database that takes its keys from `jwks_url`.
+    /// Starts `service` alone on a fresh, migrated database that takes its keys from
+    /// `jwks_url`.
     pub async fn spawn_with_jwks_url(service: &'static Blueprint, jwks_url: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = bind_loopback().await;
         let db = TestDatabase::migrated(&service.migrator).await;
-        let app = Self::start_on(service, listener, db, true, Some(jwks_url)).await;
+        let app = Self::start_on(
+            service,
+            listener,
+            db,
+            true,
+            Some(jwks_url),
+            absent_upstreams(service),
+        )
+        .await;
         app.wait_serving().await;
         app
     }
 
     /// Stops this instance and starts a new one on the same address and database, as a
     /// restarted pod behind a stable Service address.
-    pub async fn restart(self) -> Self {
-        let (service, addr, db) = (self.service, self.addr, self.db.clone());
-        self.stop().await.expect("clean stop");
-        let listener = tokio::net::TcpListener::bind(addr)
+    pub async fn restart(mut self) -> Self {
+        self.pause().await;
+        self.resume().await;
+        self
+    }
+
+    /// Stops the service the way SIGTERM does (clients then find nothing listening), keeping
+    /// its address and database for [`ServiceApp::resume`].
+    pub async fn pause(&mut self) {
+        let (shutdown, task) = self.running.take().expect("the service is running");
+        shutdown.cancel();
+        task.await
+            .expect("service task")
+            .expect("the service stopped cleanly");
+    }
+
+    /// Starts the service again on its address and database, and waits until it is SERVING.
+    pub async fn resume(&mut self) {
+        assert!(self.running.is_none(), "the service is running");
+        let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .expect("rebind the same port");
-        let app = Self::start_on(service, listener, db, false, None).await;
-        app.wait_serving().await;
-        app
+        let again = Self::start_on(
+            self.service,
+            listener,
+            self.db.clone(),
+            false,
+            None,
+            self.upstreams.clone(),
+        )
+        .await;
+        again.wait_serving().await;
+        self.clock = again.clock;
+        self.running = again.running;
     }
 
     async fn start_on(
@@ -288,6 +391,7 @@ impl ServiceApp {
         db: TestDatabase,
         migrate: bool,
         jwks_url: Option<&str>,
+        upstreams: Vec<(String, String)>,
     ) -> Self {
         init_tracing();
         let jwks_file = keys().jwks.to_string_lossy().into_owned();
@@ -295,6 +399,13 @@ impl ServiceApp {
             Some(url) => ("--jwks-url", url),
             None => ("--jwks-file", jwks_file.as_str()),
         };
+        let token_file = service_token_file(service.name)
+            .to_string_lossy()
+            .into_owned();
+        let upstream_args: Vec<String> = upstreams
+            .iter()
+            .map(|(name, url)| format!("{name}={url}"))
+            .collect();
         let mut args = vec![
             service.name,
             "--database-url",
@@ -308,7 +419,12 @@ impl ServiceApp {
             jwks,
             "--shutdown-grace-secs",
             "5",
+            "--service-token-file",
+            &token_file,
         ];
+        for upstream in &upstream_args {
+            args.extend(["--upstream", upstream.as_str()]);
+        }
         if migrate {
             args.push("--migrate");
         }
@@ -334,8 +450,8 @@ impl ServiceApp {
             addr,
             db,
             clock,
-            shutdown,
-            task,
+            upstreams,
+            running: Some((shutdown, task)),
         }
     }
 
@@ -382,9 +498,10 @@ impl ServiceApp {
     }
 
     /// Stops the service the way SIGTERM does and waits for it to finish.
-    pub async fn stop(self) -> Result<(), RunError> {
-        self.shutdown.cancel();
-        self.task.await.expect("service task")
+    pub async fn stop(mut self) -> Result<(), RunError> {
+        let (shutdown, task) = self.running.take().expect("the service is running");
+        shutdown.cancel();
+        task.await.expect("service task")
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use clap::{ArgGroup, Args, Subcommand};
 use fallwerk_platform::wire::wire_date;
-use fallwerk_proto::intake as pb;
+use fallwerk_proto::{intake as pb, types};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -537,12 +537,12 @@ async fn consult(
                 first_steps: args.steps,
                 self_help_options: args.self_help,
                 office_offers: args.offers,
-                capacity_to_work: pb::CapacityToWork::from(args.capacity).into(),
-                activation_track: pb::ActivationTrack::from(args.track).into(),
+                capacity_to_work: types::CapacityToWork::from(args.capacity).into(),
+                activation_track: types::ActivationTrack::from(args.track).into(),
                 barriers: args
                     .barriers
                     .into_iter()
-                    .map(|b| pb::Barrier::from(b).into())
+                    .map(|b| types::Barrier::from(b).into())
                     .collect(),
                 notes: args.notes.unwrap_or_default(),
             };

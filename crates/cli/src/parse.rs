@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use fallwerk_platform::auth::Role;
-use fallwerk_proto::intake as pb;
+use fallwerk_proto::{intake as pb, types};
 use tonic::{
     metadata::AsciiMetadataValue,
     transport::{Certificate, Uri},
@@ -219,12 +219,12 @@ pub enum Capacity {
     None,
 }
 
-impl From<Capacity> for pb::CapacityToWork {
+impl From<Capacity> for types::CapacityToWork {
     fn from(value: Capacity) -> Self {
         match value {
-            Capacity::Full => pb::CapacityToWork::Full,
-            Capacity::Partial => pb::CapacityToWork::Partial,
-            Capacity::None => pb::CapacityToWork::None,
+            Capacity::Full => types::CapacityToWork::Full,
+            Capacity::Partial => types::CapacityToWork::Partial,
+            Capacity::None => types::CapacityToWork::None,
         }
     }
 }
@@ -240,12 +240,12 @@ pub enum Track {
     NotShortTerm,
 }
 
-impl From<Track> for pb::ActivationTrack {
+impl From<Track> for types::ActivationTrack {
     fn from(value: Track) -> Self {
         match value {
-            Track::JobPlacement => pb::ActivationTrack::JobPlacement,
-            Track::WithSupport => pb::ActivationTrack::WithSupport,
-            Track::NotShortTerm => pb::ActivationTrack::NotShortTerm,
+            Track::JobPlacement => types::ActivationTrack::JobPlacement,
+            Track::WithSupport => types::ActivationTrack::WithSupport,
+            Track::NotShortTerm => types::ActivationTrack::NotShortTerm,
         }
     }
 }
@@ -269,16 +269,16 @@ pub enum Barrier {
     Qualification,
 }
 
-impl From<Barrier> for pb::Barrier {
+impl From<Barrier> for types::Barrier {
     fn from(value: Barrier) -> Self {
         match value {
-            Barrier::Childcare => pb::Barrier::Childcare,
-            Barrier::Health => pb::Barrier::Health,
-            Barrier::Debt => pb::Barrier::Debt,
-            Barrier::Addiction => pb::Barrier::Addiction,
-            Barrier::Housing => pb::Barrier::Housing,
-            Barrier::Language => pb::Barrier::Language,
-            Barrier::Qualification => pb::Barrier::Qualification,
+            Barrier::Childcare => types::Barrier::Childcare,
+            Barrier::Health => types::Barrier::Health,
+            Barrier::Debt => types::Barrier::Debt,
+            Barrier::Addiction => types::Barrier::Addiction,
+            Barrier::Housing => types::Barrier::Housing,
+            Barrier::Language => types::Barrier::Language,
+            Barrier::Qualification => types::Barrier::Qualification,
         }
     }
 }
@@ -384,15 +384,15 @@ mod tests {
             "CLAIM_OUTCOME_",
             pb::ClaimOutcome::as_str_name,
         );
-        assert_names_match::<Capacity, pb::CapacityToWork>(
+        assert_names_match::<Capacity, types::CapacityToWork>(
             "CAPACITY_TO_WORK_",
-            pb::CapacityToWork::as_str_name,
+            types::CapacityToWork::as_str_name,
         );
-        assert_names_match::<Track, pb::ActivationTrack>(
+        assert_names_match::<Track, types::ActivationTrack>(
             "ACTIVATION_TRACK_",
-            pb::ActivationTrack::as_str_name,
+            types::ActivationTrack::as_str_name,
         );
-        assert_names_match::<Barrier, pb::Barrier>("BARRIER_", pb::Barrier::as_str_name);
+        assert_names_match::<Barrier, types::Barrier>("BARRIER_", types::Barrier::as_str_name);
     }
 
     #[test]

@@ -13,9 +13,11 @@ use crate::{
     auth::{AccessPolicy, Authenticator},
     change::Changes,
     clock::{Clock, SystemClock},
-    config::{AuthArgs, ConfigError, DatabaseArgs, MetricsListen, ServerArgs, TelemetryArgs},
+    config::{
+        AuthArgs, ConfigError, DatabaseArgs, FeedArgs, MetricsListen, ServerArgs, TelemetryArgs,
+    },
     db,
-    feed::notify::FeedSignals,
+    feed::{Feed, notify::FeedSignals, upstream},
     migrate::{MigrateError, Migrator},
     server::{self, ServeError},
     shutdown, telemetry,
@@ -33,6 +35,8 @@ pub struct Blueprint {
     pub migrator: Migrator,
     /// Builds the service's gRPC services and their access rules.
     pub api: fn(Context) -> Api,
+    /// The upstream event feeds the service consumes (their addresses come from `UPSTREAMS`).
+    pub feeds: fn() -> Vec<Feed>,
 }
 
 /// What a service's handlers are built with.
@@ -95,6 +99,9 @@ pub struct ServeArgs {
     /// Server behaviour.
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Upstream feeds.
+    #[command(flatten)]
+    pub feeds: FeedArgs,
 }
 
 /// Why a service did not run.
@@ -227,13 +234,23 @@ impl Blueprint {
             max_message_bytes: args.server.max_message_bytes,
         };
         let api = (self.api)(context);
+        // Subscribers stop with the server; a feed without its upstream configured stops the
+        // start here, before anything is served.
+        let feeds_stop = shutdown.child_token();
+        let feeds = upstream::start(
+            (self.feeds)(),
+            &args.feeds,
+            self.migrator.schema(),
+            &pool,
+            &feeds_stop,
+        )?;
         let service = server::Service {
             name: self.name,
             routes: api.routes,
             policies: api.policies,
             migrator: self.migrator,
         };
-        server::serve(
+        let served = server::serve(
             listener,
             service,
             &args.server,
@@ -242,7 +259,13 @@ impl Blueprint {
             signals,
             shutdown,
         )
-        .await?;
+        .await;
+        feeds_stop.cancel();
+        for feed in feeds {
+            // A subscriber ends at a transaction boundary when cancelled; a panic was logged.
+            let _ = feed.await;
+        }
+        served?;
         Ok(())
     }
 }

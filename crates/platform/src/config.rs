@@ -21,6 +21,44 @@ pub struct DatabaseArgs {
     pub db_acquire_timeout_secs: u64,
 }
 
+/// The upstream event feeds a service consumes (see `feed::upstream`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct FeedArgs {
+    /// An upstream service's gRPC address by name, `name=url` (e.g.
+    /// `intake=http://intake:50051`); repeat the flag, or separate pairs with commas.
+    #[arg(long = "upstream", env = "UPSTREAMS", value_delimiter = ',', value_parser = upstream)]
+    pub upstreams: Vec<(String, String)>,
+    /// File holding the `service` token presented to upstream feeds (a mounted Secret; read
+    /// again on every reconnect, so a rotated token is picked up).
+    #[arg(long, env = "SERVICE_TOKEN_FILE")]
+    pub service_token_file: Option<PathBuf>,
+    /// PEM file with the CA certificate of the upstreams' TLS certificates (for `https://`
+    /// upstreams signed by a private CA).
+    #[arg(long, env = "UPSTREAM_CA_FILE")]
+    pub upstream_ca_file: Option<PathBuf>,
+}
+
+impl FeedArgs {
+    /// The configured address of upstream `name`.
+    pub fn address_of(&self, name: &str) -> Option<&str> {
+        self.upstreams
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, url)| url.as_str())
+    }
+}
+
+fn upstream(value: &str) -> Result<(String, String), String> {
+    let (name, url) = value
+        .split_once('=')
+        .ok_or("expected name=url, e.g. intake=http://intake:50051")?;
+    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!("{url}: expected an http:// or https:// address"));
+    }
+    Ok((name.trim().to_owned(), url.to_owned()))
+}
+
 /// Token verification settings.
 #[derive(clap::Args, Debug, Clone)]
 pub struct AuthArgs {

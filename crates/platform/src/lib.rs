@@ -6,7 +6,8 @@
 //! A service declares what is its own in an [`app::Blueprint`] (its gRPC services,
 //! authorization rules, migrations and handlers) and hands the rest to this crate: start-up
 //! ([`app`]), wire conversions ([`wire`]), pagination ([`page`]), typed ids ([`id_type!`]),
-//! idempotent creates and audited reads ([`change`]), event feeds ([`feed`]).
+//! idempotent creates and audited reads ([`change`]), event feeds ([`feed`]), the shared
+//! assessment vocabulary ([`vocabulary`]).
 
 pub mod app;
 pub mod audit;
@@ -26,6 +27,7 @@ pub mod page;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod vocabulary;
 pub mod wire;
 
 pub use error::{ApiError, Violations};

@@ -26,6 +26,20 @@ pub mod fallwerk {
             include!(concat!(env!("OUT_DIR"), "/fallwerk.feed.v1.rs"));
         }
     }
+    /// `fallwerk.type`.
+    pub mod r#type {
+        /// `fallwerk.type.v1`: the vocabulary every service shares.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/fallwerk.r#type.v1.rs"));
+        }
+    }
+    /// `fallwerk.caseplan`.
+    pub mod caseplan {
+        /// `fallwerk.caseplan.v1`: the case-plan service and its events.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/fallwerk.caseplan.v1.rs"));
+        }
+    }
     /// `fallwerk.intake`.
     pub mod intake {
         /// `fallwerk.intake.v1`: the intake service and its events.
@@ -36,4 +50,6 @@ pub mod fallwerk {
     }
 }
 
-pub use fallwerk::{feed::v1 as feed, intake::v1 as intake};
+pub use fallwerk::{
+    caseplan::v1 as caseplan, feed::v1 as feed, intake::v1 as intake, r#type::v1 as types,
+};

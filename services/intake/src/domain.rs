@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use fallwerk_platform::{clock::same_office_day, id_type, stored_enum};
 
+pub use fallwerk_platform::vocabulary::{ActivationTrack, Barrier, CapacityToWork};
+
 id_type!(
     /// An applicant (person master data).
     ApplicantId,
@@ -224,50 +226,6 @@ impl AccessCheck {
         broken
     }
 }
-
-stored_enum!(
-    /// Capacity to work as assessed in the first consultation.
-    CapacityToWork {
-        /// Full.
-        Full = "full",
-        /// Partial.
-        Partial = "partial",
-        /// None in the short term.
-        None = "none",
-    }
-);
-
-stored_enum!(
-    /// The activation track.
-    ActivationTrack {
-        /// Ready for job placement now.
-        JobPlacement = "job_placement",
-        /// Activatable with support.
-        WithSupport = "with_support",
-        /// Not activatable in the short term (advised too).
-        NotShortTerm = "not_short_term",
-    }
-);
-
-stored_enum!(
-    /// A barrier to taking up work.
-    Barrier {
-        /// Childcare.
-        Childcare = "childcare",
-        /// Health.
-        Health = "health",
-        /// Debt.
-        Debt = "debt",
-        /// Addiction.
-        Addiction = "addiction",
-        /// Housing.
-        Housing = "housing",
-        /// Language.
-        Language = "language",
-        /// Qualification.
-        Qualification = "qualification",
-    }
-);
 
 /// What a completed first consultation holds.
 #[derive(Debug, Clone)]

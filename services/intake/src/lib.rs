@@ -1,5 +1,6 @@
 //! intake: the office's front. Applicants, visits, access checks, first consultations, the
-//! roster of teams and advisors, and the opening of cases with a responsible advisor.
+//! roster of teams and advisors, and the opening of cases with a responsible advisor. It learns
+//! from case-plan's feed when a case closes ([`case_plan_feed`]).
 //!
 //! Layers: [`api`] translates and validates gRPC requests (one file per resource),
 //! [`domain`] holds the rules, [`store`] the SQL. [`authz`] says who may call what. Start-up,
@@ -7,6 +8,7 @@
 
 pub mod api;
 pub mod authz;
+pub mod case_plan_feed;
 pub mod domain;
 pub mod store;
 
@@ -34,7 +36,12 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0002_domain_values",
                 sql: include_str!("../migrations/0002_domain_values.sql"),
             },
+            Migration {
+                id: "0003_one_open_case",
+                sql: include_str!("../migrations/0003_one_open_case.sql"),
+            },
         ],
     ),
     api: api::api,
+    feeds: case_plan_feed::feeds,
 };

@@ -1,6 +1,7 @@
 //! The whole intake flow, as an office runs it.
 
-use fallwerk_proto::intake as pb;
+use fallwerk_proto::{intake as pb, types};
+use fallwerk_tests::{error_metadata, error_reason};
 
 use crate::{Office, applicant, complete, continue_check, wire_date};
 
@@ -87,7 +88,10 @@ async fn a_person_who_walks_in_is_registered_consulted_the_same_day_and_gets_a_c
         .expect("consultation");
     assert_eq!(completed.state(), pb::ConsultationState::Completed);
     let outcome = completed.outcome.expect("outcome");
-    assert_eq!(outcome.activation_track(), pb::ActivationTrack::WithSupport);
+    assert_eq!(
+        outcome.activation_track(),
+        types::ActivationTrack::WithSupport
+    );
     assert_eq!(outcome.first_steps.len(), 2);
 
     // The case opens with the consulting advisor responsible.
@@ -266,4 +270,71 @@ async fn a_visit_sent_to_a_priority_provider_gets_no_consultation() {
         fallwerk_tests::error_reason(&refused).as_deref(),
         Some("VISIT_CLOSED")
     );
+}
+
+#[tokio::test]
+async fn a_returning_client_with_an_open_case_is_refused_a_second_one_and_told_which() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let mut advisor = office.client(&office.advisor).await;
+    let mut open_case_of = async |consultation_id: String| {
+        advisor
+            .open_case(pb::OpenCaseRequest {
+                consultation_id,
+                assignment: pb::AdvisorAssignment::ConsultingAdvisor.into(),
+                request_id: String::new(),
+            })
+            .await
+    };
+    let first = office
+        .completed_consultation(&office.desk, &office.advisor)
+        .await;
+    let case = open_case_of(first.id)
+        .await
+        .expect("first case")
+        .into_inner()
+        .case_opening
+        .expect("opening");
+
+    // The same person comes back another day and is consulted again.
+    let visit = desk
+        .register_visit(pb::RegisterVisitRequest {
+            applicant_id: case.applicant_id.clone(),
+            concern: "Frage zum Kita-Gutschein".into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("second visit")
+        .into_inner()
+        .visit
+        .expect("visit");
+    desk.record_access_check(continue_check(&visit.id))
+        .await
+        .expect("access check");
+    let mut advisor_client = office.client(&office.advisor).await;
+    let second = advisor_client
+        .start_consultation(pb::StartConsultationRequest {
+            visit_id: visit.id,
+            request_id: String::new(),
+        })
+        .await
+        .expect("consultation")
+        .into_inner()
+        .consultation
+        .expect("consultation");
+    advisor_client
+        .complete_consultation(complete(&second.id))
+        .await
+        .expect("completed");
+
+    let refused = open_case_of(second.id)
+        .await
+        .expect_err("a second open case for the same client");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        error_reason(&refused).as_deref(),
+        Some("CLIENT_HAS_OPEN_CASE")
+    );
+    assert_eq!(error_metadata(&refused, "case_id"), Some(case.case_id));
+    assert_eq!(office.open_cases_of("advisor-1").await, 1);
 }

@@ -32,6 +32,7 @@ async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_ser
         [
             "0001_intake",
             "0002_domain_values",
+            "0003_one_open_case",
             "platform_0001_outbox_idempotency_audit",
             "platform_0002_feed",
             "platform_0003_feed_wakeups_and_parking"
@@ -55,7 +56,7 @@ async fn the_service_is_not_serving_until_its_migrations_ran() {
     let cli = SERVICE
         .parse_cli(["intake", "--database-url", &db.url, "migrate"])
         .expect("cli");
-    assert_eq!(SERVICE.migrate(&cli.database).await.expect("migrate"), 5);
+    assert_eq!(SERVICE.migrate(&cli.database).await.expect("migrate"), 6);
     app.wait_serving().await;
     // Running it again finds nothing to do.
     assert_eq!(

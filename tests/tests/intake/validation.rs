@@ -1,6 +1,6 @@
 //! Bad input is answered INVALID_ARGUMENT naming every bad field, and writes nothing.
 
-use fallwerk_proto::intake as pb;
+use fallwerk_proto::{intake as pb, types};
 use fallwerk_tests::bad_fields;
 use tonic::Code;
 
@@ -189,9 +189,9 @@ async fn an_outcome_names_missing_steps_repeated_barriers_and_a_track_beyond_cap
         consultation_id: consultation.id.clone(),
         outcome: Some(pb::ConsultationOutcome {
             first_steps: vec![],
-            capacity_to_work: pb::CapacityToWork::None.into(),
-            activation_track: pb::ActivationTrack::JobPlacement.into(),
-            barriers: vec![pb::Barrier::Debt.into(), pb::Barrier::Debt.into()],
+            capacity_to_work: types::CapacityToWork::None.into(),
+            activation_track: types::ActivationTrack::JobPlacement.into(),
+            barriers: vec![types::Barrier::Debt.into(), types::Barrier::Debt.into()],
             ..Default::default()
         }),
         request_id: String::new(),

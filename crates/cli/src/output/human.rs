@@ -2,7 +2,7 @@
 //! table per list, times in the terminal's local time, enums in plain words.
 
 use chrono::Local;
-use fallwerk_proto::{google::r#type::Date, intake as pb};
+use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use prost_types::Timestamp;
 
 use super::{datetime, short_name};
@@ -235,16 +235,19 @@ pub fn consultation(consultation: &pb::Consultation) -> String {
         let barriers: Vec<_> = outcome
             .barriers
             .iter()
-            .map(|b| short_name(*b, pb::Barrier::as_str_name))
+            .map(|b| short_name(*b, types::Barrier::as_str_name))
             .collect();
         rows.extend([
             (
                 "capacity",
-                short_name(outcome.capacity_to_work, pb::CapacityToWork::as_str_name),
+                short_name(outcome.capacity_to_work, types::CapacityToWork::as_str_name),
             ),
             (
                 "track",
-                short_name(outcome.activation_track, pb::ActivationTrack::as_str_name),
+                short_name(
+                    outcome.activation_track,
+                    types::ActivationTrack::as_str_name,
+                ),
             ),
             (
                 "barriers",

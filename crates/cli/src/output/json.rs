@@ -3,7 +3,7 @@
 //! here.
 
 use chrono::SecondsFormat;
-use fallwerk_proto::{google::r#type::Date, intake as pb};
+use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use prost_types::Timestamp;
 use serde_json::{Value, json};
 
@@ -119,14 +119,14 @@ fn consultation_outcome(outcome: &pb::ConsultationOutcome) -> Value {
     let barriers: Vec<Value> = outcome
         .barriers
         .iter()
-        .map(|b| enum_value(*b, pb::Barrier::as_str_name))
+        .map(|b| enum_value(*b, types::Barrier::as_str_name))
         .collect();
     json!({
         "first_steps": outcome.first_steps,
         "self_help_options": outcome.self_help_options,
         "office_offers": outcome.office_offers,
-        "capacity_to_work": enum_value(outcome.capacity_to_work, pb::CapacityToWork::as_str_name),
-        "activation_track": enum_value(outcome.activation_track, pb::ActivationTrack::as_str_name),
+        "capacity_to_work": enum_value(outcome.capacity_to_work, types::CapacityToWork::as_str_name),
+        "activation_track": enum_value(outcome.activation_track, types::ActivationTrack::as_str_name),
         "barriers": barriers,
         "notes": outcome.notes,
     })

@@ -5,11 +5,15 @@
 //! - [`notify`] turns PostgreSQL notifications into wake-ups (no slow polling).
 //! - [`service`] is `fallwerk.feed.v1.EventFeed`: replay from a position, then follow live.
 //! - [`subscriber`] applies an upstream's events exactly once, resuming from its cursor.
+//! - [`upstream`]: the feeds a service consumes, declared as [`Feed`]s and run beside the server.
 
 pub mod notify;
 pub mod sequencer;
 pub mod service;
 pub mod subscriber;
+pub mod upstream;
+
+pub use upstream::Feed;
 
 use crate::auth::{AccessPolicy, MethodRule, Role};
 

@@ -160,6 +160,7 @@ impl Intake {
                     applicant_id: id.to_string(),
                     changed_fields: paths,
                     occur_time: Some(timestamp(now)),
+                    client: Some(client_facts(&row)),
                 };
                 change.event(id, now, &event).await?;
                 change.audit(caller, "applicant", &[id.0]).await?;
@@ -327,5 +328,20 @@ impl From<ApplicantRow> for pb::Applicant {
             create_time: Some(timestamp(row.created_at)),
             update_time: Some(timestamp(row.updated_at)),
         }
+    }
+}
+
+/// What another service needs to know of an applicant to carry their case on.
+pub(super) fn client_facts(row: &ApplicantRow) -> pb::ClientFacts {
+    pb::ClientFacts {
+        display_name: format!("{} {}", row.given_name, row.family_name),
+        birth_date: Some(wire_date(row.birth_date)),
+        interpreter_language: row.interpreter_language.clone(),
+        single_parent: row.single_parent,
+        youngest_child_age: row
+            .children_ages
+            .iter()
+            .min()
+            .and_then(|age| u32::try_from(*age).ok()),
     }
 }

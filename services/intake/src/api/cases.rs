@@ -6,11 +6,12 @@ use fallwerk_platform::{
     ApiError, Violations,
     auth::Caller,
     idempotency::request_key,
+    vocabulary::barrier_numbers,
     wire::{self, timestamp},
 };
-use fallwerk_proto::intake as pb;
+use fallwerk_proto::{intake as pb, types};
 
-use super::Intake;
+use super::{Intake, applicants::client_facts};
 use crate::{
     domain::{self, Assignment, CaseId, ConsultationId, StateError, TeamId},
     store::{self, cases::CaseOpeningRow, roster, visits},
@@ -46,6 +47,12 @@ impl Intake {
                 {
                     return Err(StateError::CaseAlreadyOpen.into());
                 }
+                let applicant = consultation.applicant_id;
+                if let Some(open) =
+                    store::cases::open_of_applicant(change.conn(), applicant).await?
+                {
+                    return Err(client_has_open_case(open));
+                }
                 let responsible = match assignment {
                     Assignment::ConsultingAdvisor => consultation.advisor_id,
                     Assignment::LowestCaseload => {
@@ -73,7 +80,18 @@ impl Intake {
                     opened_at: now,
                     same_day: consultation.same_day,
                 };
-                store::cases::insert(change.conn(), &opening).await?;
+                if !store::cases::insert(change.conn(), &opening).await? {
+                    // A concurrent opening won the race; answer as if it had come first.
+                    return Err(
+                        match store::cases::open_of_applicant(change.conn(), applicant).await? {
+                            Some(open) => client_has_open_case(open),
+                            None => StateError::CaseAlreadyOpen.into(),
+                        },
+                    );
+                }
+                let client = store::applicants::get(change.conn(), applicant)
+                    .await?
+                    .ok_or_else(|| ApiError::Internal("consultation without applicant".into()))?;
                 let case_opening = pb::CaseOpening {
                     case_id: opening.case_id.to_string(),
                     applicant_id: opening.applicant_id.to_string(),
@@ -85,14 +103,27 @@ impl Intake {
                     consultation_start_time: Some(timestamp(consultation.started_at)),
                     same_day: consultation.same_day,
                 };
-                let outcome = pb::Consultation::from(consultation)
-                    .outcome
-                    .unwrap_or_default();
+                let outcome = consultation.outcome.clone().ok_or_else(|| {
+                    ApiError::Internal("completed consultation without outcome".into())
+                })?;
                 let event = pb::CaseOpened {
-                    case_opening: Some(case_opening.clone()),
-                    activation_track: outcome.activation_track,
-                    capacity_to_work: outcome.capacity_to_work,
-                    barriers: outcome.barriers,
+                    case_id: case_opening.case_id.clone(),
+                    applicant_id: case_opening.applicant_id.clone(),
+                    team_id: case_opening.team_id.clone(),
+                    responsible_advisor_id: case_opening.responsible_advisor_id.clone(),
+                    open_time: case_opening.open_time,
+                    client: Some(client_facts(&client)),
+                    consultation_id: case_opening.consultation_id.clone(),
+                    consulting_advisor_id: consultation.advisor_id.to_string(),
+                    arrive_time: case_opening.arrive_time,
+                    consultation_start_time: case_opening.consultation_start_time,
+                    same_day: case_opening.same_day,
+                    first_steps: outcome.first_steps,
+                    self_help_options: outcome.self_help_options,
+                    office_offers: outcome.office_offers,
+                    capacity_to_work: types::CapacityToWork::from(outcome.capacity_to_work).into(),
+                    activation_track: types::ActivationTrack::from(outcome.activation_track).into(),
+                    barriers: barrier_numbers(&outcome.barriers),
                 };
                 change.event(opening.case_id, now, &event).await?;
                 change.audit(caller, "case", &[opening.case_id.0]).await?;
@@ -167,5 +198,16 @@ fn assignment(value: i32) -> Result<Assignment, String> {
             Assignment::try_from(known).map_err(|()| "must be one of the enum's values".into())
         }
         Err(_) => Err("must be one of the enum's values".into()),
+    }
+}
+
+/// FAILED_PRECONDITION `CLIENT_HAS_OPEN_CASE` with the open case's id in `case_id`.
+fn client_has_open_case(open: CaseId) -> ApiError {
+    ApiError::FailedPrecondition {
+        reason: "CLIENT_HAS_OPEN_CASE",
+        message: format!(
+            "the client has an open case ({open}); their responsible advisor carries it on"
+        ),
+        metadata: [("case_id".to_owned(), open.to_string())].into(),
     }
 }

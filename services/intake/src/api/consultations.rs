@@ -8,7 +8,7 @@ use fallwerk_platform::{
     idempotency::request_key,
     wire::{self, enum_value, timestamp},
 };
-use fallwerk_proto::intake as pb;
+use fallwerk_proto::{intake as pb, types};
 
 use super::Intake;
 use crate::{
@@ -124,8 +124,8 @@ impl Intake {
                 let event = pb::ConsultationCompleted {
                     consultation_id: id.to_string(),
                     team_id: consultation.team_id.to_string(),
-                    capacity_to_work: pb::CapacityToWork::from(outcome.capacity_to_work).into(),
-                    activation_track: pb::ActivationTrack::from(outcome.activation_track).into(),
+                    capacity_to_work: types::CapacityToWork::from(outcome.capacity_to_work).into(),
+                    activation_track: types::ActivationTrack::from(outcome.activation_track).into(),
                     barriers: barriers(&outcome),
                     complete_time: Some(timestamp(now)),
                 };
@@ -175,18 +175,18 @@ fn consultation_outcome(
     let office_offers = wire::text_list(v, "outcome.office_offers", &o.office_offers, 50, 500);
     let capacity = v.check(
         "outcome.capacity_to_work",
-        enum_value::<pb::CapacityToWork, _>(o.capacity_to_work),
+        enum_value::<types::CapacityToWork, _>(o.capacity_to_work),
     );
     let track = v.check(
         "outcome.activation_track",
-        enum_value::<pb::ActivationTrack, _>(o.activation_track),
+        enum_value::<types::ActivationTrack, _>(o.activation_track),
     );
     let mut barriers = Vec::with_capacity(o.barriers.len());
     let mut barriers_ok = true;
     for (i, b) in o.barriers.iter().enumerate() {
         match v.check(
             &format!("outcome.barriers[{i}]"),
-            enum_value::<pb::Barrier, _>(*b),
+            enum_value::<types::Barrier, _>(*b),
         ) {
             Some(b) => barriers.push(b),
             None => barriers_ok = false,
@@ -228,7 +228,7 @@ fn barriers(outcome: &ConsultationOutcome) -> Vec<i32> {
     outcome
         .barriers
         .iter()
-        .map(|b| pb::Barrier::from(*b).into())
+        .map(|b| types::Barrier::from(*b).into())
         .collect()
 }
 
@@ -244,8 +244,8 @@ impl From<ConsultationRow> for pb::Consultation {
             start_time: Some(timestamp(row.started_at)),
             complete_time: row.completed_at.map(timestamp),
             outcome: row.outcome.map(|o| pb::ConsultationOutcome {
-                capacity_to_work: pb::CapacityToWork::from(o.capacity_to_work).into(),
-                activation_track: pb::ActivationTrack::from(o.activation_track).into(),
+                capacity_to_work: types::CapacityToWork::from(o.capacity_to_work).into(),
+                activation_track: types::ActivationTrack::from(o.activation_track).into(),
                 barriers: barriers(&o),
                 first_steps: o.first_steps,
                 self_help_options: o.self_help_options,

@@ -115,29 +115,6 @@ wire_enum!(
     [None, Received, ToBeApplied, Unclear]
 );
 wire_enum!(
-    domain::CapacityToWork,
-    pb::CapacityToWork,
-    [Full, Partial, None]
-);
-wire_enum!(
-    domain::ActivationTrack,
-    pb::ActivationTrack,
-    [JobPlacement, WithSupport, NotShortTerm]
-);
-wire_enum!(
-    domain::Barrier,
-    pb::Barrier,
-    [
-        Childcare,
-        Health,
-        Debt,
-        Addiction,
-        Housing,
-        Language,
-        Qualification
-    ]
-);
-wire_enum!(
     domain::AdvisorFunction,
     pb::AdvisorFunction,
     [Administrative, SocialWork, JobPlacement]

@@ -45,7 +45,9 @@ impl Intake {
                     })?
                     .into();
                 let event = pb::TeamCreated {
-                    team: Some(team.clone()),
+                    team_id: id.to_string(),
+                    display_name: name.clone(),
+                    create_time: Some(timestamp(now)),
                 };
                 change.event(id, now, &event).await?;
                 Ok(pb::CreateTeamResponse { team: Some(team) })
@@ -108,10 +110,7 @@ impl Intake {
                             )
                         })?
                         .into();
-                let event = pb::AdvisorChanged {
-                    advisor: Some(advisor.clone()),
-                };
-                change.event(id, now, &event).await?;
+                change.event(id, now, &advisor_changed(&advisor)).await?;
                 change.audit(caller, "advisor", &[id.0]).await?;
                 Ok(pb::CreateAdvisorResponse {
                     advisor: Some(advisor),
@@ -158,10 +157,7 @@ impl Intake {
                 let advisor: pb::Advisor = roster::update_advisor(change.conn(), id, &values, now)
                     .await?
                     .into();
-                let event = pb::AdvisorChanged {
-                    advisor: Some(advisor.clone()),
-                };
-                change.event(id, now, &event).await?;
+                change.event(id, now, &advisor_changed(&advisor)).await?;
                 change.audit(caller, "advisor", &[id.0]).await?;
                 Ok(pb::UpdateAdvisorResponse {
                     advisor: Some(advisor),
@@ -268,5 +264,18 @@ impl From<AdvisorRow> for pb::Advisor {
             open_cases: i32::try_from(row.open_cases).unwrap_or(i32::MAX),
             etag: row.version.to_string(),
         }
+    }
+}
+
+/// The roster event for `advisor` as it is now.
+fn advisor_changed(advisor: &pb::Advisor) -> pb::AdvisorChanged {
+    pb::AdvisorChanged {
+        advisor_id: advisor.id.clone(),
+        team_id: advisor.team_id.clone(),
+        subject: advisor.subject.clone(),
+        display_name: advisor.display_name.clone(),
+        function: advisor.function,
+        capacity: advisor.capacity,
+        active: advisor.active,
     }
 }

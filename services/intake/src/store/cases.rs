@@ -37,11 +37,27 @@ pub async fn of_consultation(
     .await
 }
 
-/// Inserts a case opening.
-pub async fn insert(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+/// The applicant's open case, if any.
+pub async fn open_of_applicant(
+    conn: &mut PgConnection,
+    applicant: ApplicantId,
+) -> Result<Option<CaseId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT case_id AS "case_id: CaseId" FROM intake.case_openings
+           WHERE applicant_id = $1 AND closed_at IS NULL"#,
+        applicant.0
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Inserts a case opening unless the consultation has one or the applicant has an open case
+/// (unique indexes decide, so concurrent openings cannot both win); whether it was inserted.
+pub async fn insert(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
         "INSERT INTO intake.case_openings (case_id, consultation_id, applicant_id, team_id, responsible_advisor_id, opened_at, same_day)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT DO NOTHING",
         row.case_id.0,
         row.consultation_id.0,
         row.applicant_id.0,
@@ -49,6 +65,22 @@ pub async fn insert(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<(),
         row.responsible_advisor_id.0,
         row.opened_at,
         row.same_day,
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Marks a case closed (case-plan's CaseClosed); a case closed already stays as it was.
+pub async fn close(
+    conn: &mut PgConnection,
+    case: CaseId,
+    closed_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intake.case_openings SET closed_at = $2 WHERE case_id = $1 AND closed_at IS NULL",
+        case.0,
+        closed_at,
     )
     .execute(conn)
     .await?;

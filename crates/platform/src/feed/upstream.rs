@@ -1,0 +1,101 @@
+//! The feeds a service consumes. The service declares them ([`Feed::new`]: which upstream,
+//! which event types, which handler); configuration says where each upstream is
+//! (`UPSTREAMS=intake=http://intake:50051`) and which token and CA to use; the platform runs
+//! one [`Subscriber`] per feed beside the server until shutdown.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::subscriber::{EventHandler, Subscriber, Subscription, TokenFile};
+use crate::config::{ConfigError, FeedArgs};
+
+type Run = Box<
+    dyn FnOnce(Subscription, PgPool, CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send,
+>;
+
+/// One upstream feed a service consumes.
+pub struct Feed {
+    upstream: &'static str,
+    event_types: Vec<String>,
+    run: Run,
+}
+
+impl Feed {
+    /// The feed of `upstream` (its name in `UPSTREAMS`, its cursor and metrics label), limited
+    /// to `event_types`, applied by `handler`.
+    pub fn new<H: EventHandler>(
+        upstream: &'static str,
+        event_types: Vec<String>,
+        handler: H,
+    ) -> Self {
+        let handler = Arc::new(handler);
+        Feed {
+            upstream,
+            event_types,
+            run: Box::new(move |subscription, pool, shutdown| {
+                Box::pin(Subscriber::new(subscription, pool, handler).run(shutdown))
+            }),
+        }
+    }
+
+    /// The upstream's name.
+    pub fn upstream(&self) -> &'static str {
+        self.upstream
+    }
+}
+
+/// Starts a subscriber per feed, writing into `schema` on `pool`, until `shutdown`. A feed
+/// whose upstream is not configured, or feeds without a service token, are configuration
+/// errors: a consumer that silently consumes nothing would look healthy and be wrong.
+pub fn start(
+    feeds: Vec<Feed>,
+    args: &FeedArgs,
+    schema: &'static str,
+    pool: &PgPool,
+    shutdown: &CancellationToken,
+) -> Result<Vec<JoinHandle<()>>, ConfigError> {
+    if feeds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let token = args.service_token_file.clone().ok_or_else(|| ConfigError {
+        setting: "SERVICE_TOKEN_FILE",
+        problem: "this service consumes upstream feeds and needs a service token".into(),
+    })?;
+    let ca_cert = match &args.upstream_ca_file {
+        None => None,
+        Some(path) => Some(tonic::transport::Certificate::from_pem(
+            std::fs::read(path).map_err(|e| ConfigError {
+                setting: "UPSTREAM_CA_FILE",
+                problem: format!("{}: {e}", path.display()),
+            })?,
+        )),
+    };
+    let mut tasks = Vec::with_capacity(feeds.len());
+    for feed in feeds {
+        let upstream = args.address_of(feed.upstream).ok_or_else(|| ConfigError {
+            setting: "UPSTREAMS",
+            problem: format!(
+                "this service consumes the feed of `{0}`; give its address as `{0}=http://host:port`",
+                feed.upstream
+            ),
+        })?;
+        let subscription = Subscription {
+            name: feed.upstream.into(),
+            upstream: upstream.into(),
+            event_types: feed.event_types,
+            token: TokenFile(token.clone()),
+            ca_cert: ca_cert.clone(),
+            schema,
+        };
+        tasks.push(tokio::spawn((feed.run)(
+            subscription,
+            pool.clone(),
+            shutdown.clone(),
+        )));
+    }
+    Ok(tasks)
+}

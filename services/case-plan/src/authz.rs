@@ -1,0 +1,45 @@
+//! Who may call which case-plan method: the one place to read it. Object-level rules (the
+//! case's team) are checked in the handlers, which answer NOT_FOUND for another team's cases.
+
+use fallwerk_platform::auth::{
+    AccessPolicy, MethodRule,
+    Role::{Advisor, TeamLead},
+};
+use fallwerk_proto::caseplan::case_plan_service_server::SERVICE_NAME;
+
+/// The method rules of `fallwerk.caseplan.v1.CasePlanService`. Case content is for the case's
+/// team only: its advisors read and change, its lead reads (and later approves and reassigns).
+/// Front desk, admins, partners and services see none of it.
+pub const POLICY: AccessPolicy = AccessPolicy {
+    service: SERVICE_NAME,
+    rules: &[
+        MethodRule {
+            method: "GetCase",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "ListCases",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "UpdateCase",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "GetHelpPlan",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "ReviseHelpPlan",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "ListPlanRevisions",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "CloseCase",
+            roles: &[Advisor],
+        },
+    ],
+};

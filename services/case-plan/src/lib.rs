@@ -1,0 +1,38 @@
+//! case-plan: the case after its first day. Cases arrive from intake's event feed; the
+//! responsible advisor builds the help plan with the client in revisions, and closes the case
+//! with an outcome whose lasting effect is checked at a follow-up.
+//!
+//! Layers: [`api`] translates and validates gRPC requests (one file per resource),
+//! [`domain`] holds the rules, [`store`] the SQL, [`intake_feed`] applies intake's events.
+//! [`authz`] says who may call what. Start-up and everything else every service shares comes
+//! from the platform crate.
+
+pub mod api;
+pub mod authz;
+pub mod domain;
+pub mod intake_feed;
+pub mod store;
+
+use fallwerk_platform::{
+    app::Blueprint,
+    migrate::{Migration, Migrator},
+};
+
+/// The schema case-plan owns.
+pub const SCHEMA: &str = "caseplan";
+
+/// case-plan as the platform starts it.
+pub const SERVICE: Blueprint = Blueprint {
+    name: "case-plan",
+    grpc_listen: "127.0.0.1:50052",
+    metrics_listen: "127.0.0.1:9102",
+    migrator: Migrator::new(
+        SCHEMA,
+        &[Migration {
+            id: "0001_caseplan",
+            sql: include_str!("../migrations/0001_caseplan.sql"),
+        }],
+    ),
+    api: api::api,
+    feeds: intake_feed::feeds,
+};

@@ -1,0 +1,425 @@
+//! Cases: written from intake's CaseOpened events, read by the case's team, closed here.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::{
+    ActivationTrack, AdvisorId, ApplicantId, Barrier, CapacityToWork, CaseId, CaseOutcome,
+    CaseState, Closure, ConsultationId, LegalBasis, TeamId,
+};
+
+/// A case as stored.
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    /// Id (intake's).
+    pub id: CaseId,
+    /// The client at intake.
+    pub applicant_id: ApplicantId,
+    /// The team.
+    pub team_id: TeamId,
+    /// The responsible advisor.
+    pub responsible_advisor_id: AdvisorId,
+    /// Where it stands.
+    pub state: CaseState,
+    /// When intake opened it.
+    pub opened_at: DateTime<Utc>,
+    /// The client.
+    pub client: ClientRow,
+    /// The first consultation.
+    pub consultation: FirstConsultationRow,
+    /// The law the assistance rests on, once determined.
+    pub legal_basis: Option<LegalBasis>,
+    /// The current plan revision (0: none).
+    pub plan_revision: i32,
+    /// The earliest due day of a planned step of the current plan.
+    pub next_due_date: Option<NaiveDate>,
+    /// Set once closed.
+    pub closure: Option<ClosureRow>,
+    /// Version for etags.
+    pub version: i32,
+    /// Last change here.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The client facts a case carries.
+#[derive(Debug, Clone)]
+pub struct ClientRow {
+    /// "given family".
+    pub display_name: String,
+    /// Date of birth.
+    pub birth_date: NaiveDate,
+    /// BCP 47 tag, empty for none.
+    pub interpreter_language: String,
+    /// Raises children alone.
+    pub single_parent: bool,
+    /// Age of the youngest child.
+    pub youngest_child_age: Option<i32>,
+}
+
+/// The first consultation a case comes from.
+#[derive(Debug, Clone)]
+pub struct FirstConsultationRow {
+    /// Its id at intake.
+    pub consultation_id: ConsultationId,
+    /// Who consulted.
+    pub consulting_advisor_id: AdvisorId,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When the person arrived.
+    pub arrived_at: DateTime<Utc>,
+    /// Started on the day of arrival.
+    pub same_day: bool,
+    /// First steps agreed.
+    pub first_steps: Vec<String>,
+    /// Self-help options discussed.
+    pub self_help_options: Vec<String>,
+    /// Office offers discussed.
+    pub office_offers: Vec<String>,
+    /// Capacity to work.
+    pub capacity_to_work: CapacityToWork,
+    /// Activation track.
+    pub activation_track: ActivationTrack,
+    /// Barriers.
+    pub barriers: Vec<Barrier>,
+}
+
+/// A closure as stored.
+#[derive(Debug, Clone)]
+pub struct ClosureRow {
+    /// What was asked.
+    pub closure: Closure,
+    /// When.
+    pub closed_at: DateTime<Utc>,
+    /// Who (token subject).
+    pub closed_by: String,
+}
+
+/// A new case from intake's CaseOpened event.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    /// Id.
+    pub id: CaseId,
+    /// Client at intake.
+    pub applicant_id: ApplicantId,
+    /// Team.
+    pub team_id: TeamId,
+    /// Responsible advisor.
+    pub responsible_advisor_id: AdvisorId,
+    /// When intake opened it.
+    pub opened_at: DateTime<Utc>,
+    /// The client.
+    pub client: ClientRow,
+    /// The first consultation.
+    pub consultation: FirstConsultationRow,
+}
+
+/// Inserts a case unless it exists (events may be delivered twice); whether it was new.
+pub async fn insert(conn: &mut PgConnection, case: &NewCase) -> Result<bool, sqlx::Error> {
+    let c = &case.client;
+    let f = &case.consultation;
+    let barriers: Vec<String> = f.barriers.iter().map(|b| b.as_str().to_owned()).collect();
+    let result = sqlx::query!(
+        "INSERT INTO caseplan.cases (
+             id, applicant_id, team_id, responsible_advisor_id, state, opened_at,
+             client_display_name, client_birth_date, client_interpreter_language,
+             client_single_parent, client_youngest_child_age,
+             consultation_id, consulting_advisor_id, consultation_started_at, arrived_at, same_day,
+             first_steps, self_help_options, office_offers, capacity_to_work, activation_track,
+             barriers, updated_at)
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20, $21, $5)
+         ON CONFLICT (id) DO NOTHING",
+        Uuid::from(case.id),
+        Uuid::from(case.applicant_id),
+        Uuid::from(case.team_id),
+        Uuid::from(case.responsible_advisor_id),
+        case.opened_at,
+        c.display_name,
+        c.birth_date,
+        c.interpreter_language,
+        c.single_parent,
+        c.youngest_child_age,
+        Uuid::from(f.consultation_id),
+        Uuid::from(f.consulting_advisor_id),
+        f.started_at,
+        f.arrived_at,
+        f.same_day,
+        &f.first_steps,
+        &f.self_help_options,
+        &f.office_offers,
+        f.capacity_to_work.as_str(),
+        f.activation_track.as_str(),
+        &barriers,
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Updates the client facts of every case of `applicant` (intake's ApplicantUpdated).
+pub async fn update_client(
+    conn: &mut PgConnection,
+    applicant: ApplicantId,
+    client: &ClientRow,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET client_display_name = $2, client_birth_date = $3,
+             client_interpreter_language = $4, client_single_parent = $5,
+             client_youngest_child_age = $6, version = version + 1, updated_at = $7
+         WHERE applicant_id = $1",
+        Uuid::from(applicant),
+        client.display_name,
+        client.birth_date,
+        client.interpreter_language,
+        client.single_parent,
+        client.youngest_child_age,
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A case as the columns hold it, before its values are checked.
+struct Columns {
+    id: Uuid,
+    applicant_id: Uuid,
+    team_id: Uuid,
+    responsible_advisor_id: Uuid,
+    state: CaseState,
+    opened_at: DateTime<Utc>,
+    client_display_name: String,
+    client_birth_date: NaiveDate,
+    client_interpreter_language: String,
+    client_single_parent: bool,
+    client_youngest_child_age: Option<i32>,
+    consultation_id: Uuid,
+    consulting_advisor_id: Uuid,
+    consultation_started_at: DateTime<Utc>,
+    arrived_at: DateTime<Utc>,
+    same_day: bool,
+    first_steps: Vec<String>,
+    self_help_options: Vec<String>,
+    office_offers: Vec<String>,
+    capacity_to_work: CapacityToWork,
+    activation_track: ActivationTrack,
+    barriers: Vec<String>,
+    legal_basis: Option<LegalBasis>,
+    plan_revision: i32,
+    next_due_date: Option<NaiveDate>,
+    closure_outcome: Option<CaseOutcome>,
+    closure_note: Option<String>,
+    follow_up_date: Option<NaiveDate>,
+    closed_at: Option<DateTime<Utc>>,
+    closed_by: Option<String>,
+    version: i32,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<Columns> for CaseRow {
+    type Error = sqlx::Error;
+
+    fn try_from(c: Columns) -> Result<Self, sqlx::Error> {
+        let barriers = c
+            .barriers
+            .iter()
+            .map(|b| b.parse())
+            .collect::<Result<Vec<Barrier>, String>>()
+            .map_err(|e| sqlx::Error::Decode(e.into()))?;
+        let closure = match (c.closure_outcome, c.follow_up_date, c.closed_at) {
+            (Some(outcome), Some(follow_up_date), Some(closed_at)) => Some(ClosureRow {
+                closure: Closure {
+                    outcome,
+                    note: c.closure_note.unwrap_or_default(),
+                    follow_up_date,
+                },
+                closed_at,
+                closed_by: c.closed_by.unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        Ok(CaseRow {
+            id: CaseId(c.id),
+            applicant_id: ApplicantId(c.applicant_id),
+            team_id: TeamId(c.team_id),
+            responsible_advisor_id: AdvisorId(c.responsible_advisor_id),
+            state: c.state,
+            opened_at: c.opened_at,
+            client: ClientRow {
+                display_name: c.client_display_name,
+                birth_date: c.client_birth_date,
+                interpreter_language: c.client_interpreter_language,
+                single_parent: c.client_single_parent,
+                youngest_child_age: c.client_youngest_child_age,
+            },
+            consultation: FirstConsultationRow {
+                consultation_id: ConsultationId(c.consultation_id),
+                consulting_advisor_id: AdvisorId(c.consulting_advisor_id),
+                started_at: c.consultation_started_at,
+                arrived_at: c.arrived_at,
+                same_day: c.same_day,
+                first_steps: c.first_steps,
+                self_help_options: c.self_help_options,
+                office_offers: c.office_offers,
+                capacity_to_work: c.capacity_to_work,
+                activation_track: c.activation_track,
+                barriers,
+            },
+            legal_basis: c.legal_basis,
+            plan_revision: c.plan_revision,
+            next_due_date: c.next_due_date,
+            closure,
+            version: c.version,
+            updated_at: c.updated_at,
+        })
+    }
+}
+
+/// Reads a case.
+pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>, sqlx::Error> {
+    let columns = sqlx::query_as!(
+        Columns,
+        r#"SELECT id, applicant_id, team_id, responsible_advisor_id, state AS "state: _",
+               opened_at, client_display_name, client_birth_date, client_interpreter_language,
+               client_single_parent, client_youngest_child_age, consultation_id,
+               consulting_advisor_id, consultation_started_at, arrived_at, same_day, first_steps,
+               self_help_options, office_offers, capacity_to_work AS "capacity_to_work: _",
+               activation_track AS "activation_track: _", barriers,
+               legal_basis AS "legal_basis: _", plan_revision, next_due_date,
+               closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
+               closed_by, version, updated_at
+           FROM caseplan.cases WHERE id = $1"#,
+        Uuid::from(id),
+    )
+    .fetch_optional(conn)
+    .await?;
+    columns.map(CaseRow::try_from).transpose()
+}
+
+/// Reads a case and locks it for a change in this transaction.
+pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>, sqlx::Error> {
+    let columns = sqlx::query_as!(
+        Columns,
+        r#"SELECT id, applicant_id, team_id, responsible_advisor_id, state AS "state: _",
+               opened_at, client_display_name, client_birth_date, client_interpreter_language,
+               client_single_parent, client_youngest_child_age, consultation_id,
+               consulting_advisor_id, consultation_started_at, arrived_at, same_day, first_steps,
+               self_help_options, office_offers, capacity_to_work AS "capacity_to_work: _",
+               activation_track AS "activation_track: _", barriers,
+               legal_basis AS "legal_basis: _", plan_revision, next_due_date,
+               closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
+               closed_by, version, updated_at
+           FROM caseplan.cases WHERE id = $1 FOR UPDATE"#,
+        Uuid::from(id),
+    )
+    .fetch_optional(conn)
+    .await?;
+    columns.map(CaseRow::try_from).transpose()
+}
+
+/// A page of cases of `team` (and of `responsible`, when given), optionally in `state`, in
+/// opening order, after the case `after`.
+pub async fn list(
+    conn: &mut PgConnection,
+    team: TeamId,
+    responsible: Option<AdvisorId>,
+    state: Option<CaseState>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    let rows = sqlx::query_as!(
+        Columns,
+        r#"SELECT id, applicant_id, team_id, responsible_advisor_id, state AS "state: _",
+               opened_at, client_display_name, client_birth_date, client_interpreter_language,
+               client_single_parent, client_youngest_child_age, consultation_id,
+               consulting_advisor_id, consultation_started_at, arrived_at, same_day, first_steps,
+               self_help_options, office_offers, capacity_to_work AS "capacity_to_work: _",
+               activation_track AS "activation_track: _", barriers,
+               legal_basis AS "legal_basis: _", plan_revision, next_due_date,
+               closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
+               closed_by, version, updated_at
+           FROM caseplan.cases
+           WHERE team_id = $1
+             AND ($2::uuid IS NULL OR responsible_advisor_id = $2)
+             AND ($3::text IS NULL OR state = $3)
+             AND ($4::uuid IS NULL OR id > $4)
+           ORDER BY id
+           LIMIT $5"#,
+        Uuid::from(team),
+        responsible.map(Uuid::from),
+        state.map(CaseState::as_str),
+        after,
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(CaseRow::try_from).collect()
+}
+
+/// Sets the legal basis.
+pub async fn set_legal_basis(
+    conn: &mut PgConnection,
+    id: CaseId,
+    basis: LegalBasis,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET legal_basis = $2, version = version + 1, updated_at = $3
+         WHERE id = $1",
+        Uuid::from(id),
+        basis.as_str(),
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Points the case at its new current plan revision.
+pub async fn set_plan(
+    conn: &mut PgConnection,
+    id: CaseId,
+    revision: i32,
+    next_due_date: Option<NaiveDate>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET plan_revision = $2, next_due_date = $3,
+             version = version + 1, updated_at = $4
+         WHERE id = $1",
+        Uuid::from(id),
+        revision,
+        next_due_date,
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Closes the case.
+pub async fn close(
+    conn: &mut PgConnection,
+    id: CaseId,
+    closure: &Closure,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET state = 'closed', closure_outcome = $2, closure_note = $3,
+             follow_up_date = $4, closed_at = $5, closed_by = $6, version = version + 1,
+             updated_at = $5
+         WHERE id = $1",
+        Uuid::from(id),
+        closure.outcome.as_str(),
+        closure.note,
+        closure.follow_up_date,
+        at,
+        by,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The seed's single mother, from the walk-in at intake to the closure in case-plan.
+
+use fallwerk_proto::caseplan as pb;
+
+use crate::{World, date, first_plan, step};
+
+#[tokio::test]
+async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
+    let world = World::open().await;
+    let office = &world.office;
+    let open_before = office.open_cases_of("advisor-1").await;
+
+    // Same-day consultation at intake, case opened with the consulting advisor.
+    let opening = world.open_case(&office.desk, &office.advisor).await;
+    assert_eq!(office.open_cases_of("advisor-1").await, open_before + 1);
+
+    // case-plan has the case from intake's feed alone, with what the first day found.
+    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    assert_eq!(case.state(), pb::CaseState::Open);
+    assert_eq!(case.applicant_id, opening.applicant_id);
+    assert_eq!(case.responsible_advisor_id, opening.responsible_advisor_id);
+    assert_eq!(case.team_id, office.team.to_string());
+    let client = case.client.clone().expect("client");
+    assert_eq!(client.display_name, "Anna Weber");
+    assert!(client.single_parent);
+    assert_eq!(client.youngest_child_age, Some(3));
+    let first = case.first_consultation.clone().expect("first consultation");
+    assert_eq!(
+        first.first_steps,
+        ["Kita-Platz beantragen", "Bewerbungsunterlagen mitbringen"]
+    );
+    assert_eq!(first.self_help_options, ["Unterhalt vom Vater einfordern"]);
+    assert_eq!(first.office_offers, ["Schuldnerberatung"]);
+    assert!(first.same_day);
+    assert_eq!(case.plan_revision, 0);
+
+    // The advisor's caseload lists it.
+    let mut plans = world.plans(&office.advisor).await;
+    let mine = plans
+        .list_cases(pb::ListCasesRequest {
+            scope: pb::CaseScope::Mine.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("my cases")
+        .into_inner();
+    assert_eq!(
+        mine.cases.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [opening.case_id.as_str()]
+    );
+
+    // The first plan: a childcare goal and a work goal with their steps.
+    let plan = plans
+        .revise_help_plan(first_plan(&opening.case_id))
+        .await
+        .expect("first plan")
+        .into_inner()
+        .plan
+        .expect("plan");
+    assert_eq!(plan.revision, 1);
+    assert_eq!(plan.goals.len(), 2);
+    assert!(plan.goals.iter().all(|g| !g.id.is_empty()));
+    assert_eq!(plan.goals[1].steps[0].status(), pb::StepStatus::Planned);
+    let diff = plan.diff.clone().expect("diff");
+    assert_eq!(diff.goals_added.len(), 2);
+    assert_eq!(diff.steps_added.len(), 3);
+    assert_eq!(plan.author, "advisor-1");
+
+    // The case shows the plan and what is due first.
+    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    assert_eq!(case.plan_revision, 1);
+    assert_eq!(case.next_due_date, date(2027, 1, 15));
+
+    // At the review the childcare step is done, the CV step moves, a step is added.
+    let mut goals = plan.goals.clone();
+    goals[0].steps[0].status = pb::StepStatus::Done.into();
+    goals[0].status = pb::GoalStatus::Achieved.into();
+    goals[1].steps[0].due_date = date(2027, 2, 15);
+    goals[1].steps.push(step(
+        "Vorstellungsgespräch Seniorenheim",
+        pb::StepOwner::Client,
+        date(2027, 2, 1),
+    ));
+    let revised = plans
+        .revise_help_plan(pb::ReviseHelpPlanRequest {
+            case_id: opening.case_id.clone(),
+            goals,
+            cause: pb::RevisionCause::Review.into(),
+            etag: plan.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("revision after review")
+        .into_inner()
+        .plan
+        .expect("plan");
+    assert_eq!(revised.revision, 2);
+    let diff = revised.diff.clone().expect("diff");
+    assert!(diff.goals_added.is_empty() && diff.goals_removed.is_empty());
+    assert_eq!(diff.goals_changed.len(), 1);
+    assert_eq!(diff.goals_changed[0].id, plan.goals[0].id);
+    assert_eq!(diff.goals_changed[0].fields, ["status"]);
+    assert_eq!(diff.steps_added.len(), 1);
+    let changed: Vec<(&str, Vec<String>)> = diff
+        .steps_changed
+        .iter()
+        .map(|c| (c.id.as_str(), c.fields.clone()))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            (
+                plan.goals[0].steps[0].id.as_str(),
+                vec!["status".to_owned()]
+            ),
+            (
+                plan.goals[1].steps[0].id.as_str(),
+                vec!["due_date".to_owned()]
+            ),
+        ]
+    );
+    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    assert_eq!(case.next_due_date, date(2027, 2, 1));
+
+    // Both revisions are kept, newest first.
+    let history = plans
+        .list_plan_revisions(pb::ListPlanRevisionsRequest {
+            case_id: opening.case_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("revisions")
+        .into_inner();
+    assert_eq!(
+        history
+            .revisions
+            .iter()
+            .map(|r| r.revision)
+            .collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert_eq!(history.revisions[1].goals, plan.goals);
+
+    // She takes up work: the case closes, and intake counts it out of the advisor's caseload.
+    let closed = plans
+        .close_case(pb::CloseCaseRequest {
+            case_id: opening.case_id.clone(),
+            closure: Some(pb::Closure {
+                outcome: pb::CaseOutcome::WorkTakenUp.into(),
+                note: "Teilzeit im Seniorenheim ab 1. März".into(),
+                follow_up_date: date(2099, 9, 1),
+                ..Default::default()
+            }),
+            etag: case.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("case closed")
+        .into_inner()
+        .case
+        .expect("case");
+    assert_eq!(closed.state(), pb::CaseState::Closed);
+    let closure = closed.closure.expect("closure");
+    assert_eq!(closure.outcome(), pb::CaseOutcome::WorkTakenUp);
+    assert_eq!(closure.closed_by, "advisor-1");
+    office
+        .eventually_open_cases_of("advisor-1", open_before)
+        .await;
+}
