@@ -381,6 +381,8 @@ impl ServiceApp {
         )
         .await;
         again.wait_serving().await;
+        // The clock goes on where it was: a restart does not travel in time.
+        again.clock.set(self.clock.now());
         self.clock = again.clock;
         self.running = again.running;
     }

@@ -56,6 +56,11 @@ impl Migrator {
         self.schema
     }
 
+    /// The ids of the service's own migrations, in order.
+    pub fn service_ids(&self) -> Vec<&'static str> {
+        self.service.iter().map(|m| m.id).collect()
+    }
+
     fn all(&self) -> Vec<(String, String)> {
         let platform = PLATFORM
             .iter()

@@ -65,6 +65,22 @@ impl PageRequest {
     }
 }
 
+impl PageRequest {
+    /// [`Self::after`] for rows keyed by a non-negative number (a sequence, a revision)
+    /// instead of an id.
+    pub fn after_number(&self) -> Option<i64> {
+        self.after
+            .map(|key| i64::try_from(key.as_u128()).unwrap_or(i64::MAX))
+    }
+
+    /// [`Self::finish`] for rows keyed by a non-negative number.
+    pub fn finish_numbered<T>(&self, rows: Vec<T>, key: impl Fn(&T) -> i64) -> (Vec<T>, String) {
+        self.finish(rows, |row| {
+            Uuid::from_u128(u128::from(key(row).max(0).unsigned_abs()))
+        })
+    }
+}
+
 fn size(value: i32) -> Result<i64, String> {
     match value {
         v if v < 0 => Err("must not be negative".into()),

@@ -41,5 +41,89 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             method: "CloseCase",
             roles: &[Advisor],
         },
+        MethodRule {
+            method: "RecordFollowUp",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "ReopenCase",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "ReassignCase",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "ListTimelineEntries",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "ListDueItems",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "GetCaseFigures",
+            roles: &[TeamLead],
+        },
+        MethodRule {
+            method: "CreateAgreement",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "GetAgreement",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "ListAgreements",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "UpdateAgreement",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "ProposeAgreement",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "CommentOnAgreement",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "AcceptAgreement",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "DeclineAgreement",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "DisputeAgreement",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "ResolveDispute",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "ApprovePlanRevision",
+            roles: &[TeamLead],
+        },
+        MethodRule {
+            method: "RecordReview",
+            roles: &[Advisor],
+        },
+        MethodRule {
+            method: "ListReviews",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "GetTeamSettings",
+            roles: &[Advisor, TeamLead],
+        },
+        MethodRule {
+            method: "UpdateTeamSettings",
+            roles: &[TeamLead],
+        },
     ],
 };

@@ -15,10 +15,11 @@ use prost::{Message, Name};
 use sqlx::PgConnection;
 
 use crate::{
-    domain::{AdvisorId, ApplicantId, Barrier, CaseId, ConsultationId, TeamId},
+    domain::{AdvisorId, ApplicantId, Barrier, CaseId, ConsultationId, TeamId, TimelineKind},
     store::{
         advisors::{self, AdvisorRow},
         cases::{self, ClientRow, FirstConsultationRow, NewCase},
+        timeline,
     },
 };
 
@@ -52,6 +53,16 @@ impl EventHandler for IntakeEvents {
             t if t == pb::CaseOpened::full_name() => {
                 let case = new_case(pb::CaseOpened::decode(payload)?)?;
                 if cases::insert(conn, &case).await? {
+                    timeline::append(
+                        conn,
+                        case.id,
+                        TimelineKind::Opened,
+                        case.opened_at,
+                        "intake",
+                        "",
+                        "Fall bei der Erstberatung eröffnet",
+                    )
+                    .await?;
                     metrics::counter!("caseplan_cases_received_total").increment(1);
                 }
             }

@@ -1,5 +1,6 @@
-//! case-plan's events, applied to intake's tables: a closed case no longer counts in its
-//! advisor's caseload, so the lowest-caseload assignment and the open-case figures stay true.
+//! case-plan's events, applied to intake's tables: closure, reopening and reassignment keep
+//! each advisor's caseload true, and with it the lowest-caseload assignment and the open-case
+//! figures.
 //! Applied inside the subscriber's transaction that advances its cursor: exactly once.
 
 use fallwerk_platform::{
@@ -13,13 +14,26 @@ use fallwerk_proto::{caseplan as pb, feed::Event};
 use prost::{Message, Name};
 use sqlx::PgConnection;
 
-use crate::{domain::CaseId, store};
+use crate::{
+    domain::{AdvisorId, CaseId},
+    store,
+};
+
+fn case_id(value: &str) -> Result<CaseId, ApplyError> {
+    wire::id(value)
+        .map(CaseId)
+        .map_err(|e| ApplyError::Poison(format!("case_id {e}")))
+}
 
 /// intake consumes case-plan's feed (the upstream named `case-plan` in `UPSTREAMS`).
 pub fn feeds() -> Vec<Feed> {
     vec![Feed::new(
         "case-plan",
-        vec![pb::CaseClosed::full_name()],
+        vec![
+            pb::CaseClosed::full_name(),
+            pb::CaseReopened::full_name(),
+            pb::CaseReassigned::full_name(),
+        ],
         CasePlanEvents,
     )]
 }
@@ -35,14 +49,21 @@ impl EventHandler for CasePlanEvents {
             .as_ref()
             .map(|any| any.value.as_slice())
             .unwrap_or_default();
-        if event.event_type == pb::CaseClosed::full_name() {
+        let t = event.event_type.as_str();
+        if t == pb::CaseClosed::full_name() {
             let closed = pb::CaseClosed::decode(payload)?;
-            let case = wire::id(&closed.case_id)
-                .map(CaseId)
-                .map_err(|e| ApplyError::Poison(format!("CaseClosed case_id {e}")))?;
             let at = wire::datetime(closed.close_time.as_ref())
                 .ok_or_else(|| ApplyError::Poison("CaseClosed without close_time".into()))?;
-            store::cases::close(conn, case, at).await?;
+            store::cases::close(conn, case_id(&closed.case_id)?, at).await?;
+        } else if t == pb::CaseReopened::full_name() {
+            let reopened = pb::CaseReopened::decode(payload)?;
+            store::cases::reopen(conn, case_id(&reopened.case_id)?).await?;
+        } else if t == pb::CaseReassigned::full_name() {
+            let reassigned = pb::CaseReassigned::decode(payload)?;
+            let advisor = wire::id(&reassigned.to_advisor_id)
+                .map(AdvisorId)
+                .map_err(|e| ApplyError::Poison(format!("CaseReassigned to_advisor_id {e}")))?;
+            store::cases::reassign(conn, case_id(&reassigned.case_id)?, advisor).await?;
         }
         Ok(())
     }

@@ -1,126 +1,426 @@
 //! Who may call what: every RPC against every role, and another team's case is NOT_FOUND.
 
 use fallwerk_platform::auth::Role;
-use fallwerk_proto::caseplan as pb;
+use fallwerk_proto::{caseplan as pb, types};
 use fallwerk_tests::{CasePlanClient, token};
 use tonic::Code;
 
-use crate::{World, first_plan};
+use crate::{World, agreement_draft, date, first_plan, text_form};
 
-/// Calls every case-plan RPC about `case_id` and returns each one's status code.
-async fn every_rpc(client: &mut CasePlanClient, case_id: &str) -> Vec<(&'static str, Code)> {
-    let code = |r: Result<(), tonic::Status>| r.err().map_or(Code::Ok, |s| s.code());
-    let id = || case_id.to_owned();
+/// Calls `$rpc` with `$request` and gives the status code it answered.
+macro_rules! code {
+    ($client:expr, $rpc:ident, $request:expr) => {
+        $client
+            .$rpc($request)
+            .await
+            .map(drop)
+            .err()
+            .map_or(Code::Ok, |status| status.code())
+    };
+}
+
+/// Calls every case-plan RPC about `case_id` and its agreement `agreement_id` with well-formed
+/// requests (made-up etags) and returns each one's status code, in the order of the service.
+async fn every_rpc(
+    client: &mut CasePlanClient,
+    case_id: &str,
+    agreement_id: &str,
+) -> Vec<(&'static str, Code)> {
+    let case = || case_id.to_owned();
+    let agreement = || agreement_id.to_owned();
+    let etag = || "99".to_owned();
+    let mask = |path: &str| {
+        Some(prost_types::FieldMask {
+            paths: vec![path.into()],
+        })
+    };
     vec![
         (
             "GetCase",
-            code(
-                client
-                    .get_case(pb::GetCaseRequest { case_id: id() })
-                    .await
-                    .map(drop),
-            ),
+            code!(client, get_case, pb::GetCaseRequest { case_id: case() }),
         ),
         (
             "ListCases",
-            code(
-                client
-                    .list_cases(pb::ListCasesRequest {
-                        scope: pb::CaseScope::Team.into(),
-                        ..Default::default()
-                    })
-                    .await
-                    .map(drop),
+            code!(
+                client,
+                list_cases,
+                pb::ListCasesRequest {
+                    scope: pb::CaseScope::Team.into(),
+                    ..Default::default()
+                }
             ),
         ),
         (
             "UpdateCase",
-            code(
-                client
-                    .update_case(pb::UpdateCaseRequest {
-                        case: Some(pb::Case {
-                            id: id(),
-                            legal_basis: fallwerk_proto::types::LegalBasis::SgbIi.into(),
-                            etag: "99".into(),
-                            ..Default::default()
-                        }),
-                        update_mask: Some(prost_types::FieldMask {
-                            paths: vec!["legal_basis".into()],
-                        }),
-                    })
-                    .await
-                    .map(drop),
+            code!(
+                client,
+                update_case,
+                pb::UpdateCaseRequest {
+                    case: Some(pb::Case {
+                        id: case(),
+                        legal_basis: types::LegalBasis::SgbIi.into(),
+                        etag: etag(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("legal_basis"),
+                }
             ),
         ),
         (
             "GetHelpPlan",
-            code(
-                client
-                    .get_help_plan(pb::GetHelpPlanRequest { case_id: id() })
-                    .await
-                    .map(drop),
+            code!(
+                client,
+                get_help_plan,
+                pb::GetHelpPlanRequest { case_id: case() }
             ),
         ),
-        (
-            "ReviseHelpPlan",
-            code(client.revise_help_plan(first_plan(case_id)).await.map(drop)),
-        ),
+        ("ReviseHelpPlan", {
+            let mut request = first_plan(case_id);
+            request.etag = etag();
+            code!(client, revise_help_plan, request)
+        }),
         (
             "ListPlanRevisions",
-            code(
-                client
-                    .list_plan_revisions(pb::ListPlanRevisionsRequest {
-                        case_id: id(),
-                        ..Default::default()
-                    })
-                    .await
-                    .map(drop),
+            code!(
+                client,
+                list_plan_revisions,
+                pb::ListPlanRevisionsRequest {
+                    case_id: case(),
+                    ..Default::default()
+                }
             ),
         ),
         (
             "CloseCase",
-            code(
-                client
-                    .close_case(pb::CloseCaseRequest {
-                        case_id: id(),
-                        closure: Some(pb::Closure {
-                            outcome: pb::CaseOutcome::MovedAway.into(),
-                            follow_up_date: crate::date(2099, 1, 1),
-                            ..Default::default()
-                        }),
-                        etag: "9".into(),
-                        request_id: String::new(),
-                    })
-                    .await
-                    .map(drop),
+            code!(
+                client,
+                close_case,
+                pb::CloseCaseRequest {
+                    case_id: case(),
+                    closure: Some(pb::Closure {
+                        outcome: pb::CaseOutcome::MovedAway.into(),
+                        follow_up_date: date(2099, 1, 1),
+                        ..Default::default()
+                    }),
+                    etag: etag(),
+                    request_id: String::new(),
+                }
+            ),
+        ),
+        (
+            "RecordFollowUp",
+            code!(
+                client,
+                record_follow_up,
+                pb::RecordFollowUpRequest {
+                    case_id: case(),
+                    follow_up: Some(pb::FollowUp {
+                        result: pb::FollowUpResult::Lasting.into(),
+                        ..Default::default()
+                    }),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "ReopenCase",
+            code!(
+                client,
+                reopen_case,
+                pb::ReopenCaseRequest {
+                    case_id: case(),
+                    reason: "Neuer Antrag".into(),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "ReassignCase",
+            code!(
+                client,
+                reassign_case,
+                pb::ReassignCaseRequest {
+                    case_id: case(),
+                    advisor_id: uuid::Uuid::now_v7().to_string(),
+                    reason: "Urlaub".into(),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "ListTimelineEntries",
+            code!(
+                client,
+                list_timeline_entries,
+                pb::ListTimelineEntriesRequest {
+                    case_id: case(),
+                    ..Default::default()
+                }
+            ),
+        ),
+        (
+            "ListDueItems",
+            code!(client, list_due_items, pb::ListDueItemsRequest::default()),
+        ),
+        (
+            "GetCaseFigures",
+            code!(
+                client,
+                get_case_figures,
+                pb::GetCaseFiguresRequest {
+                    start_date: date(2026, 1, 1),
+                    end_date: date(2026, 12, 31),
+                    agreement_within_days: 0,
+                }
+            ),
+        ),
+        (
+            "CreateAgreement",
+            code!(
+                client,
+                create_agreement,
+                pb::CreateAgreementRequest {
+                    case_id: case(),
+                    agreement: Some(agreement_draft(date(2099, 1, 1))),
+                    request_id: String::new(),
+                }
+            ),
+        ),
+        (
+            "GetAgreement",
+            code!(
+                client,
+                get_agreement,
+                pb::GetAgreementRequest {
+                    agreement_id: agreement()
+                }
+            ),
+        ),
+        (
+            "ListAgreements",
+            code!(
+                client,
+                list_agreements,
+                pb::ListAgreementsRequest {
+                    case_id: case(),
+                    ..Default::default()
+                }
+            ),
+        ),
+        (
+            "UpdateAgreement",
+            code!(
+                client,
+                update_agreement,
+                pb::UpdateAgreementRequest {
+                    agreement: Some(pb::Agreement {
+                        id: agreement(),
+                        text: "Neu".into(),
+                        etag: etag(),
+                        ..Default::default()
+                    }),
+                    update_mask: mask("text"),
+                }
+            ),
+        ),
+        (
+            "ProposeAgreement",
+            code!(
+                client,
+                propose_agreement,
+                pb::ProposeAgreementRequest {
+                    agreement_id: agreement(),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "CommentOnAgreement",
+            code!(
+                client,
+                comment_on_agreement,
+                pb::CommentOnAgreementRequest {
+                    agreement_id: agreement(),
+                    comment: Some(pb::AgreementComment {
+                        author: pb::CommentAuthor::Client.into(),
+                        text: "Zu viele Termine".into(),
+                        ..Default::default()
+                    }),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "AcceptAgreement",
+            code!(
+                client,
+                accept_agreement,
+                pb::AcceptAgreementRequest {
+                    agreement_id: agreement(),
+                    acknowledgement: Some(text_form()),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "DeclineAgreement",
+            code!(
+                client,
+                decline_agreement,
+                pb::DeclineAgreementRequest {
+                    agreement_id: agreement(),
+                    reason: "Nein".into(),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "DisputeAgreement",
+            code!(
+                client,
+                dispute_agreement,
+                pb::DisputeAgreementRequest {
+                    agreement_id: agreement(),
+                    objection: "Widerspruch".into(),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "ResolveDispute",
+            code!(
+                client,
+                resolve_dispute,
+                pb::ResolveDisputeRequest {
+                    agreement_id: agreement(),
+                    resolution: "Bleibt".into(),
+                    outcome: pb::DisputeOutcome::Keep.into(),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
+            "ApprovePlanRevision",
+            code!(
+                client,
+                approve_plan_revision,
+                pb::ApprovePlanRevisionRequest {
+                    case_id: case(),
+                    revision: 1,
+                }
+            ),
+        ),
+        (
+            "RecordReview",
+            code!(
+                client,
+                record_review,
+                pb::RecordReviewRequest {
+                    case_id: case(),
+                    review: Some(pb::Review {
+                        next_review_date: date(2099, 1, 1),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                }
+            ),
+        ),
+        (
+            "ListReviews",
+            code!(
+                client,
+                list_reviews,
+                pb::ListReviewsRequest {
+                    case_id: case(),
+                    ..Default::default()
+                }
+            ),
+        ),
+        (
+            "GetTeamSettings",
+            code!(client, get_team_settings, pb::GetTeamSettingsRequest {}),
+        ),
+        (
+            "UpdateTeamSettings",
+            code!(
+                client,
+                update_team_settings,
+                pb::UpdateTeamSettingsRequest {
+                    settings: Some(pb::TeamSettings {
+                        etag: etag(),
+                        ..Default::default()
+                    }),
+                }
             ),
         ),
     ]
 }
 
+/// The roles allowed to call each RPC (the proto's documentation, as a table).
+const ALLOWED: &[(&str, &[Role])] = &[
+    ("GetCase", &[Role::Advisor, Role::TeamLead]),
+    ("ListCases", &[Role::Advisor, Role::TeamLead]),
+    ("UpdateCase", &[Role::Advisor]),
+    ("GetHelpPlan", &[Role::Advisor, Role::TeamLead]),
+    ("ReviseHelpPlan", &[Role::Advisor]),
+    ("ListPlanRevisions", &[Role::Advisor, Role::TeamLead]),
+    ("CloseCase", &[Role::Advisor]),
+    ("RecordFollowUp", &[Role::Advisor]),
+    ("ReopenCase", &[Role::Advisor]),
+    ("ReassignCase", &[Role::Advisor, Role::TeamLead]),
+    ("ListTimelineEntries", &[Role::Advisor, Role::TeamLead]),
+    ("ListDueItems", &[Role::Advisor, Role::TeamLead]),
+    ("GetCaseFigures", &[Role::TeamLead]),
+    ("CreateAgreement", &[Role::Advisor]),
+    ("GetAgreement", &[Role::Advisor, Role::TeamLead]),
+    ("ListAgreements", &[Role::Advisor, Role::TeamLead]),
+    ("UpdateAgreement", &[Role::Advisor]),
+    ("ProposeAgreement", &[Role::Advisor]),
+    ("CommentOnAgreement", &[Role::Advisor]),
+    ("AcceptAgreement", &[Role::Advisor]),
+    ("DeclineAgreement", &[Role::Advisor]),
+    ("DisputeAgreement", &[Role::Advisor]),
+    ("ResolveDispute", &[Role::Advisor, Role::TeamLead]),
+    ("ApprovePlanRevision", &[Role::TeamLead]),
+    ("RecordReview", &[Role::Advisor]),
+    ("ListReviews", &[Role::Advisor, Role::TeamLead]),
+    ("GetTeamSettings", &[Role::Advisor, Role::TeamLead]),
+    ("UpdateTeamSettings", &[Role::TeamLead]),
+];
+
 #[tokio::test]
 async fn each_role_may_call_exactly_the_rpcs_of_its_table() {
     let world = World::open().await;
     let office = &world.office;
-    let case = world.case(&office.desk, &office.advisor).await;
+    let (case, agreement) = world.case_with_agreement().await;
     let team = Some(office.team);
-    use Code::{Aborted as Stale, Ok, PermissionDenied as Denied};
-    // Each row: role, then the code of GetCase, ListCases, UpdateCase, GetHelpPlan,
-    // ReviseHelpPlan, ListPlanRevisions, CloseCase. Allowed writes with a made-up etag are
-    // refused as stale: they got past authorization. The advisor's plan revision is real.
-    let table: [(Role, [Code; 7]); 6] = [
-        (Role::Advisor, [Ok, Ok, Stale, Ok, Ok, Ok, Stale]),
-        (Role::TeamLead, [Ok, Ok, Denied, Ok, Denied, Ok, Denied]),
-        (Role::FrontDesk, [Denied; 7]),
-        (Role::Admin, [Denied; 7]),
-        (Role::Auditor, [Denied; 7]),
-        (Role::Service, [Denied; 7]),
-    ];
-    for (role, expected) in table {
-        let mut client = world.plans(&token("someone", &[role], team)).await;
-        let got = every_rpc(&mut client, &case.id).await;
-        let got: Vec<Code> = got.into_iter().map(|(_, c)| c).collect();
-        assert_eq!(got, expected, "{role:?}");
+    for role in [
+        Role::Advisor,
+        Role::TeamLead,
+        Role::FrontDesk,
+        Role::Admin,
+        Role::Auditor,
+        Role::Service,
+        Role::Partner,
+    ] {
+        // The advisor row is the case's responsible advisor (handing over is theirs).
+        let subject = if role == Role::Advisor {
+            "advisor-1"
+        } else {
+            "someone"
+        };
+        let mut client = world.plans(&token(subject, &[role], team)).await;
+        let got = every_rpc(&mut client, &case.id, &agreement.id).await;
+        assert_eq!(got.len(), ALLOWED.len(), "every RPC is in the table");
+        for ((rpc, code), (table_rpc, roles)) in got.into_iter().zip(ALLOWED) {
+            assert_eq!(rpc, *table_rpc);
+            let allowed = roles.contains(&role);
+            assert_eq!(
+                code != Code::PermissionDenied,
+                allowed,
+                "{role:?} calling {rpc}: {code:?}"
+            );
+        }
     }
 }
 
@@ -128,38 +428,46 @@ async fn each_role_may_call_exactly_the_rpcs_of_its_table() {
 async fn every_rpc_with_another_teams_case_answers_not_found() {
     let world = World::open().await;
     let office = &world.office;
-    let case = world.case(&office.desk, &office.advisor).await;
-    for other in [&office.other_advisor, &office.other_lead] {
-        let mut client = world.plans(other).await;
-        for (rpc, code) in every_rpc(&mut client, &case.id).await {
-            match rpc {
-                // Lists show the caller's own team: nothing of the other team's.
-                "ListCases" => assert_eq!(code, Code::Ok),
-                _ => assert!(
-                    matches!(code, Code::NotFound | Code::PermissionDenied),
-                    "{rpc} with another team's case: {code:?}"
-                ),
-            }
-        }
-        let listed = client
-            .list_cases(pb::ListCasesRequest {
-                scope: pb::CaseScope::Team.into(),
-                ..Default::default()
-            })
-            .await
-            .expect("list")
-            .into_inner();
-        assert!(listed.cases.is_empty());
-    }
-    // The advisor of the other team gets NOT_FOUND (not PERMISSION_DENIED) for everything.
+    let (case, agreement) = world.case_with_agreement().await;
     let mut other = world.plans(&office.other_advisor).await;
-    let codes: Vec<Code> = every_rpc(&mut other, &case.id)
+    for (rpc, code) in every_rpc(&mut other, &case.id, &agreement.id).await {
+        let allowed = ALLOWED
+            .iter()
+            .any(|(name, roles)| *name == rpc && roles.contains(&Role::Advisor));
+        match rpc {
+            // Not about one case: the caller's own team's, which holds nothing of the other.
+            "ListCases" | "ListDueItems" | "GetTeamSettings" => assert_eq!(code, Code::Ok, "{rpc}"),
+            _ if allowed => assert_eq!(code, Code::NotFound, "{rpc} with another team's case"),
+            _ => assert_eq!(code, Code::PermissionDenied, "{rpc}"),
+        }
+    }
+    let listed = other
+        .list_cases(pb::ListCasesRequest {
+            scope: pb::CaseScope::Team.into(),
+            ..Default::default()
+        })
         .await
-        .into_iter()
-        .filter(|(rpc, _)| *rpc != "ListCases")
-        .map(|(_, c)| c)
-        .collect();
-    assert_eq!(codes, [Code::NotFound; 6]);
+        .expect("list")
+        .into_inner();
+    assert!(listed.cases.is_empty());
+    let due = other
+        .list_due_items(pb::ListDueItemsRequest {
+            scope: pb::CaseScope::Team.into(),
+            within_days: 90,
+        })
+        .await
+        .expect("due")
+        .into_inner();
+    assert!(due.items.is_empty());
+    // The other team's lead sees none of it either.
+    let mut other_lead = world.plans(&office.other_lead).await;
+    let status = other_lead
+        .get_agreement(pb::GetAgreementRequest {
+            agreement_id: agreement.id.clone(),
+        })
+        .await
+        .expect_err("another team's agreement");
+    assert_eq!(status.code(), Code::NotFound);
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The seed's single mother, from the walk-in at intake to the closure in case-plan.
 
-use fallwerk_proto::caseplan as pb;
+use fallwerk_proto::{caseplan as pb, types};
 
-use crate::{World, date, first_plan, step};
+use crate::{World, date, first_plan, step, text_form};
 
 #[tokio::test]
 async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
@@ -71,6 +71,84 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
     assert_eq!(case.plan_revision, 1);
     assert_eq!(case.next_due_date, date(2027, 1, 15));
 
+    // She receives Bürgergeld: a cooperation plan (§ 15 SGB II) is proposed, she asks for
+    // applications to start once the Kita place is certain, and agrees by e-mail.
+    let case = plans
+        .update_case(pb::UpdateCaseRequest {
+            case: Some(pb::Case {
+                id: case.id.clone(),
+                legal_basis: types::LegalBasis::SgbIi.into(),
+                etag: case.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["legal_basis".into()],
+            }),
+        })
+        .await
+        .expect("legal basis")
+        .into_inner()
+        .case
+        .expect("case");
+    let draft = world.draft(&case.id, date(2027, 3, 1)).await;
+    assert_eq!(draft.form(), pb::AgreementForm::CooperationPlan);
+    let proposed = plans
+        .propose_agreement(pb::ProposeAgreementRequest {
+            agreement_id: draft.id.clone(),
+            etag: draft.etag.clone(),
+        })
+        .await
+        .expect("proposed")
+        .into_inner()
+        .agreement
+        .expect("agreement");
+    let commented = plans
+        .comment_on_agreement(pb::CommentOnAgreementRequest {
+            agreement_id: proposed.id.clone(),
+            comment: Some(pb::AgreementComment {
+                author: pb::CommentAuthor::Client.into(),
+                text: "Bewerbungen erst, wenn der Kita-Platz sicher ist".into(),
+                counter_proposal: true,
+                ..Default::default()
+            }),
+            etag: proposed.etag.clone(),
+        })
+        .await
+        .expect("commented")
+        .into_inner()
+        .agreement
+        .expect("agreement");
+    let first_agreement = plans
+        .accept_agreement(pb::AcceptAgreementRequest {
+            agreement_id: commented.id.clone(),
+            acknowledgement: Some(text_form()),
+            etag: commented.etag.clone(),
+        })
+        .await
+        .expect("agreed in text form")
+        .into_inner()
+        .agreement
+        .expect("agreement");
+    assert_eq!(first_agreement.state(), pb::AgreementState::Active);
+
+    // The review on time: the childcare goal is reached.
+    plans
+        .record_review(pb::RecordReviewRequest {
+            case_id: case.id.clone(),
+            review: Some(pb::Review {
+                goals: vec![pb::GoalReview {
+                    goal_id: plan.goals[0].id.clone(),
+                    progress: pb::GoalProgress::Reached.into(),
+                    note: "Kita ab Januar".into(),
+                }],
+                next_review_date: date(2027, 5, 1),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("review");
+
     // At the review the childcare step is done, the CV step moves, a step is added.
     let mut goals = plan.goals.clone();
     goals[0].steps[0].status = pb::StepStatus::Done.into();
@@ -122,6 +200,21 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
     let case = world.arrived(&office.advisor, &opening.case_id).await;
     assert_eq!(case.next_due_date, date(2027, 2, 1));
 
+    // The new revision gets a new agreement, which supersedes the first.
+    let second_draft = world.draft(&case.id, date(2027, 5, 1)).await;
+    assert_eq!(second_draft.plan_revision, 2);
+    let second_agreement = world
+        .agree(second_draft, text_form())
+        .await
+        .expect("second agreement");
+    assert_eq!(second_agreement.supersedes_id, first_agreement.id);
+    assert_eq!(
+        world.agreement(&first_agreement.id).await.state(),
+        pb::AgreementState::Superseded
+    );
+    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    assert_eq!(case.agreement_id, second_agreement.id);
+
     // Both revisions are kept, newest first.
     let history = plans
         .list_plan_revisions(pb::ListPlanRevisionsRequest {
@@ -160,10 +253,38 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
         .case
         .expect("case");
     assert_eq!(closed.state(), pb::CaseState::Closed);
+    let closed_etag = closed.etag.clone();
     let closure = closed.closure.expect("closure");
     assert_eq!(closure.outcome(), pb::CaseOutcome::WorkTakenUp);
     assert_eq!(closure.closed_by, "advisor-1");
     office
         .eventually_open_cases_of("advisor-1", open_before)
         .await;
+    assert_eq!(
+        world.agreement(&second_agreement.id).await.state(),
+        pb::AgreementState::Ended,
+        "the agreement ends with the case"
+    );
+
+    // Half a year later the follow-up finds the effect lasted.
+    let followed = plans
+        .record_follow_up(pb::RecordFollowUpRequest {
+            case_id: opening.case_id.clone(),
+            follow_up: Some(pb::FollowUp {
+                result: pb::FollowUpResult::Lasting.into(),
+                note: "Arbeitet weiter, Stunden erhöht".into(),
+                ..Default::default()
+            }),
+            etag: closed_etag,
+        })
+        .await
+        .expect("follow-up")
+        .into_inner()
+        .case
+        .expect("case");
+    let follow_up = followed
+        .closure
+        .and_then(|c| c.follow_up)
+        .expect("follow-up");
+    assert_eq!(follow_up.result(), pb::FollowUpResult::Lasting);
 }

@@ -2,14 +2,16 @@
 //! event feeds over loopback: every case here was opened at intake.
 
 mod access;
+mod agreements;
 mod feeds;
 mod flow;
+mod lifecycle;
 mod rules;
 mod validation;
 
 use std::time::Duration;
 
-use fallwerk_proto::{caseplan as pb, google::r#type::Date, intake};
+use fallwerk_proto::{caseplan as pb, google::r#type::Date, intake, types};
 use fallwerk_tests::{CasePlanClient, ServiceApp, office::Office, spawn_wired};
 
 /// intake with its roster (see [`Office`]) and case-plan, each consuming the other's feed.
@@ -24,6 +26,10 @@ impl World {
             spawn_wired(&[&fallwerk_intake::SERVICE, &fallwerk_case_plan::SERVICE]).await;
         let case_plan = apps.pop().expect("case-plan");
         let intake = apps.pop().expect("intake");
+        // Both on one fixed office day, so dates in the tests keep their meaning any day.
+        for app in [&intake, &case_plan] {
+            app.clock.set(today());
+        }
         World {
             office: Office::open_on(intake).await,
             case_plan,
@@ -39,6 +45,54 @@ impl World {
     pub(crate) async fn case(&self, desk: &str, advisor: &str) -> pb::Case {
         let opening = self.open_case(desk, advisor).await;
         self.arrived(advisor, &opening.case_id).await
+    }
+
+    /// A new case at intake for the applicant `applicant_id`, back for another visit, once
+    /// case-plan has it.
+    pub(crate) async fn returning_case(&self, applicant_id: &str) -> pb::Case {
+        let office = &self.office;
+        let mut desk = office.client(&office.desk).await;
+        let visit = desk
+            .register_visit(intake::RegisterVisitRequest {
+                applicant_id: applicant_id.into(),
+                concern: "Wieder da".into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("visit")
+            .into_inner()
+            .visit
+            .expect("visit");
+        desk.record_access_check(fallwerk_tests::office::continue_check(&visit.id))
+            .await
+            .expect("access check");
+        let mut advisor = office.client(&office.advisor).await;
+        let consultation = advisor
+            .start_consultation(intake::StartConsultationRequest {
+                visit_id: visit.id,
+                request_id: String::new(),
+            })
+            .await
+            .expect("consultation")
+            .into_inner()
+            .consultation
+            .expect("consultation");
+        advisor
+            .complete_consultation(fallwerk_tests::office::complete(&consultation.id))
+            .await
+            .expect("completed");
+        let opening = advisor
+            .open_case(intake::OpenCaseRequest {
+                consultation_id: consultation.id,
+                assignment: intake::AdvisorAssignment::ConsultingAdvisor.into(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("case opened")
+            .into_inner()
+            .case_opening
+            .expect("opening");
+        self.arrived(&office.advisor, &opening.case_id).await
     }
 
     /// Opens a case at intake (case-plan learns of it from the feed).
@@ -78,6 +132,135 @@ impl World {
         }
         panic!("case {case_id} did not reach case-plan within 30 s");
     }
+}
+
+impl World {
+    /// A case of the home team's advisor-1 with `basis` set and the first plan made.
+    pub(crate) async fn planned_case(&self, basis: types::LegalBasis) -> (pb::Case, pb::HelpPlan) {
+        let office = &self.office;
+        let case = self.case(&office.desk, &office.advisor).await;
+        let mut plans = self.plans(&office.advisor).await;
+        let case = plans
+            .update_case(pb::UpdateCaseRequest {
+                case: Some(pb::Case {
+                    id: case.id.clone(),
+                    legal_basis: basis.into(),
+                    etag: case.etag.clone(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["legal_basis".into()],
+                }),
+            })
+            .await
+            .expect("legal basis set")
+            .into_inner()
+            .case
+            .expect("case");
+        let plan = plans
+            .revise_help_plan(first_plan(&case.id))
+            .await
+            .expect("first plan")
+            .into_inner()
+            .plan
+            .expect("plan");
+        (case, plan)
+    }
+
+    /// An SGB II case with its first plan and a drafted cooperation plan.
+    pub(crate) async fn case_with_agreement(&self) -> (pb::Case, pb::Agreement) {
+        let (case, _) = self.planned_case(types::LegalBasis::SgbIi).await;
+        let agreement = self.draft(&case.id, date(2027, 3, 1)).await;
+        (case, agreement)
+    }
+
+    /// Drafts an agreement on the case's current plan, reviewed by `review_date`.
+    pub(crate) async fn draft(&self, case_id: &str, review_date: Option<Date>) -> pb::Agreement {
+        self.plans(&self.office.advisor)
+            .await
+            .create_agreement(pb::CreateAgreementRequest {
+                case_id: case_id.into(),
+                agreement: Some(agreement_draft(review_date)),
+                request_id: String::new(),
+            })
+            .await
+            .expect("agreement drafted")
+            .into_inner()
+            .agreement
+            .expect("agreement")
+    }
+
+    /// Proposes and accepts `agreement` with `acknowledgement`.
+    pub(crate) async fn agree(
+        &self,
+        agreement: pb::Agreement,
+        acknowledgement: pb::Acknowledgement,
+    ) -> Result<pb::Agreement, tonic::Status> {
+        let mut plans = self.plans(&self.office.advisor).await;
+        let proposed = plans
+            .propose_agreement(pb::ProposeAgreementRequest {
+                agreement_id: agreement.id.clone(),
+                etag: agreement.etag,
+            })
+            .await?
+            .into_inner()
+            .agreement
+            .expect("agreement");
+        Ok(plans
+            .accept_agreement(pb::AcceptAgreementRequest {
+                agreement_id: proposed.id,
+                acknowledgement: Some(acknowledgement),
+                etag: proposed.etag,
+            })
+            .await?
+            .into_inner()
+            .agreement
+            .expect("agreement"))
+    }
+}
+
+impl World {
+    /// An agreement as advisor-1 reads it now.
+    pub(crate) async fn agreement(&self, id: &str) -> pb::Agreement {
+        self.plans(&self.office.advisor)
+            .await
+            .get_agreement(pb::GetAgreementRequest {
+                agreement_id: id.into(),
+            })
+            .await
+            .expect("agreement")
+            .into_inner()
+            .agreement
+            .expect("agreement")
+    }
+}
+
+/// The content of a draft agreement.
+pub(crate) fn agreement_draft(review_date: Option<Date>) -> pb::Agreement {
+    pb::Agreement {
+        text: "Frau Weber beantragt den Kita-Gutschein bis 15.1.; das Amt schickt passende \
+               Stellenangebote in der Pflege."
+            .into(),
+        review_date,
+        ..Default::default()
+    }
+}
+
+/// Agreed in text form by e-mail, unsigned (a cooperation plan's way).
+pub(crate) fn text_form() -> pb::Acknowledgement {
+    pb::Acknowledgement {
+        channel: pb::AcknowledgementChannel::Email.into(),
+        ..Default::default()
+    }
+}
+
+/// The tests' "now": Tuesday 1 December 2026, 09:00 in Berlin.
+pub(crate) fn today() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 12, 1, 8, 0, 0)
+        .single()
+        .expect("a valid instant")
 }
 
 pub(crate) fn date(year: i32, month: i32, day: i32) -> Option<Date> {

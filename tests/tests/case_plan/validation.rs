@@ -8,7 +8,8 @@ use crate::{World, date, first_plan, goal, step};
 
 async fn written(world: &World) -> i64 {
     sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM caseplan.plan_revisions)
+        "SELECT (SELECT count(*) FROM caseplan.plan_revisions) + (SELECT count(*) FROM caseplan.agreements)
+              + (SELECT count(*) FROM caseplan.reviews) + (SELECT count(*) FROM caseplan.timeline)
               + (SELECT count(*) FROM caseplan.plan_goals) + (SELECT count(*) FROM caseplan.plan_steps)
               + (SELECT count(*) FROM caseplan.cases WHERE state = 'closed' OR legal_basis IS NOT NULL)
               + (SELECT count(*) FROM caseplan.outbox) + (SELECT count(*) FROM caseplan.idempotency)",
@@ -192,6 +193,95 @@ async fn an_update_names_its_bad_fields() {
         &world,
         plans.update_case(request),
         &["case.etag", "case.legal_basis", "update_mask.paths"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_agreement_draft_names_its_bad_fields() {
+    let world = World::open().await;
+    let (case, _) = world
+        .planned_case(fallwerk_proto::types::LegalBasis::SgbIi)
+        .await;
+    let mut plans = world.plans(&world.office.advisor).await;
+    let request = pb::CreateAgreementRequest {
+        case_id: case.id.clone(),
+        agreement: Some(pb::Agreement {
+            text: " ".into(),
+            review_date: date(2026, 11, 30),
+            start_date: date(2027, 2, 1),
+            end_date: date(2027, 1, 1),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    assert_refused(
+        &world,
+        plans.create_agreement(request),
+        &[
+            "agreement.end_date",
+            "agreement.review_date",
+            "agreement.text",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_acceptance_names_its_bad_fields() {
+    let world = World::open().await;
+    let (_, agreement) = world.case_with_agreement().await;
+    let mut plans = world.plans(&world.office.advisor).await;
+    let request = pb::AcceptAgreementRequest {
+        agreement_id: agreement.id.clone(),
+        acknowledgement: Some(pb::Acknowledgement::default()),
+        etag: String::new(),
+    };
+    assert_refused(
+        &world,
+        plans.accept_agreement(request),
+        &["acknowledgement.channel", "etag"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_review_names_its_bad_fields() {
+    let world = World::open().await;
+    let (case, plan) = world
+        .planned_case(fallwerk_proto::types::LegalBasis::SgbIi)
+        .await;
+    let mut plans = world.plans(&world.office.advisor).await;
+    let goal = plan.goals[0].id.clone();
+    let request = pb::RecordReviewRequest {
+        case_id: case.id.clone(),
+        review: Some(pb::Review {
+            goals: vec![
+                pb::GoalReview {
+                    goal_id: goal.clone(),
+                    progress: 0,
+                    note: String::new(),
+                },
+                pb::GoalReview {
+                    goal_id: goal,
+                    progress: pb::GoalProgress::Some.into(),
+                    note: "n".repeat(2001),
+                },
+            ],
+            next_review_date: date(2026, 12, 1),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    assert_refused(
+        &world,
+        plans.record_review(request),
+        &[
+            "review.goals[0].progress",
+            "review.goals[1].goal_id",
+            "review.goals[1].note",
+            "review.next_review_date",
+        ],
     )
     .await;
 }

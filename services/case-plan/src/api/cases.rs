@@ -2,7 +2,8 @@
 
 use fallwerk_platform::{
     ApiError, Violations,
-    auth::Caller,
+    auth::{Caller, Role},
+    change::Change,
     clock::office_day,
     idempotency::request_key,
     page::PageRequest,
@@ -11,9 +12,12 @@ use fallwerk_platform::{
 };
 use fallwerk_proto::{caseplan as pb, types};
 
-use super::{CasePlan, team_case};
+use super::{CasePlan, agreements::end_in_force, team_case};
 use crate::{
-    domain::{CaseId, CaseOutcome, CaseState, Closure, ClosureProblem, TeamId},
+    domain::{
+        AdvisorId, CaseId, CaseOutcome, CaseState, Closure, ClosureProblem, FollowUpResult,
+        StateError, TeamId, TimelineKind,
+    },
     store::{self, cases::CaseRow},
 };
 
@@ -120,6 +124,17 @@ impl CasePlan {
                 };
                 change.event(id, now, &event).await?;
                 change.audit(caller, "case", &[id.0]).await?;
+                let summary = format!("Rechtsgrundlage: {}", basis_name(basis));
+                store::timeline::append(
+                    change.conn(),
+                    id,
+                    TimelineKind::LegalBasisSet,
+                    now,
+                    &caller.subject,
+                    "",
+                    &summary,
+                )
+                .await?;
                 let case = store::cases::get(change.conn(), id)
                     .await?
                     .ok_or_else(|| ApiError::not_found("case", id))?;
@@ -157,7 +172,18 @@ impl CasePlan {
                     return Err(ApiError::stale("case", id));
                 }
                 let now = self.clock.now();
+                end_in_force(change, &case, now).await?;
                 store::cases::close(change.conn(), id, &closure, now, &caller.subject).await?;
+                store::timeline::append(
+                    change.conn(),
+                    id,
+                    TimelineKind::Closed,
+                    now,
+                    &caller.subject,
+                    "",
+                    &format!("Fall abgeschlossen: {}", outcome_name(closure.outcome)),
+                )
+                .await?;
                 let event = pb::CaseClosed {
                     case_id: id.to_string(),
                     team_id: case.team_id.to_string(),
@@ -177,6 +203,228 @@ impl CasePlan {
                 })
             })
             .await
+    }
+}
+
+impl CasePlan {
+    /// RecordFollowUp: whether the effect of a closed case lasted.
+    pub(super) async fn record_follow_up(
+        &self,
+        caller: &Caller,
+        request: pb::RecordFollowUpRequest,
+    ) -> Result<pb::RecordFollowUpResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        let etag = v.check("etag", wire::etag(&request.etag));
+        let follow_up =
+            wire::required(&mut v, "follow_up", request.follow_up.as_ref()).and_then(|f| {
+                let result = v.check(
+                    "follow_up.result",
+                    wire::enum_value::<pb::FollowUpResult, FollowUpResult>(f.result),
+                );
+                let note = v.check("follow_up.note", wire::optional_text(&f.note, 2000));
+                Some((result?, note?))
+            });
+        let (id, etag, (result, note)) = v.finish(
+            id.zip(etag)
+                .zip(follow_up)
+                .map(|((id, etag), follow_up)| (id, etag, follow_up)),
+        )?;
+
+        self.changes
+            .update(async |change| {
+                let case = team_case(change.conn(), caller, id, true).await?;
+                case.state.must_be_closed()?;
+                if case.closure.as_ref().is_some_and(|c| c.follow_up.is_some()) {
+                    return Err(StateError::FollowUpRecorded.into());
+                }
+                if case.version != etag {
+                    return Err(ApiError::stale("case", id));
+                }
+                let now = self.clock.now();
+                store::cases::follow_up(change.conn(), id, result, &note, now, &caller.subject)
+                    .await?;
+                let event = pb::FollowUpRecorded {
+                    case_id: id.to_string(),
+                    result: pb::FollowUpResult::from(result).into(),
+                    occur_time: Some(timestamp(now)),
+                };
+                change.event(id, now, &event).await?;
+                let summary = match result {
+                    FollowUpResult::Lasting => "Nachbetreuung: Wirkung hält an",
+                    FollowUpResult::NotLasting => "Nachbetreuung: Wirkung hielt nicht an",
+                    FollowUpResult::Unreachable => "Nachbetreuung: nicht erreicht",
+                };
+                store::timeline::append(
+                    change.conn(),
+                    id,
+                    TimelineKind::FollowedUp,
+                    now,
+                    &caller.subject,
+                    "",
+                    summary,
+                )
+                .await?;
+                change.audit(caller, "case", &[id.0]).await?;
+                Ok(pb::RecordFollowUpResponse {
+                    case: Some(reread(change, id).await?.into()),
+                })
+            })
+            .await
+    }
+
+    /// ReopenCase: a closed case is worked on again (intake counts it open again).
+    pub(super) async fn reopen_case(
+        &self,
+        caller: &Caller,
+        request: pb::ReopenCaseRequest,
+    ) -> Result<pb::ReopenCaseResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        let etag = v.check("etag", wire::etag(&request.etag));
+        let reason = v.check("reason", wire::required_text(&request.reason, 2000));
+        let (id, etag, reason) = v.finish(
+            id.zip(etag)
+                .zip(reason)
+                .map(|((id, etag), reason)| (id, etag, reason)),
+        )?;
+
+        self.changes
+            .update(async |change| {
+                let case = team_case(change.conn(), caller, id, true).await?;
+                case.state.must_be_closed()?;
+                if case.version != etag {
+                    return Err(ApiError::stale("case", id));
+                }
+                if let Some(open) =
+                    store::cases::other_open_case(change.conn(), case.applicant_id, id).await?
+                {
+                    return Err(ApiError::FailedPrecondition {
+                        reason: "CLIENT_HAS_OPEN_CASE",
+                        message: format!("the client has another open case ({open})"),
+                        metadata: [("case_id".to_owned(), open.to_string())].into(),
+                    });
+                }
+                let now = self.clock.now();
+                store::cases::reopen(change.conn(), id, now).await?;
+                let event = pb::CaseReopened {
+                    case_id: id.to_string(),
+                    team_id: case.team_id.to_string(),
+                    responsible_advisor_id: case.responsible_advisor_id.to_string(),
+                    occur_time: Some(timestamp(now)),
+                };
+                change.event(id, now, &event).await?;
+                store::timeline::append(
+                    change.conn(),
+                    id,
+                    TimelineKind::Reopened,
+                    now,
+                    &caller.subject,
+                    "",
+                    &format!("Fall wieder eröffnet: {reason}"),
+                )
+                .await?;
+                change.audit(caller, "case", &[id.0]).await?;
+                Ok(pb::ReopenCaseResponse {
+                    case: Some(reread(change, id).await?.into()),
+                })
+            })
+            .await
+    }
+
+    /// ReassignCase: another active advisor of the team takes the case over.
+    pub(super) async fn reassign_case(
+        &self,
+        caller: &Caller,
+        request: pb::ReassignCaseRequest,
+    ) -> Result<pb::ReassignCaseResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        let advisor = v
+            .check("advisor_id", wire::id(&request.advisor_id))
+            .map(AdvisorId);
+        let etag = v.check("etag", wire::etag(&request.etag));
+        let reason = v.check("reason", wire::required_text(&request.reason, 2000));
+        let (id, advisor, etag, reason) = v.finish(
+            id.zip(advisor)
+                .zip(etag)
+                .zip(reason)
+                .map(|(((id, advisor), etag), reason)| (id, advisor, etag, reason)),
+        )?;
+
+        self.changes
+            .update(async |change| {
+                let case = team_case(change.conn(), caller, id, true).await?;
+                // An advisor hands over only their own cases; the team lead reassigns any.
+                if !caller.has(Role::TeamLead) {
+                    let me = store::advisors::by_subject(change.conn(), &caller.subject).await?;
+                    if me != Some(case.responsible_advisor_id) {
+                        return Err(ApiError::PermissionDenied(
+                            "only the responsible advisor or the team lead reassigns a case".into(),
+                        ));
+                    }
+                }
+                case.state.may_change()?;
+                if case.version != etag {
+                    return Err(ApiError::stale("case", id));
+                }
+                let target = store::advisors::get(change.conn(), advisor).await?;
+                if !target.is_some_and(|a| a.active && a.team_id == case.team_id) {
+                    return Err(StateError::AdvisorNotAvailable.into());
+                }
+                let now = self.clock.now();
+                store::cases::reassign(change.conn(), id, advisor, now).await?;
+                let event = pb::CaseReassigned {
+                    case_id: id.to_string(),
+                    team_id: case.team_id.to_string(),
+                    from_advisor_id: case.responsible_advisor_id.to_string(),
+                    to_advisor_id: advisor.to_string(),
+                    occur_time: Some(timestamp(now)),
+                };
+                change.event(id, now, &event).await?;
+                store::timeline::append(
+                    change.conn(),
+                    id,
+                    TimelineKind::Reassigned,
+                    now,
+                    &caller.subject,
+                    &advisor.to_string(),
+                    &format!("Fall übergeben: {reason}"),
+                )
+                .await?;
+                change.audit(caller, "case", &[id.0]).await?;
+                Ok(pb::ReassignCaseResponse {
+                    case: Some(reread(change, id).await?.into()),
+                })
+            })
+            .await
+    }
+}
+
+async fn reread(change: &mut Change, id: CaseId) -> Result<CaseRow, ApiError> {
+    store::cases::get(change.conn(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("case", id))
+}
+
+fn basis_name(basis: LegalBasis) -> &'static str {
+    match basis {
+        LegalBasis::SgbXiiChapter3 => "SGB XII, 3. Kapitel",
+        LegalBasis::SgbIi => "SGB II",
+        LegalBasis::Other => "andere",
+    }
+}
+
+fn outcome_name(outcome: CaseOutcome) -> &'static str {
+    match outcome {
+        CaseOutcome::WorkTakenUp => "Arbeit aufgenommen",
+        CaseOutcome::TrainingStarted => "Ausbildung begonnen",
+        CaseOutcome::IndependentOfAssistance => "unabhängig von Hilfe",
+        CaseOutcome::Transferred => "an andere Behörde abgegeben",
+        CaseOutcome::MovedAway => "verzogen",
+        CaseOutcome::NoLongerCooperating => "keine Mitwirkung mehr",
+        CaseOutcome::Deceased => "verstorben",
+        CaseOutcome::Other => "anderer Grund",
     }
 }
 
@@ -271,9 +519,17 @@ impl From<CaseRow> for pb::Case {
                 follow_up_date: Some(wire_date(closed.closure.follow_up_date)),
                 close_time: Some(timestamp(closed.closed_at)),
                 closed_by: closed.closed_by,
+                follow_up: closed.follow_up.map(|f| pb::FollowUp {
+                    result: pb::FollowUpResult::from(f.result).into(),
+                    note: f.note,
+                    record_time: Some(timestamp(f.at)),
+                    recorded_by: f.by,
+                }),
             }),
             etag: c.version.to_string(),
             update_time: Some(timestamp(c.updated_at)),
+            next_review_date: c.next_review_date.map(wire_date),
+            agreement_id: c.agreement_id.map(|a| a.to_string()).unwrap_or_default(),
         }
     }
 }

@@ -3,8 +3,13 @@
 //! is the caller's team's, and makes its change as one platform `Change`: state, event, audit
 //! record and (for creates) the stored answer commit together.
 
+mod agenda;
+mod agreements;
 mod cases;
 mod plans;
+mod reviews;
+mod teams;
+mod timeline;
 
 use std::sync::Arc;
 
@@ -58,6 +63,27 @@ grpc_handlers! { CasePlan: CasePlanService {
     revise_help_plan(pb::ReviseHelpPlanRequest) -> pb::ReviseHelpPlanResponse;
     list_plan_revisions(pb::ListPlanRevisionsRequest) -> pb::ListPlanRevisionsResponse;
     close_case(pb::CloseCaseRequest) -> pb::CloseCaseResponse;
+    record_follow_up(pb::RecordFollowUpRequest) -> pb::RecordFollowUpResponse;
+    reopen_case(pb::ReopenCaseRequest) -> pb::ReopenCaseResponse;
+    reassign_case(pb::ReassignCaseRequest) -> pb::ReassignCaseResponse;
+    list_timeline_entries(pb::ListTimelineEntriesRequest) -> pb::ListTimelineEntriesResponse;
+    list_due_items(pb::ListDueItemsRequest) -> pb::ListDueItemsResponse;
+    get_case_figures(pb::GetCaseFiguresRequest) -> pb::GetCaseFiguresResponse;
+    create_agreement(pb::CreateAgreementRequest) -> pb::CreateAgreementResponse;
+    get_agreement(pb::GetAgreementRequest) -> pb::GetAgreementResponse;
+    list_agreements(pb::ListAgreementsRequest) -> pb::ListAgreementsResponse;
+    update_agreement(pb::UpdateAgreementRequest) -> pb::UpdateAgreementResponse;
+    propose_agreement(pb::ProposeAgreementRequest) -> pb::ProposeAgreementResponse;
+    comment_on_agreement(pb::CommentOnAgreementRequest) -> pb::CommentOnAgreementResponse;
+    accept_agreement(pb::AcceptAgreementRequest) -> pb::AcceptAgreementResponse;
+    decline_agreement(pb::DeclineAgreementRequest) -> pb::DeclineAgreementResponse;
+    dispute_agreement(pb::DisputeAgreementRequest) -> pb::DisputeAgreementResponse;
+    resolve_dispute(pb::ResolveDisputeRequest) -> pb::ResolveDisputeResponse;
+    approve_plan_revision(pb::ApprovePlanRevisionRequest) -> pb::ApprovePlanRevisionResponse;
+    record_review(pb::RecordReviewRequest) -> pb::RecordReviewResponse;
+    list_reviews(pb::ListReviewsRequest) -> pb::ListReviewsResponse;
+    get_team_settings(pb::GetTeamSettingsRequest) -> pb::GetTeamSettingsResponse;
+    update_team_settings(pb::UpdateTeamSettingsRequest) -> pb::UpdateTeamSettingsResponse;
 } }
 
 impl From<domain::StateError> for ApiError {
@@ -129,4 +155,53 @@ wire_enum!(
     domain::RevisionCause,
     pb::RevisionCause,
     [FirstPlan, Review, ClientRequest, DisputeResolution]
+);
+wire_enum!(
+    domain::FollowUpResult,
+    pb::FollowUpResult,
+    [Lasting, NotLasting, Unreachable]
+);
+wire_enum!(
+    domain::AgreementForm,
+    pb::AgreementForm,
+    [SignedAgreement, CooperationPlan, WrittenAgreement]
+);
+wire_enum!(
+    domain::AcknowledgementChannel,
+    pb::AcknowledgementChannel,
+    [InPerson, Letter, Email, Portal]
+);
+wire_enum!(domain::CommentAuthor, pb::CommentAuthor, [Client, Office]);
+wire_enum!(domain::DisputeOutcome, pb::DisputeOutcome, [Keep, End]);
+wire_enum!(
+    domain::GoalProgress,
+    pb::GoalProgress,
+    [None, Some, Reached]
+);
+wire_enum!(
+    domain::DueKind,
+    pb::DueKind,
+    [Review, StepOverdue, AgreementExpiring, FollowUp]
+);
+wire_enum!(
+    domain::TimelineKind,
+    pb::TimelineKind,
+    [
+        Opened,
+        LegalBasisSet,
+        PlanRevised,
+        PlanApproved,
+        AgreementDrafted,
+        AgreementProposed,
+        AgreementCommented,
+        AgreementAgreed,
+        AgreementDeclined,
+        AgreementDisputed,
+        DisputeResolved,
+        Reviewed,
+        Reassigned,
+        Closed,
+        FollowedUp,
+        Reopened
+    ]
 );

@@ -16,8 +16,8 @@ use uuid::Uuid;
 use super::{CasePlan, team_case};
 use crate::{
     domain::{
-        self, CaseId, Goal, GoalCategory, GoalId, GoalStatus, PlanDiff, RevisionCause, Step,
-        StepId, StepOwner, StepStatus,
+        self, CaseId, Goal, GoalCategory, GoalId, GoalStatus, PlanDiff, RevisionCause, StateError,
+        Step, StepId, StepOwner, StepStatus, TimelineKind,
     },
     store::{self, plans::RevisionRow},
 };
@@ -91,6 +91,7 @@ impl CasePlan {
                     author: caller.subject.clone(),
                     created_at: now,
                     goals,
+                    approved: None,
                 };
                 store::plans::insert(change.conn(), &row).await?;
                 let next_due = domain::next_due_date(&row.goals);
@@ -105,6 +106,17 @@ impl CasePlan {
                 };
                 change.event(id, now, &event).await?;
                 change.audit(caller, "help_plan", &[id.0]).await?;
+                let summary = format!("Hilfeplan Revision {revision} ({} Ziele)", row.goals.len());
+                store::timeline::append(
+                    change.conn(),
+                    id,
+                    TimelineKind::PlanRevised,
+                    now,
+                    &caller.subject,
+                    &revision.to_string(),
+                    &summary,
+                )
+                .await?;
                 let plan = with_diffs(vec![row], before).into_iter().next();
                 Ok(pb::ReviseHelpPlanResponse { plan })
             })
@@ -129,13 +141,14 @@ impl CasePlan {
 
         let mut read = self.changes.read().await?;
         team_case(read.conn(), caller, id, false).await?;
-        // Page keys are revision numbers, carried in the token's id.
-        let below = page.after.map(|key| key.as_u128() as i32);
+        let below = page
+            .after_number()
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX));
         // One more than the page for the next token, and one more for the last one's diff.
         let mut rows = store::plans::list(read.conn(), id, below, page.fetch_limit() + 1).await?;
         let size = usize::try_from(page.size).unwrap_or(usize::MAX);
         let older = (rows.len() > size + 1).then(|| rows.remove(size + 1));
-        let (rows, next_page_token) = page.finish(rows, |r| Uuid::from_u128(r.revision as u128));
+        let (rows, next_page_token) = page.finish_numbered(rows, |r| i64::from(r.revision));
         // The diff of the page's oldest revision needs the one before it.
         let before_oldest = match rows.last() {
             Some(oldest) if oldest.revision > 1 => {
@@ -153,6 +166,58 @@ impl CasePlan {
             revisions: with_diffs(rows, before_oldest),
             next_page_token,
         })
+    }
+}
+
+impl CasePlan {
+    /// ApprovePlanRevision: a team lead approves a revision of their team's case.
+    pub(super) async fn approve_plan_revision(
+        &self,
+        caller: &Caller,
+        request: pb::ApprovePlanRevisionRequest,
+    ) -> Result<pb::ApprovePlanRevisionResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        if request.revision < 1 {
+            v.add("revision", "must be a revision number, from 1");
+        }
+        let id = v.finish(id)?;
+        let revision = request.revision;
+
+        self.changes
+            .update(async |change| {
+                team_case(change.conn(), caller, id, true).await?;
+                let now = self.clock.now();
+                let exists = store::plans::list(change.conn(), id, Some(revision + 1), 1)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .filter(|r| r.revision == revision);
+                if exists.is_none() {
+                    return Err(ApiError::not_found("plan revision", revision));
+                }
+                if !store::plans::approve(change.conn(), id, revision, &caller.subject, now).await?
+                {
+                    return Err(StateError::RevisionAlreadyApproved.into());
+                }
+                store::timeline::append(
+                    change.conn(),
+                    id,
+                    TimelineKind::PlanApproved,
+                    now,
+                    &caller.subject,
+                    &revision.to_string(),
+                    &format!("Hilfeplan Revision {revision} genehmigt"),
+                )
+                .await?;
+                change.audit(caller, "help_plan", &[id.0]).await?;
+                let revisions =
+                    store::plans::list(change.conn(), id, Some(revision + 1), 2).await?;
+                Ok(pb::ApprovePlanRevisionResponse {
+                    plan: with_diffs(revisions, None).into_iter().next(),
+                })
+            })
+            .await
     }
 }
 
@@ -215,6 +280,12 @@ fn help_plan(row: &RevisionRow, diff: PlanDiff) -> pb::HelpPlan {
         author: row.author.clone(),
         create_time: Some(timestamp(row.created_at)),
         etag: row.revision.to_string(),
+        approved_by: row
+            .approved
+            .as_ref()
+            .map(|(by, _)| by.clone())
+            .unwrap_or_default(),
+        approve_time: row.approved.as_ref().map(|(_, at)| timestamp(*at)),
     }
 }
 

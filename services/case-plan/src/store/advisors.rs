@@ -57,3 +57,23 @@ pub async fn by_subject(
     .await?;
     Ok(id.map(AdvisorId))
 }
+
+/// An advisor by roster id.
+pub async fn get(
+    conn: &mut PgConnection,
+    id: AdvisorId,
+) -> Result<Option<AdvisorRow>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT id, team_id, subject, display_name, active FROM caseplan.advisors WHERE id = $1",
+        Uuid::from(id),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| AdvisorRow {
+        id: AdvisorId(r.id),
+        team_id: TeamId(r.team_id),
+        subject: r.subject,
+        display_name: r.display_name,
+        active: r.active,
+    }))
+}

@@ -5,8 +5,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{
-    ActivationTrack, AdvisorId, ApplicantId, Barrier, CapacityToWork, CaseId, CaseOutcome,
-    CaseState, Closure, ConsultationId, LegalBasis, TeamId,
+    ActivationTrack, AdvisorId, AgreementId, ApplicantId, Barrier, CapacityToWork, CaseId,
+    CaseOutcome, CaseState, Closure, ConsultationId, FollowUpResult, LegalBasis, TeamId,
 };
 
 /// A case as stored.
@@ -40,6 +40,10 @@ pub struct CaseRow {
     pub version: i32,
     /// Last change here.
     pub updated_at: DateTime<Utc>,
+    /// The next review of the plan.
+    pub next_review_date: Option<NaiveDate>,
+    /// The agreement in force.
+    pub agreement_id: Option<AgreementId>,
 }
 
 /// The client facts a case carries.
@@ -93,6 +97,21 @@ pub struct ClosureRow {
     pub closed_at: DateTime<Utc>,
     /// Who (token subject).
     pub closed_by: String,
+    /// The follow-up, once recorded.
+    pub follow_up: Option<FollowUpRow>,
+}
+
+/// A recorded follow-up.
+#[derive(Debug, Clone)]
+pub struct FollowUpRow {
+    /// Whether the effect lasted.
+    pub result: FollowUpResult,
+    /// Note.
+    pub note: String,
+    /// When recorded.
+    pub at: DateTime<Utc>,
+    /// By whom (token subject).
+    pub by: String,
 }
 
 /// A new case from intake's CaseOpened event.
@@ -216,6 +235,12 @@ struct Columns {
     closed_by: Option<String>,
     version: i32,
     updated_at: DateTime<Utc>,
+    next_review_date: Option<NaiveDate>,
+    agreement_id: Option<Uuid>,
+    follow_up_result: Option<FollowUpResult>,
+    follow_up_note: Option<String>,
+    followed_up_at: Option<DateTime<Utc>>,
+    followed_up_by: Option<String>,
 }
 
 impl TryFrom<Columns> for CaseRow {
@@ -237,6 +262,15 @@ impl TryFrom<Columns> for CaseRow {
                 },
                 closed_at,
                 closed_by: c.closed_by.unwrap_or_default(),
+                follow_up: match (c.follow_up_result, c.followed_up_at) {
+                    (Some(result), Some(at)) => Some(FollowUpRow {
+                        result,
+                        note: c.follow_up_note.unwrap_or_default(),
+                        at,
+                        by: c.followed_up_by.unwrap_or_default(),
+                    }),
+                    _ => None,
+                },
             }),
             _ => None,
         };
@@ -273,6 +307,8 @@ impl TryFrom<Columns> for CaseRow {
             closure,
             version: c.version,
             updated_at: c.updated_at,
+            next_review_date: c.next_review_date,
+            agreement_id: c.agreement_id.map(AgreementId),
         })
     }
 }
@@ -289,7 +325,9 @@ pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>,
                activation_track AS "activation_track: _", barriers,
                legal_basis AS "legal_basis: _", plan_revision, next_due_date,
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
-               closed_by, version, updated_at
+               closed_by, version, updated_at, next_review_date, agreement_id,
+               follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
+               followed_up_by
            FROM caseplan.cases WHERE id = $1"#,
         Uuid::from(id),
     )
@@ -310,7 +348,9 @@ pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>
                activation_track AS "activation_track: _", barriers,
                legal_basis AS "legal_basis: _", plan_revision, next_due_date,
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
-               closed_by, version, updated_at
+               closed_by, version, updated_at, next_review_date, agreement_id,
+               follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
+               followed_up_by
            FROM caseplan.cases WHERE id = $1 FOR UPDATE"#,
         Uuid::from(id),
     )
@@ -339,7 +379,9 @@ pub async fn list(
                activation_track AS "activation_track: _", barriers,
                legal_basis AS "legal_basis: _", plan_revision, next_due_date,
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
-               closed_by, version, updated_at
+               closed_by, version, updated_at, next_review_date, agreement_id,
+               follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
+               followed_up_by
            FROM caseplan.cases
            WHERE team_id = $1
              AND ($2::uuid IS NULL OR responsible_advisor_id = $2)
@@ -392,6 +434,127 @@ pub async fn set_plan(
         Uuid::from(id),
         revision,
         next_due_date,
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records the follow-up of a closed case.
+pub async fn follow_up(
+    conn: &mut PgConnection,
+    id: CaseId,
+    result: FollowUpResult,
+    note: &str,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET follow_up_result = $2, follow_up_note = $3, followed_up_at = $4,
+             followed_up_by = $5, version = version + 1, updated_at = $4
+         WHERE id = $1",
+        Uuid::from(id),
+        result.as_str(),
+        note,
+        at,
+        by,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Opens a closed case again; its closure stays in the timeline.
+pub async fn reopen(
+    conn: &mut PgConnection,
+    id: CaseId,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET state = 'open', closure_outcome = NULL, closure_note = NULL,
+             follow_up_date = NULL, closed_at = NULL, closed_by = NULL, follow_up_result = NULL,
+             follow_up_note = NULL, followed_up_at = NULL, followed_up_by = NULL,
+             version = version + 1, updated_at = $2
+         WHERE id = $1",
+        Uuid::from(id),
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The client's open case other than `except`, if any.
+pub async fn other_open_case(
+    conn: &mut PgConnection,
+    applicant: ApplicantId,
+    except: CaseId,
+) -> Result<Option<CaseId>, sqlx::Error> {
+    let id = sqlx::query_scalar!(
+        "SELECT id FROM caseplan.cases WHERE applicant_id = $1 AND state = 'open' AND id <> $2",
+        Uuid::from(applicant),
+        Uuid::from(except),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.map(CaseId))
+}
+
+/// Gives the case another responsible advisor.
+pub async fn reassign(
+    conn: &mut PgConnection,
+    id: CaseId,
+    advisor: AdvisorId,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET responsible_advisor_id = $2, version = version + 1, updated_at = $3
+         WHERE id = $1",
+        Uuid::from(id),
+        Uuid::from(advisor),
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Points the case at the agreement in force (or none) and its next review day.
+pub async fn set_agreement(
+    conn: &mut PgConnection,
+    id: CaseId,
+    agreement: Option<AgreementId>,
+    next_review_date: Option<NaiveDate>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET agreement_id = $2,
+             next_review_date = COALESCE($3, next_review_date), version = version + 1,
+             updated_at = $4
+         WHERE id = $1",
+        Uuid::from(id),
+        agreement.map(Uuid::from),
+        next_review_date,
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets the next review day.
+pub async fn set_next_review(
+    conn: &mut PgConnection,
+    id: CaseId,
+    day: NaiveDate,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET next_review_date = $2, version = version + 1, updated_at = $3
+         WHERE id = $1",
+        Uuid::from(id),
+        day,
         at,
     )
     .execute(conn)

@@ -2,5 +2,10 @@
 //! schema at compile time (`query!`, offline cache in `.sqlx/`).
 
 pub mod advisors;
+pub mod agenda;
+pub mod agreements;
 pub mod cases;
 pub mod plans;
+pub mod reviews;
+pub mod teams;
+pub mod timeline;

@@ -27,6 +27,8 @@ pub struct RevisionRow {
     pub created_at: DateTime<Utc>,
     /// Its goals and steps, in order.
     pub goals: Goals,
+    /// Who approved it and when (team lead), if anyone did.
+    pub approved: Option<(String, DateTime<Utc>)>,
 }
 
 /// Writes revision `revision` of the case's plan with its goals and steps.
@@ -134,6 +136,27 @@ impl StepColumns {
     }
 }
 
+/// Records a team lead's approval of a revision; false when it was approved already.
+pub async fn approve(
+    conn: &mut PgConnection,
+    case: CaseId,
+    revision: i32,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE caseplan.plan_revisions SET approved_by = $3, approved_at = $4
+         WHERE case_id = $1 AND revision = $2 AND approved_by IS NULL",
+        Uuid::from(case),
+        revision,
+        by,
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// Revisions of a case, newest first, from revision `below` down (exclusive; `None` for the
 /// newest), at most `limit`.
 pub async fn list(
@@ -143,7 +166,8 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<RevisionRow>, sqlx::Error> {
     let heads = sqlx::query!(
-        r#"SELECT revision, cause AS "cause: RevisionCause", author, created_at
+        r#"SELECT revision, cause AS "cause: RevisionCause", author, created_at, approved_by,
+               approved_at
            FROM caseplan.plan_revisions
            WHERE case_id = $1 AND ($2::int IS NULL OR revision < $2)
            ORDER BY revision DESC LIMIT $3"#,
@@ -164,6 +188,7 @@ pub async fn list(
             author: h.author,
             created_at: h.created_at,
             goals: goals.remove(&h.revision).unwrap_or_default(),
+            approved: h.approved_by.zip(h.approved_at),
         })
         .collect())
 }

@@ -127,3 +127,34 @@ pub async fn team_figures(
     .fetch_one(conn)
     .await
 }
+
+/// Counts a reopened case as open again, unless the client has another open case meanwhile
+/// (case-plan refuses that, but an opening here may cross its event on the way).
+pub async fn reopen(conn: &mut PgConnection, case: CaseId) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intake.case_openings o SET closed_at = NULL
+         WHERE o.case_id = $1 AND NOT EXISTS (
+             SELECT 1 FROM intake.case_openings other
+             WHERE other.applicant_id = o.applicant_id AND other.closed_at IS NULL)",
+        case.0,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves a case to another responsible advisor's caseload.
+pub async fn reassign(
+    conn: &mut PgConnection,
+    case: CaseId,
+    advisor: AdvisorId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intake.case_openings SET responsible_advisor_id = $2 WHERE case_id = $1",
+        case.0,
+        advisor.0,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
