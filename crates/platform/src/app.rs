@@ -17,7 +17,11 @@ use crate::{
         AuthArgs, ConfigError, DatabaseArgs, FeedArgs, MetricsListen, ServerArgs, TelemetryArgs,
     },
     db,
-    feed::{Feed, notify::FeedSignals, upstream},
+    feed::{
+        Feed,
+        notify::FeedSignals,
+        upstream::{self, UpstreamPositions},
+    },
     migrate::{MigrateError, Migrator},
     server::{self, ServeError},
     shutdown, telemetry,
@@ -48,6 +52,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// Largest message in bytes, for the generated servers' limits.
     pub max_message_bytes: usize,
+    /// How far this process has applied each upstream feed it consumes.
+    pub upstream_positions: UpstreamPositions,
 }
 
 /// A service's gRPC services, ready to serve.
@@ -224,26 +230,23 @@ impl Blueprint {
         }
         let authenticator = Authenticator::from_args(&args.auth).await?;
         let signals = FeedSignals::new();
-        let context = Context {
-            changes: Changes::new(
-                pool.clone(),
-                self.migrator.schema(),
-                Arc::clone(&signals.committed),
-            ),
-            clock,
-            max_message_bytes: args.server.max_message_bytes,
-        };
-        let api = (self.api)(context);
         // Subscribers stop with the server; a feed without its upstream configured stops the
         // start here, before anything is served.
         let feeds_stop = shutdown.child_token();
-        let feeds = upstream::start(
+        let (feeds, upstream_positions) = upstream::start(
             (self.feeds)(),
             &args.feeds,
             self.migrator.schema(),
             &pool,
             &feeds_stop,
         )?;
+        let context = Context {
+            changes: Changes::new(pool.clone(), self.migrator.schema(), signals.clone()),
+            clock,
+            max_message_bytes: args.server.max_message_bytes,
+            upstream_positions,
+        };
+        let api = (self.api)(context);
         let service = server::Service {
             name: self.name,
             routes: api.routes,

@@ -14,18 +14,18 @@
 //! }).await
 //! ```
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction, pool::PoolConnection};
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::{
     ApiError,
     audit::AuditLog,
     auth::Caller,
+    feed::notify::FeedSignals,
     idempotency::{Idempotency, RequestKey},
     outbox::Outbox,
 };
@@ -37,9 +37,12 @@ pub struct Changes {
     outbox: Outbox,
     audit: AuditLog,
     idempotency: Idempotency,
-    /// Wakes this process's feed sequencer after a commit that wrote events. In-process, so
-    /// the write path never sends a NOTIFY (which serializes all commits of the database).
-    events_committed: Arc<Notify>,
+    /// Wakes this process's feed sequencer after a commit that wrote events (in-process, so
+    /// the write path never sends a NOTIFY, which serializes all commits of the database), and
+    /// tells when positions were stamped.
+    signals: FeedSignals,
+    /// `SELECT position FROM <schema>.outbox WHERE event_id = $1`.
+    position_of: Arc<str>,
 }
 
 /// A change under way, handed to the body of [`Changes::create`] or [`Changes::update`];
@@ -58,15 +61,43 @@ pub struct Read {
 }
 
 impl Changes {
-    /// Changes in `schema` on `pool`; `events_committed` is notified after each commit that
+    /// Changes in `schema` on `pool`; `signals.committed` is notified after each commit that
     /// wrote events.
-    pub fn new(pool: PgPool, schema: &str, events_committed: Arc<Notify>) -> Self {
+    pub fn new(pool: PgPool, schema: &str, signals: FeedSignals) -> Self {
         Changes {
             pool,
             outbox: Outbox::new(schema),
             audit: AuditLog::new(schema),
             idempotency: Idempotency::new(schema),
-            events_committed,
+            signals,
+            position_of: format!("SELECT position FROM {schema}.outbox WHERE event_id = $1").into(),
+        }
+    }
+
+    /// The feed position of committed event `event_id` once the sequencer has stamped it
+    /// (normally within milliseconds of the commit), or `None` after `limit`. Lets a caller
+    /// hand its reader a position to wait for (read-your-writes across services).
+    pub async fn feed_position(
+        &self,
+        event_id: Uuid,
+        limit: Duration,
+    ) -> Result<Option<i64>, ApiError> {
+        let mut stamped = self.signals.stamped.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let position: Option<Option<i64>> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.position_of)))
+                    .bind(event_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if let Some(Some(position)) = position {
+                return Ok(Some(position));
+            }
+            match tokio::time::timeout_at(deadline, stamped.changed()).await {
+                Ok(Ok(())) => continue,
+                // Timed out, or the sequencer is gone (shutting down).
+                _ => return Ok(None),
+            }
         }
     }
 
@@ -128,19 +159,20 @@ impl Change {
         &mut self.tx
     }
 
-    /// Appends a domain event about `aggregate`.
+    /// Appends a domain event about `aggregate`; its event id.
     pub async fn event<E: prost::Name>(
         &mut self,
         aggregate: impl Into<Uuid>,
         at: DateTime<Utc>,
         event: &E,
-    ) -> Result<(), ApiError> {
-        self.changes
+    ) -> Result<Uuid, ApiError> {
+        let id = self
+            .changes
             .outbox
             .append(&mut self.tx, aggregate.into(), at, event)
             .await?;
         self.wrote_events = true;
-        Ok(())
+        Ok(id)
     }
 
     /// Records that `caller` wrote personal data: `ids` of `resource_type`.
@@ -159,7 +191,7 @@ impl Change {
     async fn commit(self) -> Result<(), ApiError> {
         self.tx.commit().await?;
         if self.wrote_events {
-            self.changes.events_committed.notify_one();
+            self.changes.signals.committed.notify_one();
         }
         Ok(())
     }

@@ -103,6 +103,9 @@ pub enum ApiError {
     /// Valid credentials without the right to do this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// Not possible right now; the same request may succeed when retried.
+    #[error("{0}")]
+    Unavailable(String),
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -183,6 +186,7 @@ impl From<ApiError> for Status {
             ),
             ApiError::Unauthenticated(_) => Status::unauthenticated(message),
             ApiError::PermissionDenied(_) => Status::permission_denied(message),
+            ApiError::Unavailable(_) => Status::unavailable(message),
             ApiError::Database(cause) => database_status(cause),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

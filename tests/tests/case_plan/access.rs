@@ -37,7 +37,14 @@ async fn every_rpc(
     vec![
         (
             "GetCase",
-            code!(client, get_case, pb::GetCaseRequest { case_id: case() }),
+            code!(
+                client,
+                get_case,
+                pb::GetCaseRequest {
+                    case_id: case(),
+                    ..Default::default()
+                }
+            ),
         ),
         (
             "ListCases",
@@ -477,6 +484,7 @@ async fn an_unauthenticated_call_is_refused() {
     let status = anonymous
         .get_case(pb::GetCaseRequest {
             case_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
         })
         .await
         .expect_err("no token");

@@ -46,7 +46,7 @@ async fn a_cooperation_plan_is_agreed_in_text_form_and_reviewed_within_six_month
     assert!(!ack.client_signed && !ack.office_signed);
     assert_eq!(ack.recorded_by, "advisor-1");
 
-    let case = world.arrived(&world.office.advisor, &case.id).await;
+    let case = world.read_case(&world.office.advisor, &case.id).await;
     assert_eq!(case.agreement_id, agreed.id);
     assert_eq!(case.next_review_date, date(2027, 6, 1));
 }
@@ -395,7 +395,7 @@ async fn comments_a_decline_and_a_dispute_are_recorded() {
         .agreement
         .expect("agreement");
     assert_eq!(ended.state(), pb::AgreementState::Ended);
-    let case = world.arrived(&world.office.advisor, &case.id).await;
+    let case = world.read_case(&world.office.advisor, &case.id).await;
     assert!(case.agreement_id.is_empty(), "no agreement in force");
 }
 

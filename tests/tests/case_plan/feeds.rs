@@ -14,12 +14,16 @@ async fn cases_opened_while_case_plan_is_down_each_arrive_once_when_it_returns()
     world.case_plan.pause().await;
     let mut opened = Vec::new();
     for _ in 0..3 {
-        opened.push(world.open_case(&office.desk, &office.advisor).await.case_id);
+        let response = world.open_case(&office.desk, &office.advisor).await;
+        let opening = response.case_opening.expect("opening");
+        opened.push((opening.case_id, response.feed_position));
     }
     world.case_plan.resume().await;
 
-    for id in &opened {
-        world.arrived(&office.advisor, id).await;
+    // Each read waits for the feed position OpenCase answered while case-plan was away.
+    for (id, position) in &opened {
+        assert!(*position > 0, "intake knew the position at once");
+        world.read_case_at(&office.advisor, id, *position).await;
     }
     let pool = world.case_plan.db.pool().await;
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM caseplan.cases")
@@ -41,7 +45,7 @@ async fn cases_opened_while_case_plan_is_down_each_arrive_once_when_it_returns()
         .expect("team cases")
         .into_inner();
     let mut expected = vec![before.id];
-    expected.extend(opened);
+    expected.extend(opened.into_iter().map(|(id, _)| id));
     assert_eq!(
         listed.cases.into_iter().map(|c| c.id).collect::<Vec<_>>(),
         expected
@@ -54,7 +58,7 @@ async fn case_plan_serves_its_cases_while_intake_is_down() {
     let case = world.case(&world.office.desk, &world.office.advisor).await;
     world.office.app.pause().await;
 
-    let read = world.arrived(&world.office.advisor, &case.id).await;
+    let read = world.read_case(&world.office.advisor, &case.id).await;
     assert_eq!(read.id, case.id);
     let mut plans = world.plans(&world.office.advisor).await;
     plans
@@ -65,4 +69,33 @@ async fn case_plan_serves_its_cases_while_intake_is_down() {
     world.office.app.resume().await;
     // And intake, back, still opens cases that reach case-plan.
     world.case(&world.office.desk, &world.office.advisor).await;
+}
+
+#[tokio::test]
+async fn a_read_waits_for_the_position_intake_answered_and_is_unavailable_if_it_never_comes() {
+    let mut world = World::open().await;
+    let office = &world.office;
+    world.case_plan.pause().await;
+    let response = world.open_case(&office.desk, &office.advisor).await;
+    let opening = response.case_opening.expect("opening");
+
+    // Asked while case-plan is still catching up, the read waits and then finds the case.
+    let resume = world.case_plan.resume();
+    resume.await;
+    let case = world
+        .read_case_at(&office.advisor, &opening.case_id, response.feed_position)
+        .await;
+    assert_eq!(case.id, opening.case_id);
+
+    // A position intake never reached: the read gives up after its wait, retryable.
+    let status = world
+        .plans(&office.advisor)
+        .await
+        .get_case(pb::GetCaseRequest {
+            case_id: opening.case_id.clone(),
+            min_intake_position: response.feed_position + 1_000_000,
+        })
+        .await
+        .expect_err("not reached");
+    assert_eq!(status.code(), tonic::Code::Unavailable);
 }

@@ -11,11 +11,15 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
     let open_before = office.open_cases_of("advisor-1").await;
 
     // Same-day consultation at intake, case opened with the consulting advisor.
-    let opening = world.open_case(&office.desk, &office.advisor).await;
+    let opened = world.open_case(&office.desk, &office.advisor).await;
+    let opening = opened.case_opening.expect("case opening");
     assert_eq!(office.open_cases_of("advisor-1").await, open_before + 1);
 
-    // case-plan has the case from intake's feed alone, with what the first day found.
-    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    // case-plan has the case from intake's feed alone, with what the first day found; read at
+    // OpenCase's feed position, it is there at once.
+    let case = world
+        .read_case_at(&office.advisor, &opening.case_id, opened.feed_position)
+        .await;
     assert_eq!(case.state(), pb::CaseState::Open);
     assert_eq!(case.applicant_id, opening.applicant_id);
     assert_eq!(case.responsible_advisor_id, opening.responsible_advisor_id);
@@ -67,7 +71,7 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
     assert_eq!(plan.author, "advisor-1");
 
     // The case shows the plan and what is due first.
-    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    let case = world.read_case(&office.advisor, &opening.case_id).await;
     assert_eq!(case.plan_revision, 1);
     assert_eq!(case.next_due_date, date(2027, 1, 15));
 
@@ -197,7 +201,7 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
             ),
         ]
     );
-    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    let case = world.read_case(&office.advisor, &opening.case_id).await;
     assert_eq!(case.next_due_date, date(2027, 2, 1));
 
     // The new revision gets a new agreement, which supersedes the first.
@@ -212,7 +216,7 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
         world.agreement(&first_agreement.id).await.state(),
         pb::AgreementState::Superseded
     );
-    let case = world.arrived(&office.advisor, &opening.case_id).await;
+    let case = world.read_case(&office.advisor, &opening.case_id).await;
     assert_eq!(case.agreement_id, second_agreement.id);
 
     // Both revisions are kept, newest first.

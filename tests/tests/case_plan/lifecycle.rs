@@ -82,7 +82,7 @@ async fn a_review_records_progress_and_keeps_within_the_cooperation_plans_six_mo
         "the agreement's review date was due"
     );
     assert_eq!(recorded.goals.len(), 1);
-    let case = world.arrived(&world.office.advisor, &case.id).await;
+    let case = world.read_case(&world.office.advisor, &case.id).await;
     assert_eq!(case.next_review_date, date(2027, 3, 1));
     let listed = plans
         .list_reviews(pb::ListReviewsRequest {
@@ -391,7 +391,7 @@ async fn the_timeline_shows_every_event_in_order() {
         .record_review(review(&case.id, date(2027, 3, 1)))
         .await
         .expect("review");
-    let case = world.arrived(&world.office.advisor, &case.id).await;
+    let case = world.read_case(&world.office.advisor, &case.id).await;
     plans
         .close_case(pb::CloseCaseRequest {
             case_id: case.id.clone(),
@@ -451,7 +451,7 @@ async fn the_team_figures_count_openings_closures_early_agreements_reviews_and_l
         .record_review(review(&case.id, date(2027, 3, 1)))
         .await
         .expect("review");
-    let case = world.arrived(&office.advisor, &case.id).await;
+    let case = world.read_case(&office.advisor, &case.id).await;
     let closed = plans
         .close_case(pb::CloseCaseRequest {
             case_id: case.id.clone(),

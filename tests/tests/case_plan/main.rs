@@ -9,8 +9,6 @@ mod lifecycle;
 mod rules;
 mod validation;
 
-use std::time::Duration;
-
 use fallwerk_proto::{caseplan as pb, google::r#type::Date, intake, types};
 use fallwerk_tests::{CasePlanClient, ServiceApp, office::Office, spawn_wired};
 
@@ -41,14 +39,16 @@ impl World {
     }
 
     /// Opens a case at intake for a new walk-in consulted by `advisor` of `desk`'s team and
-    /// waits until case-plan has it.
+    /// reads it in case-plan at the feed position OpenCase answered (read-your-writes).
     pub(crate) async fn case(&self, desk: &str, advisor: &str) -> pb::Case {
-        let opening = self.open_case(desk, advisor).await;
-        self.arrived(advisor, &opening.case_id).await
+        let opened = self.open_case(desk, advisor).await;
+        let opening = opened.case_opening.expect("case opening");
+        self.read_case_at(advisor, &opening.case_id, opened.feed_position)
+            .await
     }
 
-    /// A new case at intake for the applicant `applicant_id`, back for another visit, once
-    /// case-plan has it.
+    /// A new case at intake for the applicant `applicant_id`, back for another visit, as
+    /// case-plan shows it.
     pub(crate) async fn returning_case(&self, applicant_id: &str) -> pb::Case {
         let office = &self.office;
         let mut desk = office.client(&office.desk).await;
@@ -81,7 +81,7 @@ impl World {
             .complete_consultation(fallwerk_tests::office::complete(&consultation.id))
             .await
             .expect("completed");
-        let opening = advisor
+        let opened = advisor
             .open_case(intake::OpenCaseRequest {
                 consultation_id: consultation.id,
                 assignment: intake::AdvisorAssignment::ConsultingAdvisor.into(),
@@ -89,14 +89,14 @@ impl World {
             })
             .await
             .expect("case opened")
-            .into_inner()
-            .case_opening
-            .expect("opening");
-        self.arrived(&office.advisor, &opening.case_id).await
+            .into_inner();
+        let opening = opened.case_opening.expect("opening");
+        self.read_case_at(&office.advisor, &opening.case_id, opened.feed_position)
+            .await
     }
 
     /// Opens a case at intake (case-plan learns of it from the feed).
-    pub(crate) async fn open_case(&self, desk: &str, advisor: &str) -> intake::CaseOpening {
+    pub(crate) async fn open_case(&self, desk: &str, advisor: &str) -> intake::OpenCaseResponse {
         let consultation = self.office.completed_consultation(desk, advisor).await;
         self.office
             .client(advisor)
@@ -109,28 +109,27 @@ impl World {
             .await
             .expect("case opened")
             .into_inner()
-            .case_opening
-            .expect("case opening")
     }
 
-    /// The case as case-plan shows it to `token`, once it has arrived (at most 30 s).
-    pub(crate) async fn arrived(&self, token: &str, case_id: &str) -> pb::Case {
-        let mut client = self.plans(token).await;
-        for _ in 0..300 {
-            match client
-                .get_case(pb::GetCaseRequest {
-                    case_id: case_id.into(),
-                })
-                .await
-            {
-                Ok(response) => return response.into_inner().case.expect("case"),
-                Err(status) if status.code() == tonic::Code::NotFound => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(status) => panic!("GetCase failed: {status:?}"),
-            }
-        }
-        panic!("case {case_id} did not reach case-plan within 30 s");
+    /// The case as case-plan shows it to `token` now.
+    pub(crate) async fn read_case(&self, token: &str, case_id: &str) -> pb::Case {
+        self.read_case_at(token, case_id, 0).await
+    }
+
+    /// The case as case-plan shows it to `token` once it has applied intake's feed up to
+    /// `position`.
+    pub(crate) async fn read_case_at(&self, token: &str, case_id: &str, position: i64) -> pb::Case {
+        self.plans(token)
+            .await
+            .get_case(pb::GetCaseRequest {
+                case_id: case_id.into(),
+                min_intake_position: position,
+            })
+            .await
+            .expect("the case in case-plan")
+            .into_inner()
+            .case
+            .expect("case")
     }
 }
 

@@ -68,7 +68,7 @@ async fn a_closed_case_cannot_be_closed_again_nor_its_plan_or_basis_changed() {
         .expect_err("changing a closed case");
     assert_eq!(error_reason(&update).as_deref(), Some("CASE_CLOSED"));
 
-    let now = world.arrived(&office.advisor, &case.id).await;
+    let now = world.read_case(&office.advisor, &case.id).await;
     assert_eq!(
         now.closure.map(|c| c.outcome()),
         Some(pb::CaseOutcome::MovedAway)
@@ -141,7 +141,7 @@ async fn a_stale_etag_is_aborted_and_changes_nothing() {
         .await
         .expect_err("update with the etag from before the plan");
     assert_eq!(stale.code(), Code::Aborted);
-    let now = world.arrived(&office.advisor, &case.id).await;
+    let now = world.read_case(&office.advisor, &case.id).await;
     assert_eq!(now.plan_revision, 1);
     assert_eq!(now.legal_basis(), types::LegalBasis::Unspecified);
 
@@ -214,6 +214,7 @@ async fn cases_and_revisions_page_with_tokens_bound_to_their_query() {
                 state: pb::CaseState::Open.into(),
                 page_size: 2,
                 page_token: token.clone(),
+                ..Default::default()
             })
             .await
             .expect("page")
@@ -231,6 +232,7 @@ async fn cases_and_revisions_page_with_tokens_bound_to_their_query() {
                 state: pb::CaseState::Closed.into(),
                 page_size: 2,
                 page_token: token.clone(),
+                ..Default::default()
             })
             .await
             .expect_err("token of another query");

@@ -88,7 +88,13 @@ impl Sequencer {
         loop {
             match self.stamp_once().await {
                 // A full batch: more may be waiting.
-                Ok(n) if n as i64 == BATCH => continue,
+                Ok(n) if n as i64 == BATCH => {
+                    signals.wake_streams();
+                    continue;
+                }
+                // This process's streams and waiting writers learn at once; other replicas
+                // from the NOTIFY.
+                Ok(n) if n > 0 => signals.wake_streams(),
                 Ok(_) => {}
                 Err(error) => {
                     tracing::warn!(%error, schema = self.schema, "sequencer failed; retrying");

@@ -18,6 +18,7 @@ use fallwerk_proto::feed::{
 };
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataValue;
 use tracing::Instrument;
@@ -121,6 +122,8 @@ pub struct Subscriber<H> {
     pool: PgPool,
     handler: Arc<H>,
     sql: Sql,
+    /// The position applied so far, for readers in this process ([`Subscriber::position`]).
+    applied: watch::Sender<i64>,
 }
 
 struct Sql {
@@ -169,7 +172,13 @@ impl<H: EventHandler> Subscriber<H> {
             pool,
             handler,
             sql,
+            applied: watch::Sender::new(0),
         }
+    }
+
+    /// Follows the position applied so far (committed), as the subscriber advances it.
+    pub fn position(&self) -> watch::Receiver<i64> {
+        self.applied.subscribe()
     }
 
     /// Follows the upstream until shutdown, reconnecting as long as it takes.
@@ -231,6 +240,8 @@ impl<H: EventHandler> Subscriber<H> {
             .await
             .map_err(|s| format!("subscribe refused: {}: {}", s.code(), s.message()))?
             .into_inner();
+        self.applied
+            .send_if_modified(|applied| raise(applied, cursor));
         tracing::info!(subscription = name, cursor, "feed subscription connected");
         loop {
             let message = match stream.message().await {
@@ -266,6 +277,8 @@ impl<H: EventHandler> Subscriber<H> {
                         }
                     }
                     cursor = self.apply_batch(&batch).await?;
+                    self.applied
+                        .send_if_modified(|applied| raise(applied, cursor));
                     metrics::gauge!("feed_subscription_position", "subscription" => name.to_owned())
                         .set(cursor as f64);
                 }
@@ -407,4 +420,13 @@ impl<H: EventHandler> Subscriber<H> {
         tx.commit().await?;
         Ok((applied, failing))
     }
+}
+
+/// Moves `applied` up to `to` (never down); whether it moved.
+fn raise(applied: &mut i64, to: i64) -> bool {
+    let moved = to > *applied;
+    if moved {
+        *applied = to;
+    }
+    moved
 }

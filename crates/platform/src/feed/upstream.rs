@@ -3,18 +3,28 @@
 //! (`UPSTREAMS=intake=http://intake:50051`) and which token and CA to use; the platform runs
 //! one [`Subscriber`] per feed beside the server until shutdown.
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use sqlx::PgPool;
-use tokio::task::JoinHandle;
+use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::subscriber::{EventHandler, Subscriber, Subscription, TokenFile};
-use crate::config::{ConfigError, FeedArgs};
+use crate::{
+    ApiError,
+    config::{ConfigError, FeedArgs},
+};
 
+/// Starts a feed's subscriber: the position it has applied, and the task to run.
 type Run = Box<
-    dyn FnOnce(Subscription, PgPool, CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>>
-        + Send,
+    dyn FnOnce(
+            Subscription,
+            PgPool,
+            CancellationToken,
+        ) -> (
+            watch::Receiver<i64>,
+            Pin<Box<dyn Future<Output = ()> + Send>>,
+        ) + Send,
 >;
 
 /// One upstream feed a service consumes.
@@ -37,7 +47,8 @@ impl Feed {
             upstream,
             event_types,
             run: Box::new(move |subscription, pool, shutdown| {
-                Box::pin(Subscriber::new(subscription, pool, handler).run(shutdown))
+                let subscriber = Subscriber::new(subscription, pool, handler);
+                (subscriber.position(), Box::pin(subscriber.run(shutdown)))
             }),
         }
     }
@@ -48,18 +59,54 @@ impl Feed {
     }
 }
 
-/// Starts a subscriber per feed, writing into `schema` on `pool`, until `shutdown`. A feed
-/// whose upstream is not configured, or feeds without a service token, are configuration
-/// errors: a consumer that silently consumes nothing would look healthy and be wrong.
+/// How far this process has applied each upstream's feed, for reads that must see a change
+/// the caller made upstream a moment ago (read-your-writes across services).
+#[derive(Clone, Default)]
+pub struct UpstreamPositions(Arc<HashMap<&'static str, watch::Receiver<i64>>>);
+
+impl UpstreamPositions {
+    /// Waits until `upstream`'s feed is applied up to `position` (0: no wait), at most
+    /// `limit`; UNAVAILABLE (retry) when it is not reached in time.
+    pub async fn wait_for(
+        &self,
+        upstream: &str,
+        position: i64,
+        limit: Duration,
+    ) -> Result<(), ApiError> {
+        if position <= 0 {
+            return Ok(());
+        }
+        let mut applied = self
+            .0
+            .get(upstream)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("no feed of {upstream} is consumed")))?;
+        match tokio::time::timeout(limit, applied.wait_for(|p| *p >= position)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                metrics::counter!("feed_read_your_writes_timeouts_total", "subscription" => upstream.to_owned())
+                    .increment(1);
+                Err(ApiError::Unavailable(format!(
+                    "{upstream}'s change at feed position {position} has not arrived here yet; retry"
+                )))
+            }
+        }
+    }
+}
+
+/// Starts a subscriber per feed, writing into `schema` on `pool`, until `shutdown`; their
+/// tasks and positions. A feed whose upstream is not configured, or feeds without a service
+/// token, are configuration errors: a consumer that silently consumes nothing would look
+/// healthy and be wrong.
 pub fn start(
     feeds: Vec<Feed>,
     args: &FeedArgs,
     schema: &'static str,
     pool: &PgPool,
     shutdown: &CancellationToken,
-) -> Result<Vec<JoinHandle<()>>, ConfigError> {
+) -> Result<(Vec<JoinHandle<()>>, UpstreamPositions), ConfigError> {
     if feeds.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), UpstreamPositions::default()));
     }
     let token = args.service_token_file.clone().ok_or_else(|| ConfigError {
         setting: "SERVICE_TOKEN_FILE",
@@ -75,6 +122,7 @@ pub fn start(
         )),
     };
     let mut tasks = Vec::with_capacity(feeds.len());
+    let mut positions = HashMap::with_capacity(feeds.len());
     for feed in feeds {
         let upstream = args.address_of(feed.upstream).ok_or_else(|| ConfigError {
             setting: "UPSTREAMS",
@@ -91,11 +139,9 @@ pub fn start(
             ca_cert: ca_cert.clone(),
             schema,
         };
-        tasks.push(tokio::spawn((feed.run)(
-            subscription,
-            pool.clone(),
-            shutdown.clone(),
-        )));
+        let (position, run) = (feed.run)(subscription, pool.clone(), shutdown.clone());
+        positions.insert(feed.upstream, position);
+        tasks.push(tokio::spawn(run));
     }
-    Ok(tasks)
+    Ok((tasks, UpstreamPositions(Arc::new(positions))))
 }

@@ -28,7 +28,14 @@ impl CasePlan {
         caller: &Caller,
         request: pb::GetCaseRequest,
     ) -> Result<pb::GetCaseResponse, ApiError> {
-        let id = CaseId(wire::id(&request.case_id).map_err(|e| ApiError::invalid("case_id", e))?);
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        let position = v.check(
+            "min_intake_position",
+            feed_position(request.min_intake_position),
+        );
+        let (id, position) = v.finish(id.zip(position))?;
+        self.caught_up_with_intake(position).await?;
         let mut read = self.changes.read().await?;
         let case = team_case(read.conn(), caller, id, false).await?;
         read.audit(caller, "case", &[id.0]).await?;
@@ -47,6 +54,10 @@ impl CasePlan {
         let mut v = Violations::new();
         let scope = v.check("scope", scope(request.scope));
         let state = v.check("state", optional_state(request.state));
+        let position = v.check(
+            "min_intake_position",
+            feed_position(request.min_intake_position),
+        );
         let page = PageRequest::parse(
             &mut v,
             request.page_size,
@@ -60,6 +71,9 @@ impl CasePlan {
         let (scope, state, page) =
             v.finish(scope.zip(state).zip(page).map(|((a, b), c)| (a, b, c)))?;
         let team = TeamId(caller.team()?);
+        // A bad position was refused by `finish` above.
+        self.caught_up_with_intake(position.unwrap_or_default())
+            .await?;
 
         let mut read = self.changes.read().await?;
         let responsible = match scope {
@@ -434,6 +448,13 @@ fn scope(value: i32) -> Result<pb::CaseScope, String> {
         Ok(pb::CaseScope::Team) => Ok(pb::CaseScope::Team),
         Err(_) => Err("must be MINE or TEAM".into()),
     }
+}
+
+fn feed_position(value: i64) -> Result<i64, String> {
+    if value < 0 {
+        return Err("must be 0 or a feed position from intake's OpenCase".into());
+    }
+    Ok(value)
 }
 
 fn optional_state(value: i32) -> Result<Option<CaseState>, String> {

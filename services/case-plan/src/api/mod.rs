@@ -19,6 +19,7 @@ use fallwerk_platform::{
     auth::Caller,
     change::Changes,
     clock::Clock,
+    feed::upstream::UpstreamPositions,
     grpc_handlers, wire_enum,
 };
 use fallwerk_proto::caseplan::{
@@ -38,6 +39,7 @@ use crate::{
 pub struct CasePlan {
     changes: Changes,
     clock: Arc<dyn Clock>,
+    upstream_positions: UpstreamPositions,
 }
 
 /// Builds case-plan's gRPC service (the blueprint's `api`).
@@ -45,6 +47,7 @@ pub fn api(context: Context) -> Api {
     let case_plan = CasePlan {
         changes: context.changes,
         clock: context.clock,
+        upstream_positions: context.upstream_positions,
     };
     let server = CasePlanServiceServer::new(case_plan)
         .max_decoding_message_size(context.max_message_bytes)
@@ -89,6 +92,18 @@ grpc_handlers! { CasePlan: CasePlanService {
 impl From<domain::StateError> for ApiError {
     fn from(error: domain::StateError) -> Self {
         ApiError::precondition(error.reason(), error.to_string())
+    }
+}
+
+/// Longest wait of a read for intake's feed to reach the position the caller asks for.
+const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl CasePlan {
+    /// Waits until intake's feed is applied up to `position` (read-your-writes after OpenCase).
+    async fn caught_up_with_intake(&self, position: i64) -> Result<(), ApiError> {
+        self.upstream_positions
+            .wait_for("intake", position, READ_YOUR_WRITES_WAIT)
+            .await
     }
 }
 

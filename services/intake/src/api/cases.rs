@@ -17,6 +17,9 @@ use crate::{
     store::{self, cases::CaseOpeningRow, roster, visits},
 };
 
+/// How long OpenCase waits for its event's feed position before answering without it.
+const FEED_POSITION_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Intake {
     /// OpenCase: opens the case of a completed consultation with its responsible advisor.
     pub(super) async fn open_case(
@@ -33,6 +36,7 @@ impl Intake {
         let (id, assignment) = v.finish(id.zip(assignment))?;
 
         let mut opened_same_day = None;
+        let mut opened_event = None;
         let answer = self
             .changes
             .create(key, async |change| {
@@ -125,17 +129,30 @@ impl Intake {
                     activation_track: types::ActivationTrack::from(outcome.activation_track).into(),
                     barriers: barrier_numbers(&outcome.barriers),
                 };
-                change.event(opening.case_id, now, &event).await?;
+                opened_event = Some(change.event(opening.case_id, now, &event).await?);
                 change.audit(caller, "case", &[opening.case_id.0]).await?;
                 opened_same_day = Some(opening.same_day);
                 Ok(pb::OpenCaseResponse {
                     case_opening: Some(case_opening),
+                    // Known after the commit (below); a replay answers without it.
+                    feed_position: 0,
                 })
             })
             .await?;
         if let Some(same_day) = opened_same_day {
             metrics::counter!("intake_cases_opened_total", "same_day" => same_day.to_string())
                 .increment(1);
+        }
+        // Stamped by this process's sequencer right after the commit; a replayed answer has no
+        // event of its own and gives 0 (documented).
+        let mut answer = answer;
+        if let Some(event) = opened_event {
+            // Stamped after the commit by this process's sequencer: normally milliseconds.
+            answer.feed_position = self
+                .changes
+                .feed_position(event, FEED_POSITION_WAIT)
+                .await?
+                .unwrap_or(0);
         }
         Ok(answer)
     }
