@@ -1,9 +1,12 @@
-//! The intake client as the CLI uses it: every call carries the bearer token, the current
-//! trace context and a 10-second deadline.
+//! The clients of fallwerk's services as the CLI uses them: every call carries the bearer
+//! token, the current trace context and a 10-second deadline.
 
 use std::time::Duration;
 
-use fallwerk_proto::intake::intake_service_client::IntakeServiceClient;
+use fallwerk_proto::{
+    caseplan::case_plan_service_client::CasePlanServiceClient,
+    intake::intake_service_client::IntakeServiceClient,
+};
 use tonic::{
     Request, Status,
     metadata::AsciiMetadataValue,
@@ -19,20 +22,47 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The intake client with the CLI's per-call metadata.
 pub type IntakeClient = IntakeServiceClient<InterceptedService<Channel, CallMetadata>>;
 
-/// Builds the client. Connecting is lazy: an unreachable service shows up as the first call's
-/// UNAVAILABLE status, reported like any other refusal.
-pub fn connect(
+/// The case-plan client with the CLI's per-call metadata.
+pub type CasePlanClient = CasePlanServiceClient<InterceptedService<Channel, CallMetadata>>;
+
+/// Builds the intake client. Connecting is lazy: an unreachable service shows up as the first
+/// call's UNAVAILABLE status, reported like any other refusal.
+pub fn intake(
     addr: Uri,
     authorization: AsciiMetadataValue,
     ca_cert: Option<Certificate>,
 ) -> Result<IntakeClient, CliError> {
-    let channel = fallwerk_platform::client::channel(addr, ca_cert)
-        .map_err(|error| CliError::Usage(format!("--addr: {error}")))?;
-    let interceptor = CallMetadata { authorization };
+    let (channel, interceptor) = channel("--addr", addr, authorization, ca_cert)?;
     Ok(IntakeServiceClient::with_interceptor(channel, interceptor))
 }
 
-/// Adds what every intake call needs to its request.
+/// Builds the case-plan client, lazily connecting like [`intake`].
+pub fn case_plan(
+    addr: Uri,
+    authorization: AsciiMetadataValue,
+    ca_cert: Option<Certificate>,
+) -> Result<CasePlanClient, CliError> {
+    let (channel, interceptor) = channel("--case-plan-addr", addr, authorization, ca_cert)?;
+    Ok(CasePlanServiceClient::with_interceptor(
+        channel,
+        interceptor,
+    ))
+}
+
+/// The channel to one service and the metadata for its calls; `flag` names the address's
+/// option in a complaint.
+fn channel(
+    flag: &str,
+    addr: Uri,
+    authorization: AsciiMetadataValue,
+    ca_cert: Option<Certificate>,
+) -> Result<(Channel, CallMetadata), CliError> {
+    let channel = fallwerk_platform::client::channel(addr, ca_cert)
+        .map_err(|error| CliError::Usage(format!("{flag}: {error}")))?;
+    Ok((channel, CallMetadata { authorization }))
+}
+
+/// Adds what every call needs to its request.
 #[derive(Clone)]
 pub struct CallMetadata {
     /// `Bearer <jwt>`, marked sensitive so it never shows in debug output.

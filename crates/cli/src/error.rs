@@ -15,10 +15,15 @@ pub enum CliError {
     /// The command line asks for something impossible that clap could not see (exit 2).
     #[error("{0}")]
     Usage(String),
-    /// The intake service refused the call or could not be reached.
-    // Boxed: a `Status` is large, and every `Result` of the crate carries this enum.
-    #[error("{}", StatusReport(.0))]
-    Rpc(Box<Status>),
+    /// A service refused the call or could not be reached.
+    #[error("{}", StatusReport(.status, *.service))]
+    Rpc {
+        /// What the service answered.
+        // Boxed: a `Status` is large, and every `Result` of the crate carries this enum.
+        status: Box<Status>,
+        /// Which service it was.
+        service: Service,
+    },
     /// The service's answer lacks a part it always sends: a version mismatch or a bug.
     #[error("error: the service's answer has no {0}")]
     IncompleteAnswer(&'static str),
@@ -35,14 +40,38 @@ pub enum CliError {
     Output(io::Error),
 }
 
+/// The service a call went to, so the hint for an unreachable one names the right address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// intake (`--addr`).
+    Intake,
+    /// case-plan (`--case-plan-addr`).
+    CasePlan,
+}
+
+impl CliError {
+    /// Marks a refused call as one of `service`'s; other errors stay as they are.
+    pub fn answered_by(self, service: Service) -> Self {
+        match self {
+            CliError::Rpc { status, .. } => CliError::Rpc { status, service },
+            other => other,
+        }
+    }
+}
+
+/// `?` on a call's status: intake's, unless the command marks it with
+/// [`CliError::answered_by`].
 impl From<Status> for CliError {
     fn from(status: Status) -> Self {
-        CliError::Rpc(Box::new(status))
+        CliError::Rpc {
+            status: Box::new(status),
+            service: Service::Intake,
+        }
     }
 }
 
 /// A status as lines for a person: headline, rich details, hint.
-struct StatusReport<'a>(&'a Status);
+struct StatusReport<'a>(&'a Status, Service);
 
 impl fmt::Display for StatusReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,7 +113,8 @@ impl fmt::Display for StatusReport<'_> {
             }
         }
         let reason = details.error_info().map(|info| info.reason.as_str());
-        if let Some(hint) = hint(status.code(), reason) {
+        let from_transport = std::error::Error::source(status).is_some();
+        if let Some(hint) = hint(status.code(), reason, self.1, from_transport) {
             write!(f, "\nhint: {hint}")?;
         }
         Ok(())
@@ -92,16 +122,53 @@ impl fmt::Display for StatusReport<'_> {
 }
 
 /// The next step for errors a person at a terminal meets most.
-fn hint(code: Code, reason: Option<&str>) -> Option<&'static str> {
+/// `from_transport`: the status was made by this side's channel (no connection, TLS), not
+/// answered by the service.
+fn hint(
+    code: Code,
+    reason: Option<&str>,
+    service: Service,
+    from_transport: bool,
+) -> Option<&'static str> {
     match (code, reason) {
         (_, Some("LIKELY_DUPLICATE")) => Some(
             "look at the candidates with `fallwerk applicant get <id>` and reuse one; \
              if none is this person, repeat with --allow-duplicate",
         ),
-        (Code::Unavailable, _) => Some(
-            "is the intake service running at --addr (FALLWERK_INTAKE_ADDR)? \
-             With https://, does --ca-cert name the CA of its certificate?",
+        (_, Some("LEGAL_BASIS_REQUIRED")) => {
+            Some("set the case's legal basis first: `fallwerk case set-basis <case-id>`")
+        }
+        (_, Some("PLAN_REQUIRED")) => {
+            Some("make the first plan: `fallwerk plan revise <case-id> --cause first-plan`")
+        }
+        (_, Some("FIRST_PLAN_CAUSE")) => {
+            Some("the first revision has --cause first-plan; every later one another cause")
+        }
+        (_, Some("REVISION_NOT_APPROVED")) => Some(
+            "a team lead approves the revision: `fallwerk plan approve <case-id> --revision <n>`",
         ),
+        (_, Some("AGREEMENT_IN_PROGRESS")) => {
+            Some("`fallwerk agreement list <case-id>` shows the open draft or proposal")
+        }
+        (_, Some("CLIENT_HAS_OPEN_CASE")) => {
+            Some("go on with the client's open case (case_id above) instead")
+        }
+        (Code::Aborted, _) => Some(
+            "it changed since you read it: show it again (`case show`, `agreement show`, \
+             `plan show`) and repeat with its current --etag",
+        ),
+        (Code::Unavailable, _) => Some(match (service, from_transport) {
+            (Service::Intake, _) => {
+                "is the intake service running at --addr (FALLWERK_INTAKE_ADDR)? \
+                 With https://, does --ca-cert name the CA of its certificate?"
+            }
+            (Service::CasePlan, true) => {
+                "is the case-plan service running at --case-plan-addr (FALLWERK_CASE_PLAN_ADDR)? \
+                 With https://, does --ca-cert name the CA of its certificate?"
+            }
+            // case-plan itself answered: it has not caught up with intake (--at-position).
+            (Service::CasePlan, false) => "repeat in a moment",
+        }),
         (Code::Unauthenticated, _) => Some(
             "the token is missing, expired or not signed by a key the service knows; \
              for a local service mint one with `fallwerk dev-token`",
@@ -185,5 +252,43 @@ mod tests {
             "{report}"
         );
         assert!(report.contains("--allow-duplicate"), "{report}");
+    }
+
+    #[test]
+    fn an_unreachable_case_plan_names_its_own_address() {
+        // As the channel makes it: the cause is the status's source.
+        let refused = || {
+            let mut status = Status::unavailable("tcp connect error");
+            status.set_source(std::sync::Arc::new(io::Error::from(
+                io::ErrorKind::ConnectionRefused,
+            )));
+            status
+        };
+        let error = CliError::from(refused())
+            .answered_by(Service::CasePlan)
+            .to_string();
+        assert!(
+            error.contains("--case-plan-addr (FALLWERK_CASE_PLAN_ADDR)"),
+            "{error}"
+        );
+        let intake = CliError::from(refused()).to_string();
+        assert!(intake.contains("--addr (FALLWERK_INTAKE_ADDR)"), "{intake}");
+    }
+
+    #[test]
+    fn a_case_plan_behind_intake_is_worth_a_retry() {
+        let status = Status::unavailable(
+            "intake's change at feed position 42 has not arrived here yet; retry",
+        );
+        let error = CliError::from(status)
+            .answered_by(Service::CasePlan)
+            .to_string();
+        assert!(error.ends_with("\nhint: repeat in a moment"), "{error}");
+    }
+
+    #[test]
+    fn a_stale_etag_says_to_read_again() {
+        let error = CliError::from(Status::aborted("the case changed")).to_string();
+        assert!(error.contains("repeat with its current --etag"), "{error}");
     }
 }

@@ -38,9 +38,6 @@ pub enum IntakeCommand {
     /// First consultations (advisor).
     #[command(subcommand)]
     Consult(ConsultCommand),
-    /// Cases.
-    #[command(subcommand)]
-    Case(CaseCommand),
     /// A team's figures over a range of days (team_lead).
     Figures(FiguresArgs),
 }
@@ -156,10 +153,10 @@ pub struct SearchArgs {
 pub struct PageArgs {
     /// At most this many results (1 to 200; default 50).
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=200))]
-    page_size: Option<i32>,
+    pub page_size: Option<i32>,
     /// The token a previous page ended with.
     #[arg(long)]
-    page_token: Option<String>,
+    pub page_token: Option<String>,
 }
 
 /// `fallwerk visit ...`.
@@ -251,18 +248,15 @@ pub struct CompleteArgs {
     notes: Option<String>,
 }
 
-/// `fallwerk case ...`.
-#[derive(Debug, Subcommand)]
-pub enum CaseCommand {
-    /// Opens the case of a completed consultation (advisor, team_lead).
-    Open {
-        /// The completed consultation.
-        consultation_id: Uuid,
-        /// Make the active advisor with the fewest open cases responsible, instead of the
-        /// consulting advisor.
-        #[arg(long)]
-        lowest_caseload: bool,
-    },
+/// `fallwerk case open`; the other `case` commands are case-plan's.
+#[derive(Debug, Args)]
+pub struct CaseOpenArgs {
+    /// The completed consultation.
+    consultation_id: Uuid,
+    /// Make the active advisor with the fewest open cases responsible, instead of the
+    /// consulting advisor.
+    #[arg(long)]
+    lowest_caseload: bool,
 }
 
 /// `fallwerk figures`.
@@ -303,7 +297,6 @@ pub async fn run(
         }
         IntakeCommand::AccessCheck(args) => access_check(args, client, out).await,
         IntakeCommand::Consult(command) => consult(command, client, out).await,
-        IntakeCommand::Case(command) => case(command, client, out).await,
         IntakeCommand::Figures(args) => figures(args, client, out).await,
     }
 }
@@ -573,32 +566,32 @@ async fn consult(
     )
 }
 
-async fn case(
-    command: CaseCommand,
-    client: &mut IntakeClient,
+/// Opens a case (`fallwerk case open`), the one `case` command that is intake's.
+pub async fn open_case(
+    args: CaseOpenArgs,
+    mut client: IntakeClient,
     out: &Output,
 ) -> Result<(), CliError> {
-    let CaseCommand::Open {
-        consultation_id,
-        lowest_caseload,
-    } = command;
-    let assignment = if lowest_caseload {
+    let assignment = if args.lowest_caseload {
         pb::AdvisorAssignment::LowestCaseload
     } else {
         pb::AdvisorAssignment::ConsultingAdvisor
     };
     let request = pb::OpenCaseRequest {
-        consultation_id: consultation_id.to_string(),
+        consultation_id: args.consultation_id.to_string(),
         assignment: assignment.into(),
         request_id: String::new(),
     };
-    let case = present(
-        client.open_case(request).await?.into_inner().case_opening,
-        "case_opening",
-    )?;
+    let answer = client.open_case(request).await?.into_inner();
+    let case = present(answer.case_opening, "case_opening")?;
     out.show(
-        || json!({ "case_opening": json::case_opening(&case) }),
-        || human::case_opening(&case),
+        || {
+            json!({
+                "case_opening": json::case_opening(&case),
+                "feed_position": answer.feed_position,
+            })
+        },
+        || human::case_opening(&case, answer.feed_position),
     )
 }
 
@@ -620,6 +613,6 @@ async fn figures(
 }
 
 /// A message field the service always sets; its absence is reported, never unwrapped.
-fn present<T>(field: Option<T>, name: &'static str) -> Result<T, CliError> {
+pub fn present<T>(field: Option<T>, name: &'static str) -> Result<T, CliError> {
     field.ok_or(CliError::IncompleteAnswer(name))
 }

@@ -1,11 +1,14 @@
 //! `fallwerk`: the command line of the social-welfare office's case management.
 //!
-//! Two kinds of work: minting local dev keys and tokens (`dev-key`, `dev-token`), and the
-//! intake workflow at a terminal (teams, advisors, applicants, visits, the waiting queue,
-//! access checks, first consultations, case opening, figures), each command one intake RPC.
+//! Three kinds of work: minting local dev keys and tokens (`dev-key`, `dev-token`); the intake
+//! workflow at a terminal (teams, advisors, applicants, visits, the waiting queue, access
+//! checks, first consultations, case opening, figures), each command one intake RPC; and the
+//! case-plan workflow (cases, help plans, agreements, reviews, closure and follow-up), each
+//! command one case-plan RPC.
 //!
 //! Exit codes: 0 done, 1 the service refused or could not be reached, 2 bad usage.
 
+mod caseplan;
 mod client;
 mod dev;
 mod error;
@@ -19,7 +22,7 @@ use clap::{CommandFactory, Parser, Subcommand, error::ErrorKind};
 use tonic::{metadata::AsciiMetadataValue, transport::Uri};
 
 use crate::{
-    error::CliError,
+    error::{CliError, Service},
     output::{Format, Output},
 };
 
@@ -41,7 +44,19 @@ struct Cli {
     )]
     addr: Uri,
 
-    /// Bearer token (JWT) sent with every intake call; `fallwerk dev-token` mints a local one.
+    /// Address of the case-plan service (http:// or https://).
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        value_name = "ADDR",
+        env = "FALLWERK_CASE_PLAN_ADDR",
+        default_value = "http://127.0.0.1:50052",
+        value_parser = parse::address
+    )]
+    case_plan_addr: Uri,
+
+    /// Bearer token (JWT) sent with every service call; `fallwerk dev-token` mints a local one.
     // The env value is hidden so `--help` never prints a live token onto the screen.
     #[arg(
         long,
@@ -82,6 +97,12 @@ enum Command {
     /// The intake workflow.
     #[command(flatten)]
     Intake(intake::IntakeCommand),
+    /// Cases: opened at intake, carried on in case-plan.
+    #[command(subcommand)]
+    Case(caseplan::CaseCommand),
+    /// The case-plan workflow.
+    #[command(flatten)]
+    CasePlan(caseplan::CasePlanCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -96,8 +117,32 @@ async fn main() -> ExitCode {
         Command::DevKey(args) => dev::key(&args, &out),
         Command::DevToken(args) => dev::token(&args, &out),
         Command::Intake(command) => {
-            run_intake(command, cli.addr, cli.token, cli.ca_cert, &out).await
+            async {
+                let client = intake_client(cli.addr, cli.token, cli.ca_cert)?;
+                intake::run(command, client, &out).await
+            }
+            .await
         }
+        // `case open` is intake's; every other `case` command is case-plan's.
+        Command::Case(caseplan::CaseCommand::Open(args)) => {
+            async {
+                let client = intake_client(cli.addr, cli.token, cli.ca_cert)?;
+                intake::open_case(args, client, &out).await
+            }
+            .await
+        }
+        Command::Case(command) => async {
+            let client = case_plan_client(cli.case_plan_addr, cli.token, cli.ca_cert)?;
+            caseplan::case(command, client, &out).await
+        }
+        .await
+        .map_err(|error| error.answered_by(Service::CasePlan)),
+        Command::CasePlan(command) => async {
+            let client = case_plan_client(cli.case_plan_addr, cli.token, cli.ca_cert)?;
+            caseplan::run(command, client, &out).await
+        }
+        .await
+        .map_err(|error| error.answered_by(Service::CasePlan)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -112,23 +157,37 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Connects and runs one intake command; the token is required here and only here.
-async fn run_intake(
-    command: intake::IntakeCommand,
+/// The intake client; the token is required for service calls and only for them.
+fn intake_client(
     addr: Uri,
     token: Option<AsciiMetadataValue>,
     ca_cert: Option<tonic::transport::Certificate>,
-    out: &Output,
-) -> Result<(), CliError> {
-    let Some(token) = token else {
-        return Err(CliError::Usage(
+) -> Result<client::IntakeClient, CliError> {
+    let token = required_token(token, "front_desk")?;
+    client::intake(addr, token, ca_cert)
+}
+
+/// The case-plan client.
+fn case_plan_client(
+    addr: Uri,
+    token: Option<AsciiMetadataValue>,
+    ca_cert: Option<tonic::transport::Certificate>,
+) -> Result<client::CasePlanClient, CliError> {
+    let token = required_token(token, "advisor")?;
+    client::case_plan(addr, token, ca_cert)
+}
+
+/// The token, or how to get one; `role` is the one the example mints.
+fn required_token(
+    token: Option<AsciiMetadataValue>,
+    role: &str,
+) -> Result<AsciiMetadataValue, CliError> {
+    token.ok_or_else(|| {
+        CliError::Usage(format!(
             "this command needs a token: pass --token <jwt> or set FALLWERK_TOKEN\n\
-             (for a local service: export FALLWERK_TOKEN=$(fallwerk dev-token --role front_desk --team <team-id>))"
-                .into(),
-        ));
-    };
-    let client = client::connect(addr, token, ca_cert)?;
-    intake::run(command, client, out).await
+             (for a local service: export FALLWERK_TOKEN=$(fallwerk dev-token --role {role} --team <team-id>))"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -138,6 +197,65 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    const CASE: &str = "3f2c0d9e-5a4b-4c1d-8e7f-001122334455";
+
+    #[test]
+    fn case_open_goes_to_intake_and_every_other_case_command_to_case_plan() {
+        let open = Cli::try_parse_from(["fallwerk", "case", "open", CASE]).map(|c| c.command);
+        assert!(
+            matches!(open, Ok(Command::Case(caseplan::CaseCommand::Open(_)))),
+            "{open:?}"
+        );
+        let show = Cli::try_parse_from(["fallwerk", "case", "show", CASE, "--at-position", "42"])
+            .map(|c| c.command);
+        assert!(
+            matches!(
+                show,
+                Ok(Command::Case(caseplan::CaseCommand::Show {
+                    at_position: Some(42),
+                    ..
+                }))
+            ),
+            "{show:?}"
+        );
+        let close = Cli::try_parse_from([
+            "fallwerk",
+            "close",
+            CASE,
+            "--outcome",
+            "independent",
+            "--follow-up",
+            "2026-09-01",
+            "--etag",
+            "3",
+        ])
+        .map(|c| c.command);
+        assert!(matches!(close, Ok(Command::CasePlan(_))), "{close:?}");
+    }
+
+    #[test]
+    fn plan_revise_reads_the_goals_of_its_file() {
+        let path = std::env::temp_dir().join(format!("fallwerk-plan-{}.json", std::process::id()));
+        let written = std::fs::write(&path, r#"[{"category": "work", "own_words": "Arbeit"}]"#);
+        assert!(written.is_ok(), "{written:?}");
+        let parsed = Cli::try_parse_from([
+            "fallwerk",
+            "plan",
+            "revise",
+            CASE,
+            "--cause",
+            "first-plan",
+            "--etag",
+            "0",
+            "--file",
+            &path.to_string_lossy(),
+        ]);
+        let _ = std::fs::remove_file(&path);
+        let text = format!("{parsed:?}");
+        assert!(parsed.is_ok(), "{text}");
+        assert!(text.contains("own_words: \"Arbeit\""), "{text}");
     }
 
     #[test]
@@ -153,6 +271,37 @@ mod tests {
                 "nord",
             ],
             &["fallwerk", "applicant", "search"],
+            &[
+                "fallwerk",
+                "case",
+                "set-basis",
+                CASE,
+                "--basis",
+                "sgb-iii",
+                "--etag",
+                "1",
+            ],
+            &[
+                "fallwerk",
+                "close",
+                CASE,
+                "--outcome",
+                "retired",
+                "--follow-up",
+                "2026-09-01",
+                "--etag",
+                "1",
+            ],
+            &[
+                "fallwerk",
+                "review",
+                "record",
+                CASE,
+                "--next",
+                "2026-09-01",
+                "--goal",
+                "kita=some",
+            ],
         ] {
             let error = Cli::try_parse_from(args).err();
             assert_eq!(error.map(|e| e.exit_code()), Some(2), "{args:?}");

@@ -4,6 +4,8 @@
 //! The choice enums name the proto enum values in kebab case without their prefix:
 //! `--function social-work` is `ADVISOR_FUNCTION_SOCIAL_WORK`.
 
+pub mod caseplan;
+
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use fallwerk_platform::auth::Role;
@@ -24,7 +26,7 @@ pub fn date(text: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 1985-03-14"))
 }
 
-/// The intake service's address: `http://` or `https://` with a host.
+/// A service's address: `http://` or `https://` with a host.
 pub fn address(text: &str) -> Result<Uri, String> {
     let uri: Uri = text
         .parse()
@@ -284,7 +286,7 @@ impl From<Barrier> for types::Barrier {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use fallwerk_platform::wire::wire_date;
     use fallwerk_proto::google::r#type::Date;
@@ -351,7 +353,7 @@ mod tests {
 
     /// Each choice's kebab-case name, prefixed and upper-cased, is its proto value's name, so
     /// the command line and `--json` output speak the same vocabulary.
-    fn assert_names_match<T, P>(prefix: &str, proto_name: fn(&P) -> &'static str)
+    pub(crate) fn assert_names_match<T, P>(prefix: &str, proto_name: fn(&P) -> &'static str)
     where
         T: ValueEnum,
         P: From<T>,

@@ -1,6 +1,8 @@
 //! Messages as short aligned lines for a person: one `label  value` block per object, one
 //! table per list, times in the terminal's local time, enums in plain words.
 
+pub mod caseplan;
+
 use chrono::Local;
 use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use prost_types::Timestamp;
@@ -266,9 +268,9 @@ pub fn consultation(consultation: &pb::Consultation) -> String {
     fields(&rows)
 }
 
-/// An opened case.
-pub fn case_opening(case: &pb::CaseOpening) -> String {
-    fields(&[
+/// An opened case, and how to read it in case-plan at once.
+pub fn case_opening(case: &pb::CaseOpening, feed_position: i64) -> String {
+    let text = fields(&[
         ("case", case.case_id.clone()),
         ("applicant", case.applicant_id.clone()),
         ("consultation", case.consultation_id.clone()),
@@ -278,7 +280,17 @@ pub fn case_opening(case: &pb::CaseOpening) -> String {
         ("arrived", time(case.arrive_time.as_ref())),
         ("consulted", time(case.consultation_start_time.as_ref())),
         ("same day", yes_no(case.same_day)),
-    ])
+    ]);
+    // 0: not known; case-plan shows the case a moment later without waiting.
+    match feed_position {
+        0 => text,
+        position => {
+            text + &format!(
+                "Show it: fallwerk case show {} --at-position {position}\n",
+                case.case_id
+            )
+        }
+    }
 }
 
 /// A team's figures over a range of days, then its caseload per advisor.

@@ -2,6 +2,8 @@
 //! shape (proto field names, enum names, RFC 3339 times, every field present) is decided once,
 //! here.
 
+pub mod caseplan;
+
 use chrono::SecondsFormat;
 use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use prost_types::Timestamp;
