@@ -16,16 +16,19 @@ pub const DEFAULT_PAGE_SIZE: i64 = 50;
 /// Larger requests are served this many.
 pub const MAX_PAGE_SIZE: i64 = 200;
 
-const VERSION: u8 = 1;
-const TOKEN_LEN: usize = 1 + 8 + 16;
+const VERSION: u8 = 2;
+const TOKEN_LEN: usize = 1 + 8 + 8 + 16;
 
 /// One page asked for: its size and where it starts.
 #[derive(Debug, Clone)]
 pub struct PageRequest {
     /// Rows on the page.
     pub size: i64,
-    /// The last row of the previous page; `None` for the first page.
+    /// The id of the last row of the previous page; `None` for the first page.
     pub after: Option<Uuid>,
+    /// The rank of that row, in listings sorted by a number before the id (see
+    /// [`Self::finish_ranked`]); `None` for the first page.
+    pub after_rank: Option<i64>,
     query: [u8; 8],
 }
 
@@ -40,10 +43,11 @@ impl PageRequest {
     ) -> Option<Self> {
         let size = violations.check("page_size", size(page_size));
         let query = fingerprint(query);
-        let after = violations.check("page_token", decode(page_token, &query));
+        let after = violations.check("page_token", decode(page_token, &query))?;
         Some(PageRequest {
             size: size?,
-            after: after?,
+            after: after.map(|(_, id)| id),
+            after_rank: after.map(|(rank, _)| rank),
             query,
         })
     }
@@ -54,30 +58,38 @@ impl PageRequest {
     }
 
     /// Cuts `rows` (fetched with [`Self::fetch_limit`]) to the page and makes the token of the
-    /// next page from the last row's `key` (empty when this is the last page).
-    pub fn finish<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> (Vec<T>, String) {
+    /// next page from the last row's id (empty when this is the last page).
+    pub fn finish<T>(&self, rows: Vec<T>, id: impl Fn(&T) -> Uuid) -> (Vec<T>, String) {
+        self.finish_ranked(rows, |row| (0, id(row)))
+    }
+
+    /// [`Self::finish`] for rows sorted by a number first, then by id (an urgency day, say):
+    /// `key` gives both, and the next page starts after them ([`Self::after_rank`],
+    /// [`Self::after`]).
+    pub fn finish_ranked<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> (i64, Uuid),
+    ) -> (Vec<T>, String) {
         if rows.len() as i64 <= self.size {
             return (rows, String::new());
         }
         rows.truncate(self.size as usize);
-        let token = rows.last().map(|row| encode(&self.query, key(row)));
+        let token = rows.last().map(|row| {
+            let (rank, id) = key(row);
+            encode(&self.query, rank, id)
+        });
         (rows, token.unwrap_or_default())
     }
-}
 
-impl PageRequest {
-    /// [`Self::after`] for rows keyed by a non-negative number (a sequence, a revision)
-    /// instead of an id.
+    /// The last row's key in listings keyed by a number alone (a sequence, a revision).
     pub fn after_number(&self) -> Option<i64> {
-        self.after
-            .map(|key| i64::try_from(key.as_u128()).unwrap_or(i64::MAX))
+        self.after_rank
     }
 
-    /// [`Self::finish`] for rows keyed by a non-negative number.
+    /// [`Self::finish`] for rows keyed by a number alone.
     pub fn finish_numbered<T>(&self, rows: Vec<T>, key: impl Fn(&T) -> i64) -> (Vec<T>, String) {
-        self.finish(rows, |row| {
-            Uuid::from_u128(u128::from(key(row).max(0).unsigned_abs()))
-        })
+        self.finish_ranked(rows, |row| (key(row), Uuid::nil()))
     }
 }
 
@@ -100,15 +112,16 @@ fn fingerprint(query: &[&str]) -> [u8; 8] {
     out
 }
 
-fn encode(query: &[u8; 8], last: Uuid) -> String {
+fn encode(query: &[u8; 8], rank: i64, last: Uuid) -> String {
     let mut bytes = Vec::with_capacity(TOKEN_LEN);
     bytes.push(VERSION);
     bytes.extend_from_slice(query);
+    bytes.extend_from_slice(&rank.to_be_bytes());
     bytes.extend_from_slice(last.as_bytes());
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn decode(token: &str, query: &[u8; 8]) -> Result<Option<Uuid>, String> {
+fn decode(token: &str, query: &[u8; 8]) -> Result<Option<(i64, Uuid)>, String> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -120,8 +133,10 @@ fn decode(token: &str, query: &[u8; 8]) -> Result<Option<Uuid>, String> {
     if bytes[1..9] != query[..] {
         return Err("belongs to another query: send the same filters as for the first page".into());
     }
-    Uuid::from_slice(&bytes[9..])
-        .map(Some)
+    let mut rank = [0; 8];
+    rank.copy_from_slice(&bytes[9..17]);
+    Uuid::from_slice(&bytes[17..])
+        .map(|id| Some((i64::from_be_bytes(rank), id)))
         .map_err(|_| "is not a page token of this service".into())
 }
 
@@ -145,6 +160,18 @@ mod tests {
         assert_eq!(second.after, Some(ids[1]));
         let (rows, token) = second.finish(vec![ids[2]], |id| *id);
         assert_eq!((rows.len(), token.as_str()), (1, ""));
+    }
+
+    #[test]
+    fn a_ranked_token_carries_the_rank_and_the_id() {
+        let first = page(1, "", &["List"]).expect("first page");
+        let rows = vec![(-3_i64, Uuid::from_u128(7)), (5, Uuid::from_u128(1))];
+        let (_, token) = first.finish_ranked(rows, |row| *row);
+        let second = page(1, &token, &["List"]).expect("second page");
+        assert_eq!(
+            (second.after_rank, second.after),
+            (Some(-3), Some(Uuid::from_u128(7)))
+        );
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0002_agreements_reviews_timeline",
                 sql: include_str!("../migrations/0002_agreements_reviews_timeline.sql"),
             },
+            Migration {
+                id: "0003_urgency",
+                sql: include_str!("../migrations/0003_urgency.sql"),
+            },
         ],
     ),
     api: api::api,

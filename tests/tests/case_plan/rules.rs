@@ -314,3 +314,51 @@ async fn cases_and_revisions_page_with_tokens_bound_to_their_query() {
         2
     );
 }
+
+#[tokio::test]
+async fn cases_are_listed_most_urgent_first_across_pages() {
+    let world = World::open().await;
+    let office = &world.office;
+    let mut plans = world.plans(&office.advisor).await;
+    let later = world.case(&office.desk, &office.advisor).await;
+    plans
+        .revise_help_plan(first_plan(&later.id))
+        .await
+        .expect("plan due 15 January");
+    let nothing_due = world.case(&office.desk, &office.advisor).await;
+    let soon = world.case(&office.desk, &office.advisor).await;
+    let mut soon_plan = first_plan(&soon.id);
+    soon_plan.goals[0].steps[0].due_date = date(2026, 12, 10);
+    plans
+        .revise_help_plan(soon_plan)
+        .await
+        .expect("plan due 10 December");
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = plans
+            .list_cases(pb::ListCasesRequest {
+                scope: pb::CaseScope::Mine.into(),
+                page_size: 1,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        seen.extend(page.cases.into_iter().map(|c| (c.id, c.urgency_date)));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        seen,
+        [
+            (soon.id, date(2026, 12, 10)),
+            (later.id, date(2027, 1, 15)),
+            (nothing_due.id, None),
+        ]
+    );
+}

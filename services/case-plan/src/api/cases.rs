@@ -15,7 +15,7 @@ use fallwerk_proto::{caseplan as pb, types};
 use super::{CasePlan, agreements::end_in_force, team_case};
 use crate::{
     domain::{
-        AdvisorId, CaseId, CaseOutcome, CaseState, Closure, ClosureProblem, FollowUpResult,
+        self, AdvisorId, CaseId, CaseOutcome, CaseState, Closure, ClosureProblem, FollowUpResult,
         StateError, TeamId, TimelineKind,
     },
     store::{self, cases::CaseRow},
@@ -44,7 +44,7 @@ impl CasePlan {
         })
     }
 
-    /// ListCases: the caller's cases or the team's, in opening order (audited: every case
+    /// ListCases: the caller's cases or the team's, most urgent first (audited: every case
     /// shown).
     pub(super) async fn list_cases(
         &self,
@@ -84,16 +84,17 @@ impl CasePlan {
                 None => return Ok(pb::ListCasesResponse::default()),
             },
         };
+        let after = page.after_rank.zip(page.after);
         let rows = store::cases::list(
             read.conn(),
             team,
             responsible,
             state,
-            page.after,
+            after,
             page.fetch_limit(),
         )
         .await?;
-        let (rows, next_page_token) = page.finish(rows, |c| c.id.0);
+        let (rows, next_page_token) = page.finish_ranked(rows, CaseRow::urgency_key);
         let ids: Vec<_> = rows.iter().map(|c| c.id.0).collect();
         read.audit(caller, "case", &ids).await?;
         Ok(pb::ListCasesResponse {
@@ -320,7 +321,10 @@ impl CasePlan {
                     });
                 }
                 let now = self.clock.now();
-                store::cases::reopen(change.conn(), id, now).await?;
+                let plan =
+                    store::plans::list(change.conn(), id, Some(case.plan_revision + 1), 1).await?;
+                let next_due = plan.first().and_then(|r| domain::next_due_date(&r.goals));
+                store::cases::reopen(change.conn(), id, next_due, now).await?;
                 let event = pb::CaseReopened {
                     case_id: id.to_string(),
                     team_id: case.team_id.to_string(),
@@ -381,6 +385,12 @@ impl CasePlan {
                 case.state.may_change()?;
                 if case.version != etag {
                     return Err(ApiError::stale("case", id));
+                }
+                if advisor == case.responsible_advisor_id {
+                    return Err(ApiError::invalid(
+                        "advisor_id",
+                        "is the case's responsible advisor already",
+                    ));
                 }
                 let target = store::advisors::get(change.conn(), advisor).await?;
                 if !target.is_some_and(|a| a.active && a.team_id == case.team_id) {
@@ -551,6 +561,7 @@ impl From<CaseRow> for pb::Case {
             update_time: Some(timestamp(c.updated_at)),
             next_review_date: c.next_review_date.map(wire_date),
             agreement_id: c.agreement_id.map(|a| a.to_string()).unwrap_or_default(),
+            urgency_date: c.urgency_date.map(wire_date),
         }
     }
 }

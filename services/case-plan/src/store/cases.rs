@@ -1,6 +1,6 @@
 //! Cases: written from intake's CaseOpened events, read by the case's team, closed here.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -44,6 +44,23 @@ pub struct CaseRow {
     pub next_review_date: Option<NaiveDate>,
     /// The agreement in force.
     pub agreement_id: Option<AgreementId>,
+    /// The earliest day something is due (what lists sort by); `None` when nothing is.
+    pub urgency_date: Option<NaiveDate>,
+}
+
+/// The stored urgency of a case with nothing due (migration 0003).
+const NOTHING_DUE_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(day) => day,
+    None => NaiveDate::MAX,
+};
+
+impl CaseRow {
+    /// Where the case sorts in a list, most urgent first: its urgency day (as days of the
+    /// common era; nothing due sorts last), then its id.
+    pub fn urgency_key(&self) -> (i64, Uuid) {
+        let day = self.urgency_date.unwrap_or(NOTHING_DUE_DAY);
+        (i64::from(day.num_days_from_ce()), self.id.0)
+    }
 }
 
 /// The client facts a case carries.
@@ -241,6 +258,7 @@ struct Columns {
     follow_up_note: Option<String>,
     followed_up_at: Option<DateTime<Utc>>,
     followed_up_by: Option<String>,
+    urgency_date: NaiveDate,
 }
 
 impl TryFrom<Columns> for CaseRow {
@@ -309,6 +327,7 @@ impl TryFrom<Columns> for CaseRow {
             updated_at: c.updated_at,
             next_review_date: c.next_review_date,
             agreement_id: c.agreement_id.map(AgreementId),
+            urgency_date: (c.urgency_date != NOTHING_DUE_DAY).then_some(c.urgency_date),
         })
     }
 }
@@ -327,7 +346,7 @@ pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>,
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
                closed_by, version, updated_at, next_review_date, agreement_id,
                follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
-               followed_up_by
+               followed_up_by, urgency_date
            FROM caseplan.cases WHERE id = $1"#,
         Uuid::from(id),
     )
@@ -350,7 +369,7 @@ pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
                closed_by, version, updated_at, next_review_date, agreement_id,
                follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
-               followed_up_by
+               followed_up_by, urgency_date
            FROM caseplan.cases WHERE id = $1 FOR UPDATE"#,
         Uuid::from(id),
     )
@@ -359,16 +378,19 @@ pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>
     columns.map(CaseRow::try_from).transpose()
 }
 
-/// A page of cases of `team` (and of `responsible`, when given), optionally in `state`, in
-/// opening order, after the case `after`.
+/// A page of cases of `team` (and of `responsible`, when given), optionally in `state`, most
+/// urgent first, after the case with urgency key `after` ([`CaseRow::urgency_key`]).
 pub async fn list(
     conn: &mut PgConnection,
     team: TeamId,
     responsible: Option<AdvisorId>,
     state: Option<CaseState>,
-    after: Option<Uuid>,
+    after: Option<(i64, Uuid)>,
     limit: i64,
 ) -> Result<Vec<CaseRow>, sqlx::Error> {
+    let after_day = after
+        .and_then(|(rank, _)| i32::try_from(rank).ok())
+        .and_then(NaiveDate::from_num_days_from_ce_opt);
     let rows = sqlx::query_as!(
         Columns,
         r#"SELECT id, applicant_id, team_id, responsible_advisor_id, state AS "state: _",
@@ -381,18 +403,19 @@ pub async fn list(
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
                closed_by, version, updated_at, next_review_date, agreement_id,
                follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
-               followed_up_by
+               followed_up_by, urgency_date
            FROM caseplan.cases
            WHERE team_id = $1
              AND ($2::uuid IS NULL OR responsible_advisor_id = $2)
              AND ($3::text IS NULL OR state = $3)
-             AND ($4::uuid IS NULL OR id > $4)
-           ORDER BY id
-           LIMIT $5"#,
+             AND ($4::date IS NULL OR (urgency_date, id) > ($4, $5::uuid))
+           ORDER BY urgency_date, id
+           LIMIT $6"#,
         Uuid::from(team),
         responsible.map(Uuid::from),
         state.map(CaseState::as_str),
-        after,
+        after_day,
+        after.map(|(_, id)| id),
         limit,
     )
     .fetch_all(conn)
@@ -465,19 +488,21 @@ pub async fn follow_up(
     Ok(())
 }
 
-/// Opens a closed case again; its closure stays in the timeline.
+/// Opens a closed case again with what its plan has due; its closure stays in the timeline.
 pub async fn reopen(
     conn: &mut PgConnection,
     id: CaseId,
+    next_due_date: Option<NaiveDate>,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE caseplan.cases SET state = 'open', closure_outcome = NULL, closure_note = NULL,
              follow_up_date = NULL, closed_at = NULL, closed_by = NULL, follow_up_result = NULL,
              follow_up_note = NULL, followed_up_at = NULL, followed_up_by = NULL,
-             version = version + 1, updated_at = $2
+             next_due_date = $2, version = version + 1, updated_at = $3
          WHERE id = $1",
         Uuid::from(id),
+        next_due_date,
         at,
     )
     .execute(conn)
@@ -572,8 +597,8 @@ pub async fn close(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE caseplan.cases SET state = 'closed', closure_outcome = $2, closure_note = $3,
-             follow_up_date = $4, closed_at = $5, closed_by = $6, version = version + 1,
-             updated_at = $5
+             follow_up_date = $4, closed_at = $5, closed_by = $6, next_due_date = NULL,
+             next_review_date = NULL, version = version + 1, updated_at = $5
          WHERE id = $1",
         Uuid::from(id),
         closure.outcome.as_str(),
