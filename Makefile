@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench-feed load-intake
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench-feed load-intake load-case-plan
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -60,3 +60,8 @@ proto-check:
 ## Unary gRPC load on intake with h2load (release build, durable PostgreSQL, loopback only).
 load-intake:
 	@tests/load/intake-unary.sh
+
+## Unary gRPC load on case-plan beside intake (GetCase, RecordReview), the write's statements in
+## pgbench in the same run, and the intake -> case-plan propagation (release build, loopback).
+load-case-plan:
+	@tests/load/case-plan-unary.sh

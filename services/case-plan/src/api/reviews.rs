@@ -70,22 +70,10 @@ impl CasePlan {
                         format!("must not lie after {latest}, what the agreement in force allows"),
                     ));
                 }
-                let current =
-                    store::plans::list(change.conn(), id, Some(case.plan_revision + 1), 1).await?;
-                let plan_goals: HashSet<GoalId> = current
-                    .iter()
-                    .flat_map(|r| r.goals.iter().map(|g| g.id))
-                    .collect();
-                let mut unknown = Violations::new();
-                for (i, g) in goals.iter().enumerate() {
-                    if !plan_goals.contains(&g.goal_id) {
-                        unknown.add(
-                            format!("review.goals[{i}].goal_id"),
-                            "is not a goal of the current plan",
-                        );
-                    }
+                // The case stays locked until commit: read the plan only when goals are named.
+                if !goals.is_empty() {
+                    goals_of_current_plan(change.conn(), id, case.plan_revision, &goals).await?;
                 }
-                unknown.finish(Some(()))?;
                 let now = self.clock.now();
                 let row = ReviewRow {
                     id: ReviewId::generate(),
@@ -154,6 +142,31 @@ impl CasePlan {
             next_page_token,
         })
     }
+}
+
+/// Every reviewed goal must be a goal of the current plan revision (INVALID_ARGUMENT naming
+/// each that is not).
+async fn goals_of_current_plan(
+    conn: &mut sqlx::PgConnection,
+    case: CaseId,
+    revision: i32,
+    goals: &[GoalReviewRow],
+) -> Result<(), ApiError> {
+    let current = store::plans::list(conn, case, Some(revision + 1), 1).await?;
+    let plan_goals: HashSet<GoalId> = current
+        .iter()
+        .flat_map(|r| r.goals.iter().map(|g| g.id))
+        .collect();
+    let mut unknown = Violations::new();
+    for (i, g) in goals.iter().enumerate() {
+        if !plan_goals.contains(&g.goal_id) {
+            unknown.add(
+                format!("review.goals[{i}].goal_id"),
+                "is not a goal of the current plan",
+            );
+        }
+    }
+    unknown.finish(Some(()))
 }
 
 /// Parses the goals' progress; each goal at most once.

@@ -57,6 +57,9 @@ pub async fn insert(conn: &mut PgConnection, review: &ReviewRow) -> Result<(), s
     )
     .execute(&mut *conn)
     .await?;
+    if review.goals.is_empty() {
+        return Ok(());
+    }
     let goal_ids: Vec<Uuid> = review.goals.iter().map(|g| g.goal_id.0).collect();
     let positions: Vec<i32> = (0..).take(review.goals.len()).collect();
     let progress: Vec<String> = review
