@@ -106,6 +106,7 @@ pub async fn run(
         }
         CasePlanCommand::FollowUp(args) => {
             let request = pb::RecordFollowUpRequest {
+                request_id: String::new(),
                 case_id: args.case_id.to_string(),
                 follow_up: Some(pb::FollowUp {
                     result: pb::FollowUpResult::from(args.result).into(),

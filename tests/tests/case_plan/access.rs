@@ -120,6 +120,7 @@ async fn every_rpc(
                 client,
                 record_follow_up,
                 pb::RecordFollowUpRequest {
+                    request_id: String::new(),
                     case_id: case(),
                     follow_up: Some(pb::FollowUp {
                         result: pb::FollowUpResult::Lasting.into(),
@@ -135,6 +136,7 @@ async fn every_rpc(
                 client,
                 reopen_case,
                 pb::ReopenCaseRequest {
+                    request_id: String::new(),
                     case_id: case(),
                     reason: "Neuer Antrag".into(),
                     etag: etag(),
@@ -147,6 +149,7 @@ async fn every_rpc(
                 client,
                 reassign_case,
                 pb::ReassignCaseRequest {
+                    request_id: String::new(),
                     case_id: case(),
                     advisor_id: uuid::Uuid::now_v7().to_string(),
                     reason: "Urlaub".into(),
@@ -236,6 +239,7 @@ async fn every_rpc(
                 client,
                 propose_agreement,
                 pb::ProposeAgreementRequest {
+                    request_id: String::new(),
                     agreement_id: agreement(),
                     etag: etag(),
                 }
@@ -247,6 +251,7 @@ async fn every_rpc(
                 client,
                 comment_on_agreement,
                 pb::CommentOnAgreementRequest {
+                    request_id: String::new(),
                     agreement_id: agreement(),
                     comment: Some(pb::AgreementComment {
                         author: pb::CommentAuthor::Client.into(),
@@ -263,6 +268,7 @@ async fn every_rpc(
                 client,
                 accept_agreement,
                 pb::AcceptAgreementRequest {
+                    request_id: String::new(),
                     agreement_id: agreement(),
                     acknowledgement: Some(text_form()),
                     etag: etag(),
@@ -275,6 +281,7 @@ async fn every_rpc(
                 client,
                 decline_agreement,
                 pb::DeclineAgreementRequest {
+                    request_id: String::new(),
                     agreement_id: agreement(),
                     reason: "Nein".into(),
                     etag: etag(),
@@ -287,6 +294,7 @@ async fn every_rpc(
                 client,
                 dispute_agreement,
                 pb::DisputeAgreementRequest {
+                    request_id: String::new(),
                     agreement_id: agreement(),
                     objection: "Widerspruch".into(),
                     etag: etag(),
@@ -299,6 +307,7 @@ async fn every_rpc(
                 client,
                 resolve_dispute,
                 pb::ResolveDisputeRequest {
+                    request_id: String::new(),
                     agreement_id: agreement(),
                     resolution: "Bleibt".into(),
                     outcome: pb::DisputeOutcome::Keep.into(),
@@ -312,6 +321,7 @@ async fn every_rpc(
                 client,
                 approve_plan_revision,
                 pb::ApprovePlanRevisionRequest {
+                    request_id: String::new(),
                     case_id: case(),
                     revision: 1,
                 }

@@ -76,6 +76,7 @@ async fn a_signed_agreement_needs_both_signatures() {
         .plans(&world.office.advisor)
         .await
         .accept_agreement(pb::AcceptAgreementRequest {
+            request_id: String::new(),
             agreement_id: current.id.clone(),
             acknowledgement: Some(signed(true, true)),
             etag: current.etag,
@@ -107,6 +108,7 @@ async fn an_sgb_xii_written_agreement_exists_only_with_the_clients_assent() {
         .plans(&world.office.advisor)
         .await
         .accept_agreement(pb::AcceptAgreementRequest {
+            request_id: String::new(),
             agreement_id: current.id.clone(),
             acknowledgement: Some(pb::Acknowledgement {
                 channel: pb::AcknowledgementChannel::Letter.into(),
@@ -193,6 +195,7 @@ async fn an_agreed_agreement_never_changes_a_new_one_supersedes_it() {
     // A draft changes; accepting a draft is refused.
     let status = plans
         .accept_agreement(pb::AcceptAgreementRequest {
+            request_id: String::new(),
             agreement_id: agreement.id.clone(),
             acknowledgement: Some(text_form()),
             etag: agreement.etag.clone(),
@@ -280,6 +283,7 @@ async fn comments_a_decline_and_a_dispute_are_recorded() {
     let mut plans = world.plans(&world.office.advisor).await;
     let proposed = plans
         .propose_agreement(pb::ProposeAgreementRequest {
+            request_id: String::new(),
             agreement_id: agreement.id.clone(),
             etag: agreement.etag.clone(),
         })
@@ -290,6 +294,7 @@ async fn comments_a_decline_and_a_dispute_are_recorded() {
         .expect("agreement");
     let commented = plans
         .comment_on_agreement(pb::CommentOnAgreementRequest {
+            request_id: String::new(),
             agreement_id: proposed.id.clone(),
             comment: Some(pb::AgreementComment {
                 author: pb::CommentAuthor::Client.into(),
@@ -308,6 +313,7 @@ async fn comments_a_decline_and_a_dispute_are_recorded() {
     assert!(commented.comments[0].counter_proposal);
     let declined = plans
         .decline_agreement(pb::DeclineAgreementRequest {
+            request_id: String::new(),
             agreement_id: commented.id.clone(),
             reason: "Zu früh".into(),
             etag: commented.etag.clone(),
@@ -321,6 +327,7 @@ async fn comments_a_decline_and_a_dispute_are_recorded() {
     assert_eq!(declined.decline_reason, "Zu früh");
     let status = plans
         .comment_on_agreement(pb::CommentOnAgreementRequest {
+            request_id: String::new(),
             agreement_id: declined.id.clone(),
             comment: Some(pb::AgreementComment {
                 author: pb::CommentAuthor::Office.into(),
@@ -340,6 +347,7 @@ async fn comments_a_decline_and_a_dispute_are_recorded() {
     let next = world.draft(&case.id, date(2027, 3, 1)).await;
     let agreed = world.agree(next, text_form()).await.expect("agreed");
     let dispute = |agreement: &pb::Agreement| pb::DisputeAgreementRequest {
+        request_id: String::new(),
         agreement_id: agreement.id.clone(),
         objection: "Die Auflage zu Bewerbungen ist unzumutbar".into(),
         etag: agreement.etag.clone(),
@@ -354,6 +362,7 @@ async fn comments_a_decline_and_a_dispute_are_recorded() {
     assert_eq!(disputed.state(), pb::AgreementState::Disputed);
     let resolve =
         |agreement: &pb::Agreement, outcome: pb::DisputeOutcome| pb::ResolveDisputeRequest {
+            request_id: String::new(),
             agreement_id: agreement.id.clone(),
             resolution: "Im Gespräch mit der Teamleitung geklärt".into(),
             outcome: outcome.into(),
@@ -444,6 +453,7 @@ async fn where_the_team_asks_a_revision_is_approved_before_its_agreement_is_prop
 
     let approved = lead
         .approve_plan_revision(pb::ApprovePlanRevisionRequest {
+            request_id: String::new(),
             case_id: case.id.clone(),
             revision: 1,
         })
@@ -455,6 +465,7 @@ async fn where_the_team_asks_a_revision_is_approved_before_its_agreement_is_prop
     assert_eq!(approved.approved_by, "lead-1");
     let again = lead
         .approve_plan_revision(pb::ApprovePlanRevisionRequest {
+            request_id: String::new(),
             case_id: case.id.clone(),
             revision: 1,
         })
@@ -469,4 +480,48 @@ async fn where_the_team_asks_a_revision_is_approved_before_its_agreement_is_prop
         .await
         .expect("agreed after approval");
     assert_eq!(agreed.state(), pb::AgreementState::Active);
+}
+
+#[tokio::test]
+async fn a_retried_acceptance_with_its_request_id_answers_as_the_first_did() {
+    let world = World::open().await;
+    let (_, agreement) = world.case_with_agreement().await;
+    let mut plans = world.plans(&world.office.advisor).await;
+    let proposed = plans
+        .propose_agreement(pb::ProposeAgreementRequest {
+            agreement_id: agreement.id.clone(),
+            etag: agreement.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("proposed")
+        .into_inner()
+        .agreement
+        .expect("agreement");
+    let accept = pb::AcceptAgreementRequest {
+        agreement_id: proposed.id.clone(),
+        acknowledgement: Some(text_form()),
+        etag: proposed.etag.clone(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let first = plans
+        .accept_agreement(accept.clone())
+        .await
+        .expect("agreed");
+    // The answer was lost on the way; the retry carries the now stale etag and the same key.
+    let retry = plans
+        .accept_agreement(accept.clone())
+        .await
+        .expect("the same answer");
+    assert_eq!(first.into_inner(), retry.into_inner());
+    let mut without_key = accept;
+    without_key.request_id = String::new();
+    let stale = plans
+        .accept_agreement(without_key)
+        .await
+        .expect_err("without its key a retry is a new, stale request");
+    assert!(
+        matches!(stale.code(), Code::Aborted | Code::FailedPrecondition),
+        "{stale:?}"
+    );
 }

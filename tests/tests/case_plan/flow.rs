@@ -98,6 +98,7 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
     assert_eq!(draft.form(), pb::AgreementForm::CooperationPlan);
     let proposed = plans
         .propose_agreement(pb::ProposeAgreementRequest {
+            request_id: String::new(),
             agreement_id: draft.id.clone(),
             etag: draft.etag.clone(),
         })
@@ -108,6 +109,7 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
         .expect("agreement");
     let commented = plans
         .comment_on_agreement(pb::CommentOnAgreementRequest {
+            request_id: String::new(),
             agreement_id: proposed.id.clone(),
             comment: Some(pb::AgreementComment {
                 author: pb::CommentAuthor::Client.into(),
@@ -124,6 +126,7 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
         .expect("agreement");
     let first_agreement = plans
         .accept_agreement(pb::AcceptAgreementRequest {
+            request_id: String::new(),
             agreement_id: commented.id.clone(),
             acknowledgement: Some(text_form()),
             etag: commented.etag.clone(),
@@ -273,6 +276,7 @@ async fn a_case_opened_at_intake_is_planned_revised_and_closed_in_case_plan() {
     // Half a year later the follow-up finds the effect lasted.
     let followed = plans
         .record_follow_up(pb::RecordFollowUpRequest {
+            request_id: String::new(),
             case_id: opening.case_id.clone(),
             follow_up: Some(pb::FollowUp {
                 result: pb::FollowUpResult::Lasting.into(),

@@ -106,6 +106,7 @@ async fn a_reassigned_case_moves_to_the_new_advisors_caseload_at_intake_too() {
         .find(|a| a.subject == "advisor-2")
         .expect("advisor-2");
     let reassign = |etag: &str, advisor: &str| pb::ReassignCaseRequest {
+        request_id: String::new(),
         case_id: case.id.clone(),
         advisor_id: advisor.into(),
         reason: "Schwerpunkt Arbeitsvermittlung".into(),
@@ -152,6 +153,7 @@ async fn a_closed_case_is_followed_up_once_and_reopened_only_when_closed() {
     let case = world.case(&office.desk, &office.advisor).await;
     let mut plans = world.plans(&office.advisor).await;
     let follow_up = |etag: &str| pb::RecordFollowUpRequest {
+        request_id: String::new(),
         case_id: case.id.clone(),
         follow_up: Some(pb::FollowUp {
             result: pb::FollowUpResult::Lasting.into(),
@@ -161,6 +163,7 @@ async fn a_closed_case_is_followed_up_once_and_reopened_only_when_closed() {
         etag: etag.into(),
     };
     let reopen = |etag: &str| pb::ReopenCaseRequest {
+        request_id: String::new(),
         case_id: case.id.clone(),
         reason: "Arbeitsplatz verloren".into(),
         etag: etag.into(),
@@ -250,6 +253,7 @@ async fn a_closed_case_is_not_reopened_while_the_client_has_another_open_case() 
     let second = world.returning_case(&first.applicant_id).await;
     let status = plans
         .reopen_case(pb::ReopenCaseRequest {
+            request_id: String::new(),
             case_id: closed.id.clone(),
             reason: "zurück".into(),
             etag: closed.etag.clone(),
@@ -470,6 +474,7 @@ async fn the_team_figures_count_openings_closures_early_agreements_reviews_and_l
         .expect("case");
     plans
         .record_follow_up(pb::RecordFollowUpRequest {
+            request_id: String::new(),
             case_id: case.id.clone(),
             follow_up: Some(pb::FollowUp {
                 result: pb::FollowUpResult::Lasting.into(),

@@ -198,6 +198,7 @@ impl World {
         let mut plans = self.plans(&self.office.advisor).await;
         let proposed = plans
             .propose_agreement(pb::ProposeAgreementRequest {
+                request_id: String::new(),
                 agreement_id: agreement.id.clone(),
                 etag: agreement.etag,
             })
@@ -207,6 +208,7 @@ impl World {
             .expect("agreement");
         Ok(plans
             .accept_agreement(pb::AcceptAgreementRequest {
+                request_id: String::new(),
                 agreement_id: proposed.id,
                 acknowledgement: Some(acknowledgement),
                 etag: proposed.etag,

@@ -233,6 +233,7 @@ async fn an_acceptance_names_its_bad_fields() {
     let (_, agreement) = world.case_with_agreement().await;
     let mut plans = world.plans(&world.office.advisor).await;
     let request = pb::AcceptAgreementRequest {
+        request_id: String::new(),
         agreement_id: agreement.id.clone(),
         acknowledgement: Some(pb::Acknowledgement::default()),
         etag: String::new(),

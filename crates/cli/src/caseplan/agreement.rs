@@ -192,6 +192,7 @@ pub(super) async fn agreement(
         }
         AgreementCommand::Propose { id, etag } => {
             let request = pb::ProposeAgreementRequest {
+                request_id: String::new(),
                 agreement_id: id.to_string(),
                 etag,
             };
@@ -209,6 +210,7 @@ pub(super) async fn agreement(
             etag,
         } => {
             let request = pb::CommentOnAgreementRequest {
+                request_id: String::new(),
                 agreement_id: id.to_string(),
                 comment: Some(pb::AgreementComment {
                     author: pb::CommentAuthor::from(by).into(),
@@ -226,6 +228,7 @@ pub(super) async fn agreement(
         }
         AgreementCommand::Accept(args) => {
             let request = pb::AcceptAgreementRequest {
+                request_id: String::new(),
                 agreement_id: args.id.to_string(),
                 acknowledgement: Some(pb::Acknowledgement {
                     channel: pb::AcknowledgementChannel::from(args.channel).into(),
@@ -244,6 +247,7 @@ pub(super) async fn agreement(
         }
         AgreementCommand::Decline { id, reason, etag } => {
             let request = pb::DeclineAgreementRequest {
+                request_id: String::new(),
                 agreement_id: id.to_string(),
                 reason,
                 etag,
@@ -260,6 +264,7 @@ pub(super) async fn agreement(
             etag,
         } => {
             let request = pb::DisputeAgreementRequest {
+                request_id: String::new(),
                 agreement_id: id.to_string(),
                 objection,
                 etag,
@@ -277,6 +282,7 @@ pub(super) async fn agreement(
             etag,
         } => {
             let request = pb::ResolveDisputeRequest {
+                request_id: String::new(),
                 agreement_id: id.to_string(),
                 resolution,
                 outcome: pb::DisputeOutcome::from(outcome).into(),

@@ -198,6 +198,7 @@ pub async fn case(
             etag,
         } => {
             let request = pb::ReassignCaseRequest {
+                request_id: String::new(),
                 case_id: id.to_string(),
                 advisor_id: to.to_string(),
                 reason,
@@ -207,6 +208,7 @@ pub async fn case(
         }
         CaseCommand::Reopen { id, reason, etag } => {
             let request = pb::ReopenCaseRequest {
+                request_id: String::new(),
                 case_id: id.to_string(),
                 reason,
                 etag,

@@ -132,6 +132,7 @@ pub(super) async fn plan(
         }
         PlanCommand::Approve { case_id, revision } => {
             let request = pb::ApprovePlanRevisionRequest {
+                request_id: String::new(),
                 case_id: case_id.to_string(),
                 revision,
             };

@@ -225,10 +225,16 @@ impl CasePlan {
         caller: &Caller,
         request: pb::ProposeAgreementRequest,
     ) -> Result<pb::ProposeAgreementResponse, ApiError> {
-        let (id, etag) = id_and_etag(&request.agreement_id, &request.etag)?;
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let id = v
+            .check("agreement_id", wire::id(&request.agreement_id))
+            .map(AgreementId);
+        let etag = v.check("etag", wire::etag(&request.etag));
+        let (id, etag) = v.finish(id.zip(etag))?;
         let today = office_day(self.clock.now());
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let (case, current) = agreement_of_team(change, caller, id).await?;
                 case.state.may_change()?;
                 let next = current.state.propose()?;
@@ -274,6 +280,7 @@ impl CasePlan {
         request: pb::CommentOnAgreementRequest,
     ) -> Result<pb::CommentOnAgreementResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v
             .check("agreement_id", wire::id(&request.agreement_id))
             .map(AgreementId);
@@ -293,7 +300,7 @@ impl CasePlan {
         )?;
         let today = office_day(self.clock.now());
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let (case, current) = agreement_of_team(change, caller, id).await?;
                 current.state.may_comment()?;
                 if current.version != etag {
@@ -338,6 +345,7 @@ impl CasePlan {
         request: pb::AcceptAgreementRequest,
     ) -> Result<pb::AcceptAgreementResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v
             .check("agreement_id", wire::id(&request.agreement_id))
             .map(AgreementId);
@@ -364,7 +372,7 @@ impl CasePlan {
         )?;
         let today = office_day(self.clock.now());
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let (case, current) = agreement_of_team(change, caller, id).await?;
                 case.state.may_change()?;
                 current.state.accept()?;
@@ -418,6 +426,7 @@ impl CasePlan {
         request: pb::DeclineAgreementRequest,
     ) -> Result<pb::DeclineAgreementResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v
             .check("agreement_id", wire::id(&request.agreement_id))
             .map(AgreementId);
@@ -430,7 +439,7 @@ impl CasePlan {
         )?;
         let today = office_day(self.clock.now());
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let (case, current) = agreement_of_team(change, caller, id).await?;
                 current.state.decline()?;
                 if current.version != etag {
@@ -463,6 +472,7 @@ impl CasePlan {
         request: pb::DisputeAgreementRequest,
     ) -> Result<pb::DisputeAgreementResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v
             .check("agreement_id", wire::id(&request.agreement_id))
             .map(AgreementId);
@@ -478,7 +488,7 @@ impl CasePlan {
         )?;
         let today = office_day(self.clock.now());
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let (case, current) = agreement_of_team(change, caller, id).await?;
                 case.state.may_change()?;
                 let from = current.state.dispute(current.state.status(
@@ -515,6 +525,7 @@ impl CasePlan {
         request: pb::ResolveDisputeRequest,
     ) -> Result<pb::ResolveDisputeResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v
             .check("agreement_id", wire::id(&request.agreement_id))
             .map(AgreementId);
@@ -535,7 +546,7 @@ impl CasePlan {
         )?;
         let today = office_day(self.clock.now());
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let (case, current) = agreement_of_team(change, caller, id).await?;
                 let from = current.dispute.as_ref().and_then(|d| d.from);
                 let next = current.state.resolve(outcome, from)?;
@@ -628,13 +639,6 @@ async fn reread(change: &mut Change, id: AgreementId) -> Result<AgreementRow, Ap
     store::agreements::get(change.conn(), id, false)
         .await?
         .ok_or_else(|| ApiError::not_found("agreement", id))
-}
-
-fn id_and_etag(id: &str, etag: &str) -> Result<(AgreementId, i32), ApiError> {
-    let mut v = Violations::new();
-    let id = v.check("agreement_id", wire::id(id)).map(AgreementId);
-    let etag = v.check("etag", wire::etag(etag));
-    v.finish(id.zip(etag))
 }
 
 /// Parses a draft's content; the review date is not in the past.

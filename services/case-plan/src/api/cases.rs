@@ -229,6 +229,7 @@ impl CasePlan {
         request: pb::RecordFollowUpRequest,
     ) -> Result<pb::RecordFollowUpResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
         let etag = v.check("etag", wire::etag(&request.etag));
         let follow_up =
@@ -247,7 +248,7 @@ impl CasePlan {
         )?;
 
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let case = team_case(change.conn(), caller, id, true).await?;
                 case.state.must_be_closed()?;
                 if case.closure.as_ref().is_some_and(|c| c.follow_up.is_some()) {
@@ -295,6 +296,7 @@ impl CasePlan {
         request: pb::ReopenCaseRequest,
     ) -> Result<pb::ReopenCaseResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
         let etag = v.check("etag", wire::etag(&request.etag));
         let reason = v.check("reason", wire::required_text(&request.reason, 2000));
@@ -305,7 +307,7 @@ impl CasePlan {
         )?;
 
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let case = team_case(change.conn(), caller, id, true).await?;
                 case.state.must_be_closed()?;
                 if case.version != etag {
@@ -357,6 +359,7 @@ impl CasePlan {
         request: pb::ReassignCaseRequest,
     ) -> Result<pb::ReassignCaseResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
         let advisor = v
             .check("advisor_id", wire::id(&request.advisor_id))
@@ -371,7 +374,7 @@ impl CasePlan {
         )?;
 
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 let case = team_case(change.conn(), caller, id, true).await?;
                 // An advisor hands over only their own cases; the team lead reassigns any.
                 if !caller.has(Role::TeamLead) {

@@ -177,6 +177,7 @@ impl CasePlan {
         request: pb::ApprovePlanRevisionRequest,
     ) -> Result<pb::ApprovePlanRevisionResponse, ApiError> {
         let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
         let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
         if request.revision < 1 {
             v.add("revision", "must be a revision number, from 1");
@@ -185,7 +186,7 @@ impl CasePlan {
         let revision = request.revision;
 
         self.changes
-            .update(async |change| {
+            .create(key, async |change| {
                 team_case(change.conn(), caller, id, true).await?;
                 let now = self.clock.now();
                 let exists = store::plans::list(change.conn(), id, Some(revision + 1), 1)
