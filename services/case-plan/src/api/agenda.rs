@@ -62,6 +62,7 @@ impl CasePlan {
         )
         .await?;
         let mut cases: Vec<_> = rows.iter().map(|r| r.case_id).collect();
+        cases.sort_unstable();
         cases.dedup();
         read.audit(caller, "case", &cases).await?;
         Ok(pb::ListDueItemsResponse {
