@@ -8,10 +8,13 @@ use prost::Message;
 const PROTO_ROOT: &str = "../../proto";
 const FILES: &[&str] = &[
     "fallwerk/type/v1/assessment.proto",
+    "fallwerk/type/v1/data.proto",
     "fallwerk/intake/v1/intake.proto",
     "fallwerk/intake/v1/events.proto",
     "fallwerk/caseplan/v1/caseplan.proto",
     "fallwerk/caseplan/v1/events.proto",
+    "fallwerk/partner/v1/partner.proto",
+    "fallwerk/partner/v1/events.proto",
     "fallwerk/feed/v1/feed.proto",
 ];
 

@@ -22,7 +22,10 @@ use fallwerk_platform::{
     migrate::Migrator,
 };
 use fallwerk_proto::{
-    caseplan::case_plan_service_client::CasePlanServiceClient,
+    caseplan::{
+        case_plan_service_client::CasePlanServiceClient,
+        case_snapshot_service_client::CaseSnapshotServiceClient,
+    },
     intake::intake_service_client::IntakeServiceClient,
 };
 use sqlx::{Connection, PgConnection, PgPool};
@@ -256,6 +259,15 @@ pub type CasePlanClient = CasePlanServiceClient<Authenticated>;
 impl Client for CasePlanClient {
     fn on(channel: Authenticated) -> Self {
         CasePlanServiceClient::new(channel)
+    }
+}
+
+/// A client of case-plan's snapshot service (other services' side) that sends a bearer token.
+pub type CaseSnapshotClient = CaseSnapshotServiceClient<Authenticated>;
+
+impl Client for CaseSnapshotClient {
+    fn on(channel: Authenticated) -> Self {
+        CaseSnapshotServiceClient::new(channel)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::{
     feed::{
         Feed,
         notify::FeedSignals,
-        upstream::{self, UpstreamPositions},
+        upstream::{self, UpstreamClients, UpstreamPositions},
     },
     migrate::{MigrateError, Migrator},
     server::{self, ServeError},
@@ -54,6 +54,8 @@ pub struct Context {
     pub max_message_bytes: usize,
     /// How far this process has applied each upstream feed it consumes.
     pub upstream_positions: UpstreamPositions,
+    /// Synchronous clients of the configured upstreams.
+    pub upstream_clients: UpstreamClients,
 }
 
 /// A service's gRPC services, ready to serve.
@@ -245,6 +247,7 @@ impl Blueprint {
             clock,
             max_message_bytes: args.server.max_message_bytes,
             upstream_positions,
+            upstream_clients: UpstreamClients::from_args(&args.feeds)?,
         };
         let api = (self.api)(context);
         let service = server::Service {

@@ -124,6 +124,16 @@ impl Changes {
         Ok(answer)
     }
 
+    /// The answer already given to `key`, read without a transaction (see
+    /// `Idempotency::answered`); `create` checks again inside its own.
+    pub async fn answered<R: Message + Default>(
+        &self,
+        key: Option<&RequestKey>,
+    ) -> Result<Option<R>, ApiError> {
+        let mut conn = self.pool.acquire().await?;
+        self.idempotency.answered(&mut conn, key).await
+    }
+
     /// A change that is not a create (updates carry an etag instead of a request id): runs
     /// `body` and commits.
     pub async fn update<R, F>(&self, body: F) -> Result<R, ApiError>

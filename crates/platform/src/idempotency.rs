@@ -116,6 +116,33 @@ impl Idempotency {
         Ok(Some(decoded))
     }
 
+    /// The answer already given to `key`, if any, without claiming it: lets a handler skip
+    /// work outside its transaction (a call to another service) on a retry.
+    pub async fn answered<R: Message + Default>(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        key: Option<&RequestKey>,
+    ) -> Result<Option<R>, ApiError> {
+        let Some(key) = key else { return Ok(None) };
+        let found: Option<(Vec<u8>, Option<Vec<u8>>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(Arc::clone(&self.lookup)))
+                .bind(&key.subject)
+                .bind(key.method)
+                .bind(key.request_id)
+                .fetch_optional(conn)
+                .await?;
+        match found {
+            Some((hash, _)) if hash != key.request_hash => Err(ApiError::invalid(
+                "request_id",
+                "was already used for a different request",
+            )),
+            Some((_, Some(response))) => R::decode(response.as_slice())
+                .map(Some)
+                .map_err(|e| ApiError::Internal(format!("stored answer does not decode: {e}"))),
+            _ => Ok(None),
+        }
+    }
+
     /// Stores the answer to `key` in `tx`, before it commits.
     pub async fn save<R: Message>(
         &self,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Transaction};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{ApiError, telemetry};
@@ -13,6 +13,7 @@ use crate::{ApiError, telemetry};
 #[derive(Clone)]
 pub struct Outbox {
     insert: Arc<str>,
+    announce: Arc<str>,
 }
 
 impl Outbox {
@@ -24,14 +25,24 @@ impl Outbox {
                  VALUES ($1, $2, $3, $4, $5, $6)"
             )
             .into(),
+            announce: format!("SELECT pg_notify('{schema}_outbox', '')").into(),
         }
     }
 
-    /// Writes `event` about `aggregate_id` inside `tx`. The event type is the message's full
+    /// Wakes the service's sequencers at commit, for events written outside a `Change` (a
+    /// feed subscriber's handler): a NOTIFY here costs one per applied batch, not per write.
+    pub async fn announce(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.announce)))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes `event` about `aggregate_id` in `conn`'s transaction. The event type is the message's full
     /// protobuf name; the current trace context travels with it.
     pub async fn append<E: prost::Name>(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
+        conn: &mut PgConnection,
         aggregate_id: Uuid,
         occurred_at: DateTime<Utc>,
         event: &E,
@@ -44,7 +55,7 @@ impl Outbox {
             .bind(event.encode_to_vec())
             .bind(occurred_at)
             .bind(telemetry::current_traceparent())
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         metrics::counter!("outbox_events_written_total", "event_type" => E::full_name())
             .increment(1);

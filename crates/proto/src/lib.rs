@@ -40,6 +40,13 @@ pub mod fallwerk {
             include!(concat!(env!("OUT_DIR"), "/fallwerk.caseplan.v1.rs"));
         }
     }
+    /// `fallwerk.partner`.
+    pub mod partner {
+        /// `fallwerk.partner.v1`: the partner service, its partner-facing service and events.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/fallwerk.partner.v1.rs"));
+        }
+    }
     /// `fallwerk.intake`.
     pub mod intake {
         /// `fallwerk.intake.v1`: the intake service and its events.
@@ -51,5 +58,6 @@ pub mod fallwerk {
 }
 
 pub use fallwerk::{
-    caseplan::v1 as caseplan, feed::v1 as feed, intake::v1 as intake, r#type::v1 as types,
+    caseplan::v1 as caseplan, feed::v1 as feed, intake::v1 as intake, partner::v1 as partner,
+    r#type::v1 as types,
 };

@@ -3,9 +3,11 @@
 
 use fallwerk_platform::auth::{
     AccessPolicy, MethodRule,
-    Role::{Advisor, TeamLead},
+    Role::{Advisor, Service, TeamLead},
 };
-use fallwerk_proto::caseplan::case_plan_service_server::SERVICE_NAME;
+use fallwerk_proto::caseplan::{
+    case_plan_service_server::SERVICE_NAME, case_snapshot_service_server,
+};
 
 /// The method rules of `fallwerk.caseplan.v1.CasePlanService`. Case content is for the case's
 /// team only: its advisors read and change, its lead reads (and later approves and reassigns).
@@ -126,4 +128,14 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             roles: &[TeamLead],
         },
     ],
+};
+
+/// The method rules of `fallwerk.caseplan.v1.CaseSnapshotService`: other fallwerk services
+/// only (partner, under the consent it checked); never staff or partner systems.
+pub const SNAPSHOT_POLICY: AccessPolicy = AccessPolicy {
+    service: case_snapshot_service_server::SERVICE_NAME,
+    rules: &[MethodRule {
+        method: "GetCaseSnapshot",
+        roles: &[Service],
+    }],
 };

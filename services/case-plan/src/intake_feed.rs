@@ -8,9 +8,10 @@ use fallwerk_platform::{
         Feed,
         subscriber::{ApplyError, EventHandler},
     },
+    outbox::Outbox,
     wire,
 };
-use fallwerk_proto::{feed::Event, intake as pb};
+use fallwerk_proto::{caseplan, feed::Event, intake as pb};
 use prost::{Message, Name};
 use sqlx::PgConnection;
 
@@ -32,13 +33,16 @@ pub fn feeds() -> Vec<Feed> {
             pb::AdvisorChanged::full_name(),
             pb::ApplicantUpdated::full_name(),
         ],
-        IntakeEvents,
+        IntakeEvents {
+            outbox: Outbox::new(crate::SCHEMA),
+        },
     )]
 }
 
-/// Applies intake's events.
-#[derive(Debug, Default)]
-pub struct IntakeEvents;
+/// Applies intake's events; a case taken over is announced on case-plan's own feed.
+pub struct IntakeEvents {
+    outbox: Outbox,
+}
 
 impl EventHandler for IntakeEvents {
     async fn apply(&self, conn: &mut PgConnection, event: &Event) -> Result<(), ApplyError> {
@@ -63,6 +67,18 @@ impl EventHandler for IntakeEvents {
                         "Fall bei der Erstberatung eröffnet",
                     )
                     .await?;
+                    // partner learns of the case from case-plan, which owns it from here.
+                    let registered = caseplan::CaseRegistered {
+                        case_id: case.id.to_string(),
+                        team_id: case.team_id.to_string(),
+                        responsible_advisor_id: case.responsible_advisor_id.to_string(),
+                        open_time: Some(wire::timestamp(case.opened_at)),
+                    };
+                    self.outbox
+                        .append(conn, case.id.0, case.opened_at, &registered)
+                        .await
+                        .map_err(|e| ApplyError::Transient(e.to_string()))?;
+                    self.outbox.announce(conn).await?;
                     metrics::counter!("caseplan_cases_received_total").increment(1);
                 }
             }

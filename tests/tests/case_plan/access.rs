@@ -529,3 +529,61 @@ async fn reads_of_case_content_are_audited() {
         "{audited:?}"
     );
 }
+
+#[tokio::test]
+async fn only_services_take_a_case_snapshot_and_get_only_the_categories_asked_for() {
+    let world = World::open().await;
+    let (case, plan) = world.planned_case(types::LegalBasis::SgbIi).await;
+    let step = plan.goals[0].steps[0].id.clone();
+    let request = |categories: Vec<types::DataCategory>| pb::GetCaseSnapshotRequest {
+        case_id: case.id.clone(),
+        categories: categories.into_iter().map(Into::into).collect(),
+        step_id: step.clone(),
+    };
+    for role in [
+        Role::Advisor,
+        Role::TeamLead,
+        Role::Admin,
+        Role::Partner,
+        Role::Auditor,
+    ] {
+        let mut staff: fallwerk_tests::CaseSnapshotClient = world
+            .case_plan
+            .client(&token("someone", &[role], Some(world.office.team)))
+            .await;
+        let denied = staff
+            .get_case_snapshot(request(vec![types::DataCategory::Identity]))
+            .await
+            .expect_err("not a service");
+        assert_eq!(denied.code(), Code::PermissionDenied, "{role:?}");
+    }
+    let mut service: fallwerk_tests::CaseSnapshotClient = world
+        .case_plan
+        .client(&token("partner", &[Role::Service], None))
+        .await;
+    let identity = service
+        .get_case_snapshot(request(vec![types::DataCategory::Identity]))
+        .await
+        .expect("snapshot")
+        .into_inner();
+    assert_eq!(identity.display_name, "Anna Weber");
+    assert!(
+        !identity.single_parent && identity.step_action.is_empty(),
+        "only identity"
+    );
+    let steps = service
+        .get_case_snapshot(request(vec![
+            types::DataCategory::PlanSteps,
+            types::DataCategory::Household,
+        ]))
+        .await
+        .expect("snapshot")
+        .into_inner();
+    assert!(steps.display_name.is_empty(), "no identity asked for");
+    assert_eq!(
+        steps.step_action,
+        "Kita-Gutschein beim Jugendamt beantragen"
+    );
+    assert_eq!(steps.goal, "Einen Kita-Platz für meine Tochter finden");
+    assert!(steps.single_parent);
+}

@@ -77,7 +77,7 @@ pub trait EventHandler: Send + Sync + 'static {
 pub struct TokenFile(pub PathBuf);
 
 impl TokenFile {
-    fn bearer(&self) -> Result<MetadataValue<tonic::metadata::Ascii>, String> {
+    pub(crate) fn bearer(&self) -> Result<MetadataValue<tonic::metadata::Ascii>, String> {
         let token =
             std::fs::read_to_string(&self.0).map_err(|e| format!("{}: {e}", self.0.display()))?;
         format!("Bearer {}", token.trim())

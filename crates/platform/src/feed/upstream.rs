@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::subscriber::{EventHandler, Subscriber, Subscription, TokenFile};
 use crate::{
     ApiError,
+    client::{self, Outbound},
     config::{ConfigError, FeedArgs},
 };
 
@@ -112,15 +113,7 @@ pub fn start(
         setting: "SERVICE_TOKEN_FILE",
         problem: "this service consumes upstream feeds and needs a service token".into(),
     })?;
-    let ca_cert = match &args.upstream_ca_file {
-        None => None,
-        Some(path) => Some(tonic::transport::Certificate::from_pem(
-            std::fs::read(path).map_err(|e| ConfigError {
-                setting: "UPSTREAM_CA_FILE",
-                problem: format!("{}: {e}", path.display()),
-            })?,
-        )),
-    };
+    let ca_cert = ca_cert(args)?;
     let mut tasks = Vec::with_capacity(feeds.len());
     let mut positions = HashMap::with_capacity(feeds.len());
     for feed in feeds {
@@ -144,4 +137,44 @@ pub fn start(
         tasks.push(tokio::spawn(run));
     }
     Ok((tasks, UpstreamPositions(Arc::new(positions))))
+}
+
+/// Synchronous clients of the configured upstreams (`UPSTREAMS`, `SERVICE_TOKEN_FILE`,
+/// `UPSTREAM_CA_FILE`), for a service that calls another one directly.
+#[derive(Clone, Default)]
+pub struct UpstreamClients {
+    upstreams: Vec<(String, String)>,
+    token: Option<TokenFile>,
+    ca_cert: Option<tonic::transport::Certificate>,
+}
+
+impl UpstreamClients {
+    /// The clients `args` configure.
+    pub fn from_args(args: &FeedArgs) -> Result<Self, ConfigError> {
+        Ok(UpstreamClients {
+            upstreams: args.upstreams.clone(),
+            token: args.service_token_file.clone().map(TokenFile),
+            ca_cert: ca_cert(args)?,
+        })
+    }
+
+    /// Calls to upstream `name` bounded by `deadline`; `None` when it or the token is not
+    /// configured.
+    pub fn outbound(&self, name: &str, deadline: Duration) -> Option<Outbound> {
+        let (_, url) = self.upstreams.iter().find(|(n, _)| n == name)?;
+        let channel = client::channel(url.parse().ok()?, self.ca_cert.clone()).ok()?;
+        Some(Outbound::new(channel, self.token.clone()?, deadline))
+    }
+}
+
+fn ca_cert(args: &FeedArgs) -> Result<Option<tonic::transport::Certificate>, ConfigError> {
+    match &args.upstream_ca_file {
+        None => Ok(None),
+        Some(path) => Ok(Some(tonic::transport::Certificate::from_pem(
+            std::fs::read(path).map_err(|e| ConfigError {
+                setting: "UPSTREAM_CA_FILE",
+                problem: format!("{}: {e}", path.display()),
+            })?,
+        ))),
+    }
 }

@@ -8,6 +8,7 @@ mod agreements;
 mod cases;
 mod plans;
 mod reviews;
+mod snapshot;
 mod teams;
 mod timeline;
 
@@ -25,6 +26,7 @@ use fallwerk_platform::{
 use fallwerk_proto::caseplan::{
     self as pb,
     case_plan_service_server::{CasePlanService, CasePlanServiceServer},
+    case_snapshot_service_server::{CaseSnapshotService, CaseSnapshotServiceServer},
 };
 use sqlx::PgConnection;
 
@@ -49,12 +51,15 @@ pub fn api(context: Context) -> Api {
         clock: context.clock,
         upstream_positions: context.upstream_positions,
     };
+    let snapshots = CaseSnapshotServiceServer::new(case_plan.clone())
+        .max_decoding_message_size(context.max_message_bytes)
+        .max_encoding_message_size(context.max_message_bytes);
     let server = CasePlanServiceServer::new(case_plan)
         .max_decoding_message_size(context.max_message_bytes)
         .max_encoding_message_size(context.max_message_bytes);
     Api {
-        routes: tonic::service::Routes::new(server),
-        policies: vec![authz::POLICY],
+        routes: tonic::service::Routes::new(server).add_service(snapshots),
+        policies: vec![authz::POLICY, authz::SNAPSHOT_POLICY],
     }
 }
 
@@ -87,6 +92,10 @@ grpc_handlers! { CasePlan: CasePlanService {
     list_reviews(pb::ListReviewsRequest) -> pb::ListReviewsResponse;
     get_team_settings(pb::GetTeamSettingsRequest) -> pb::GetTeamSettingsResponse;
     update_team_settings(pb::UpdateTeamSettingsRequest) -> pb::UpdateTeamSettingsResponse;
+} }
+
+grpc_handlers! { CasePlan: CaseSnapshotService {
+    get_case_snapshot(pb::GetCaseSnapshotRequest) -> pb::GetCaseSnapshotResponse;
 } }
 
 impl From<domain::StateError> for ApiError {
