@@ -27,6 +27,10 @@ use fallwerk_proto::{
         case_snapshot_service_client::CaseSnapshotServiceClient,
     },
     intake::intake_service_client::IntakeServiceClient,
+    partner::{
+        partner_agency_service_client::PartnerAgencyServiceClient,
+        partner_service_client::PartnerServiceClient,
+    },
 };
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::{sync::OnceCell, task::JoinHandle};
@@ -39,6 +43,7 @@ use tonic::{
 use uuid::Uuid;
 
 pub mod office;
+pub mod world;
 
 /// The superuser URL of the test cluster.
 pub fn admin_url() -> String {
@@ -162,6 +167,17 @@ pub fn token(subject: &str, roles: &[Role], team: Option<Uuid>) -> String {
     })
 }
 
+/// A token of partner system `partner_id` (role `partner`).
+pub fn partner_token(subject: &str, partner_id: Uuid) -> String {
+    signing_key().mint(&TokenSpec {
+        subject: subject.to_owned(),
+        roles: vec![Role::Partner],
+        team_id: None,
+        partner_id: Some(partner_id.to_string()),
+        ttl: Duration::from_secs(600),
+    })
+}
+
 /// A clock the test sets; starts at the real now.
 #[derive(Debug)]
 pub struct ManualClock(Mutex<DateTime<Utc>>);
@@ -268,6 +284,24 @@ pub type CaseSnapshotClient = CaseSnapshotServiceClient<Authenticated>;
 impl Client for CaseSnapshotClient {
     fn on(channel: Authenticated) -> Self {
         CaseSnapshotServiceClient::new(channel)
+    }
+}
+
+/// A partner client (staff side) that sends a bearer token.
+pub type PartnerClient = PartnerServiceClient<Authenticated>;
+
+impl Client for PartnerClient {
+    fn on(channel: Authenticated) -> Self {
+        PartnerServiceClient::new(channel)
+    }
+}
+
+/// A partner-agency client (partner systems' side) that sends a bearer token.
+pub type AgencyClient = PartnerAgencyServiceClient<Authenticated>;
+
+impl Client for AgencyClient {
+    fn on(channel: Authenticated) -> Self {
+        PartnerAgencyServiceClient::new(channel)
     }
 }
 

@@ -61,6 +61,28 @@ impl Migrator {
         self.service.iter().map(|m| m.id).collect()
     }
 
+    /// Whether the `.sql` files in `dir` are exactly the service's migrations, in order (a
+    /// file that is not registered would never run); for each service's unit test.
+    pub fn registers_every_file_in(&self, dir: &str) -> Result<(), String> {
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{dir}: {e}"))?
+            .filter_map(|entry| entry.ok())
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".sql").map(str::to_owned)
+            })
+            .collect();
+        files.sort();
+        if files == self.service_ids() {
+            Ok(())
+        } else {
+            Err(format!(
+                "migration files {files:?}, registered {:?}",
+                self.service_ids()
+            ))
+        }
+    }
+
     fn all(&self) -> Vec<(String, String)> {
         let platform = PLATFORM
             .iter()

@@ -1,0 +1,246 @@
+//! The partner-facing API: a partner system sees and acts on its own referrals only (the
+//! partner is the token's `partner_id`), and keeps its offers' capacity.
+
+use fallwerk_platform::{
+    ApiError, Violations, auth::Caller, idempotency::request_key, page::PageRequest, wire,
+};
+use fallwerk_proto::partner as pb;
+
+use super::{
+    PartnerApi, my_partner,
+    partners::{offer_to_wire, places},
+    referrals::{finish, move_up, referral_to_wire, reread, uuid_of},
+};
+use crate::{
+    domain::{OfferId, PartnerId, ReferralId, ReferralOutcome, ReferralState, StateError},
+    store::{self, referrals::ReferralRow},
+};
+
+impl PartnerApi {
+    /// ListMyReferrals: my referrals, newest first (audited).
+    pub(super) async fn list_my_referrals(
+        &self,
+        caller: &Caller,
+        request: pb::ListMyReferralsRequest,
+    ) -> Result<pb::ListMyReferralsResponse, ApiError> {
+        let me = my_partner(caller)?;
+        let mut v = Violations::new();
+        let state = if request.state == 0 {
+            Some(None)
+        } else {
+            v.check(
+                "state",
+                wire::enum_value::<pb::ReferralState, ReferralState>(request.state),
+            )
+            .map(Some)
+        };
+        let page = PageRequest::parse(
+            &mut v,
+            request.page_size,
+            &request.page_token,
+            &[caller.method, &me.to_string(), &request.state.to_string()],
+        );
+        let (state, page) = v.finish(state.zip(page))?;
+        let mut read = self.changes.read().await?;
+        let rows = store::referrals::list(
+            read.conn(),
+            None,
+            Some(me),
+            state,
+            page.after,
+            page.fetch_limit(),
+        )
+        .await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.0);
+        let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
+        read.audit(caller, "referral", &ids).await?;
+        Ok(pb::ListMyReferralsResponse {
+            referrals: rows.into_iter().map(referral_to_wire).collect(),
+            next_page_token,
+        })
+    }
+
+    /// GetMyReferral: one of my referrals (audited).
+    pub(super) async fn get_my_referral(
+        &self,
+        caller: &Caller,
+        request: pb::GetMyReferralRequest,
+    ) -> Result<pb::GetMyReferralResponse, ApiError> {
+        let me = my_partner(caller)?;
+        let id = ReferralId(
+            wire::id(&request.referral_id).map_err(|e| ApiError::invalid("referral_id", e))?,
+        );
+        let mut read = self.changes.read().await?;
+        let referral = mine(read.conn(), me, id, false).await?;
+        read.audit(caller, "referral", &[id.0]).await?;
+        Ok(pb::GetMyReferralResponse {
+            referral: Some(referral_to_wire(referral)),
+        })
+    }
+
+    /// AcceptReferral: a sent referral takes a place of its offer.
+    pub(super) async fn accept_referral(
+        &self,
+        caller: &Caller,
+        request: pb::AcceptReferralRequest,
+    ) -> Result<pb::AcceptReferralResponse, ApiError> {
+        let me = my_partner(caller)?;
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let id = v
+            .check("referral_id", wire::id(&request.referral_id))
+            .map(ReferralId);
+        let id = v.finish(id)?;
+        self.changes
+            .create(key, async |change| {
+                let referral = mine(change.conn(), me, id, true).await?;
+                let next = referral.state.accept()?;
+                let offer = store::offers::get(change.conn(), referral.offer_id, true)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("offer", referral.offer_id))?;
+                if !offer.has_free_place() {
+                    return Err(StateError::OfferFull.into());
+                }
+                store::offers::take_places(change.conn(), offer.id, 1).await?;
+                let now = self.clock.now();
+                for event in finish(change.conn(), &referral, next, None, None, now).await? {
+                    change
+                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .await?;
+                }
+                change.audit(caller, "referral", &[id.0]).await?;
+                Ok(pb::AcceptReferralResponse {
+                    referral: Some(referral_to_wire(reread(change.conn(), id).await?)),
+                })
+            })
+            .await
+    }
+
+    /// DeclineReferral: a sent or waiting referral is declined with a reason.
+    pub(super) async fn decline_referral(
+        &self,
+        caller: &Caller,
+        request: pb::DeclineReferralRequest,
+    ) -> Result<pb::DeclineReferralResponse, ApiError> {
+        let me = my_partner(caller)?;
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let id = v
+            .check("referral_id", wire::id(&request.referral_id))
+            .map(ReferralId);
+        let reason = v.check("reason", wire::required_text(&request.reason, 2000));
+        let (id, reason) = v.finish(id.zip(reason))?;
+        self.changes
+            .create(key, async |change| {
+                let referral = mine(change.conn(), me, id, true).await?;
+                let next = referral.state.decline()?;
+                let now = self.clock.now();
+                for event in
+                    finish(change.conn(), &referral, next, Some(&reason), None, now).await?
+                {
+                    change
+                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .await?;
+                }
+                change.audit(caller, "referral", &[id.0]).await?;
+                Ok(pb::DeclineReferralResponse {
+                    referral: Some(referral_to_wire(reread(change.conn(), id).await?)),
+                })
+            })
+            .await
+    }
+
+    /// CompleteReferral: an accepted referral is finished; its place moves on.
+    pub(super) async fn complete_referral(
+        &self,
+        caller: &Caller,
+        request: pb::CompleteReferralRequest,
+    ) -> Result<pb::CompleteReferralResponse, ApiError> {
+        let me = my_partner(caller)?;
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let id = v
+            .check("referral_id", wire::id(&request.referral_id))
+            .map(ReferralId);
+        let outcome = v.check(
+            "outcome",
+            wire::enum_value::<pb::ReferralOutcome, ReferralOutcome>(request.outcome),
+        );
+        let (id, outcome) = v.finish(id.zip(outcome))?;
+        self.changes
+            .create(key, async |change| {
+                let referral = mine(change.conn(), me, id, true).await?;
+                let next = referral.state.complete(outcome)?;
+                let now = self.clock.now();
+                for event in
+                    finish(change.conn(), &referral, next, None, Some(outcome), now).await?
+                {
+                    change
+                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .await?;
+                }
+                change.audit(caller, "referral", &[id.0]).await?;
+                Ok(pb::CompleteReferralResponse {
+                    referral: Some(referral_to_wire(reread(change.conn(), id).await?)),
+                })
+            })
+            .await
+    }
+
+    /// UpdateOfferCapacity: my offer's places; places that free let waiting referrals move up.
+    pub(super) async fn update_offer_capacity(
+        &self,
+        caller: &Caller,
+        request: pb::UpdateOfferCapacityRequest,
+    ) -> Result<pb::UpdateOfferCapacityResponse, ApiError> {
+        let me = my_partner(caller)?;
+        let mut v = Violations::new();
+        let id = v
+            .check("offer_id", wire::id(&request.offer_id))
+            .map(OfferId);
+        let places = v.check("places", places(request.places));
+        let (id, places) = v.finish(id.zip(places))?;
+        self.changes
+            .update(async |change| {
+                let offer = store::offers::get(change.conn(), id, true)
+                    .await?
+                    .filter(|o| o.partner_id == me)
+                    .ok_or_else(|| ApiError::not_found("offer", id))?;
+                if places < offer.places_taken {
+                    return Err(ApiError::invalid(
+                        "places",
+                        format!("must not be below the {} places taken", offer.places_taken),
+                    ));
+                }
+                store::offers::set_places(change.conn(), id, places).await?;
+                let now = self.clock.now();
+                let free = i64::from(places - offer.places_taken);
+                for event in move_up(change.conn(), id, free, now).await? {
+                    change
+                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .await?;
+                }
+                let offer = store::offers::get(change.conn(), id, false)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("offer", id))?;
+                Ok(pb::UpdateOfferCapacityResponse {
+                    offer: Some(offer_to_wire(offer)),
+                })
+            })
+            .await
+    }
+}
+
+/// Referral `id` if it is addressed to partner `me`; NOT_FOUND otherwise (another partner's
+/// referral does not exist for this one).
+async fn mine(
+    conn: &mut sqlx::PgConnection,
+    me: PartnerId,
+    id: ReferralId,
+    lock: bool,
+) -> Result<ReferralRow, ApiError> {
+    store::referrals::get(conn, id, lock)
+        .await?
+        .filter(|r| r.partner_id == me)
+        .ok_or_else(|| ApiError::not_found("referral", id))
+}

@@ -1,0 +1,92 @@
+//! case-plan's events, applied to partner's read model of cases: a case partner may refer
+//! (`CaseRegistered`), closed (`CaseClosed`: its unfinished referrals close, places free) or
+//! reopened (`CaseReopened`). Applied in the subscriber's transaction: exactly once.
+
+use fallwerk_platform::{
+    feed::{
+        Feed,
+        subscriber::{ApplyError, EventHandler},
+    },
+    outbox::Outbox,
+    wire,
+};
+use fallwerk_proto::{caseplan as pb, feed::Event};
+use prost::{Message, Name};
+use sqlx::PgConnection;
+
+use crate::{
+    api::referrals::close_referrals_of,
+    domain::{CaseId, TeamId},
+    store::cases::{self, CaseRow},
+};
+
+/// partner consumes case-plan's feed (the upstream named `case-plan` in `UPSTREAMS`); it also
+/// calls case-plan for a referral's data.
+pub fn feeds() -> Vec<Feed> {
+    vec![Feed::new(
+        "case-plan",
+        vec![
+            pb::CaseRegistered::full_name(),
+            pb::CaseClosed::full_name(),
+            pb::CaseReopened::full_name(),
+        ],
+        CasePlanEvents {
+            outbox: Outbox::new(crate::SCHEMA),
+        },
+    )]
+}
+
+/// Applies case-plan's events.
+pub struct CasePlanEvents {
+    outbox: Outbox,
+}
+
+fn id(field: &str, value: &str) -> Result<uuid::Uuid, ApplyError> {
+    wire::id(value).map_err(|e| ApplyError::Poison(format!("{field} {e}")))
+}
+
+impl EventHandler for CasePlanEvents {
+    async fn apply(&self, conn: &mut PgConnection, event: &Event) -> Result<(), ApplyError> {
+        let payload = event
+            .payload
+            .as_ref()
+            .map(|any| any.value.as_slice())
+            .unwrap_or_default();
+        let at = wire::datetime(event.occur_time.as_ref())
+            .ok_or_else(|| ApplyError::Poison("the event has no occur_time".into()))?;
+        let t = event.event_type.as_str();
+        let (case, team, open) = if t == pb::CaseRegistered::full_name() {
+            let e = pb::CaseRegistered::decode(payload)?;
+            (e.case_id, e.team_id, true)
+        } else if t == pb::CaseClosed::full_name() {
+            let e = pb::CaseClosed::decode(payload)?;
+            (e.case_id, e.team_id, false)
+        } else if t == pb::CaseReopened::full_name() {
+            let e = pb::CaseReopened::decode(payload)?;
+            (e.case_id, e.team_id, true)
+        } else {
+            return Ok(());
+        };
+        let row = CaseRow {
+            id: CaseId(id("case_id", &case)?),
+            team_id: TeamId(id("team_id", &team)?),
+            open,
+        };
+        cases::upsert(conn, row, at).await?;
+        if !open {
+            // The case's open referrals close; the partners learn it from partner's feed.
+            let changes = close_referrals_of(conn, row.id, at).await?;
+            for change in &changes {
+                let referral = id("referral_id", &change.referral_id)?;
+                self.outbox
+                    .append(conn, referral, at, change)
+                    .await
+                    .map_err(|e| ApplyError::Transient(e.to_string()))?;
+            }
+            if !changes.is_empty() {
+                self.outbox.announce(conn).await?;
+            }
+        }
+        Ok(())
+    }
+}

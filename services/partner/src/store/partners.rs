@@ -1,0 +1,77 @@
+//! Cooperation partners.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::{PartnerId, PartnerKind};
+
+/// A partner as stored.
+#[derive(Debug, Clone)]
+pub struct PartnerRow {
+    /// Id.
+    pub id: PartnerId,
+    /// Kind.
+    pub kind: PartnerKind,
+    /// Name.
+    pub display_name: String,
+    /// Contact.
+    pub contact: String,
+    /// Gets referrals.
+    pub active: bool,
+}
+
+/// Inserts an active partner.
+pub async fn insert(
+    conn: &mut PgConnection,
+    partner: &PartnerRow,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO partner.partners (id, kind, display_name, contact, active, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        partner.id.0,
+        partner.kind.as_str(),
+        partner.display_name,
+        partner.contact,
+        partner.active,
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Reads a partner.
+pub async fn get(
+    conn: &mut PgConnection,
+    id: PartnerId,
+) -> Result<Option<PartnerRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PartnerRow,
+        r#"SELECT id AS "id: PartnerId", kind AS "kind: _", display_name, contact, active
+           FROM partner.partners WHERE id = $1"#,
+        id.0,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// A page of partners by name, after the partner `after` (name, id).
+pub async fn list(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<PartnerRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PartnerRow,
+        r#"SELECT id AS "id: PartnerId", kind AS "kind: _", display_name, contact, active
+           FROM partner.partners
+           WHERE $1::uuid IS NULL OR id > $1
+           ORDER BY id LIMIT $2"#,
+        after,
+        limit,
+    )
+    .fetch_all(conn)
+    .await
+}

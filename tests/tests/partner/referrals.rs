@@ -1,0 +1,420 @@
+//! Referrals: only with a covering consent, carrying exactly the consented data taken from
+//! case-plan; the lifecycle with capacity and waiting list; revocation and case closure.
+
+use fallwerk_proto::{caseplan, partner as pb, types};
+use fallwerk_tests::{bad_fields, error_metadata, error_reason};
+use tonic::Code;
+use types::DataCategory::{Health, Household, Identity, PlanSteps};
+
+use crate::{Cooperation, consent, create_offer, date, new_uuid};
+
+#[tokio::test]
+async fn a_referral_carries_exactly_the_consented_data_from_case_plan() {
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity, PlanSteps]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let referral = staff
+        .create_referral(c.referral(&[Identity, PlanSteps]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(referral.state(), pb::ReferralState::Sent);
+    let data = referral.data.clone().expect("data");
+    assert_eq!(data.display_name, "Anna Weber");
+    assert_eq!(data.step_action, "Kita-Gutschein beim Jugendamt beantragen");
+    assert!(!data.single_parent, "household was not consented");
+    assert!(data.health_barriers.is_empty());
+
+    // The partner system sees it, with the same data and nothing more.
+    let mut agency = c.agency(&c.agency).await;
+    let mine = agency
+        .list_my_referrals(pb::ListMyReferralsRequest::default())
+        .await
+        .expect("my referrals")
+        .into_inner()
+        .referrals;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].data, Some(data));
+}
+
+#[tokio::test]
+async fn a_referral_without_a_covering_consent_in_force_is_refused_naming_what_is_missing() {
+    let c = Cooperation::open(2).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let status = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect_err("no consent");
+    assert_eq!(error_reason(&status).as_deref(), Some("CONSENT_MISSING"));
+    assert_eq!(
+        error_metadata(&status, "categories").as_deref(),
+        Some("identity")
+    );
+
+    c.consent(&[Identity, PlanSteps]).await;
+    let status = staff
+        .create_referral(c.referral(&[Identity, Health]))
+        .await
+        .expect_err("health not consented");
+    assert_eq!(
+        error_metadata(&status, "categories").as_deref(),
+        Some("health")
+    );
+
+    // An expired consent covers nothing.
+    let mut expired = consent(&c.case.id, &c.partner.id, &[Identity, Health]);
+    expired.given_date = date(2026, 1, 1);
+    expired.valid_until = date(2026, 6, 30);
+    staff
+        .record_consent(pb::RecordConsentRequest {
+            consent: Some(expired),
+            request_id: String::new(),
+        })
+        .await
+        .expect("expired consent recorded");
+    let status = staff
+        .create_referral(c.referral(&[Identity, Health]))
+        .await
+        .expect_err("expired");
+    assert_eq!(
+        error_metadata(&status, "categories").as_deref(),
+        Some("health")
+    );
+
+    // A revoked consent covers nothing either.
+    let consent = c.consent(&[Identity, Health, Household]).await;
+    staff
+        .revoke_consent(pb::RevokeConsentRequest {
+            consent_id: consent.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("revoked");
+    let status = staff
+        .create_referral(c.referral(&[Household]))
+        .await
+        .expect_err("revoked");
+    assert_eq!(error_reason(&status).as_deref(), Some("CONSENT_MISSING"));
+    let written = staff
+        .list_referrals(pb::ListReferralsRequest {
+            case_id: c.case.id.clone(),
+        })
+        .await
+        .expect("referrals")
+        .into_inner()
+        .referrals;
+    assert!(written.is_empty(), "nothing was referred");
+}
+
+#[tokio::test]
+async fn places_are_taken_on_acceptance_and_the_waiting_list_moves_up_when_one_frees() {
+    let c = Cooperation::open(1).await;
+    c.consent(&[Identity, PlanSteps]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let mut agency = c.agency(&c.agency).await;
+    let first = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect("first")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let accepted = agency
+        .accept_referral(pb::AcceptReferralRequest {
+            referral_id: first.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("accepted")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(accepted.state(), pb::ReferralState::Accepted);
+
+    // The last place is taken: refused, or queued when asked.
+    let full = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect_err("full");
+    assert_eq!(full.code(), Code::ResourceExhausted);
+    assert_eq!(error_reason(&full).as_deref(), Some("OFFER_FULL"));
+    let mut wait = c.referral(&[Identity]);
+    wait.when_full = pb::WhenFull::Wait.into();
+    let waiting = staff
+        .create_referral(wait)
+        .await
+        .expect("queued")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(waiting.state(), pb::ReferralState::Waiting);
+
+    // The first completes: its place frees, the waiting one is sent.
+    let completed = agency
+        .complete_referral(pb::CompleteReferralRequest {
+            referral_id: first.id.clone(),
+            outcome: pb::ReferralOutcome::Completed.into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("completed")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(completed.state(), pb::ReferralState::Completed);
+    let moved = agency
+        .get_my_referral(pb::GetMyReferralRequest {
+            referral_id: waiting.id.clone(),
+        })
+        .await
+        .expect("moved up")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(moved.state(), pb::ReferralState::Sent);
+    agency
+        .accept_referral(pb::AcceptReferralRequest {
+            referral_id: waiting.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("the freed place");
+}
+
+#[tokio::test]
+async fn a_revoked_consent_redacts_what_the_partner_reads() {
+    let c = Cooperation::open(2).await;
+    let consent = c.consent(&[Identity, PlanSteps]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let referral = staff
+        .create_referral(c.referral(&[Identity, PlanSteps]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    staff
+        .revoke_consent(pb::RevokeConsentRequest {
+            consent_id: consent.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("revoked");
+    let read = c
+        .agency(&c.agency)
+        .await
+        .get_my_referral(pb::GetMyReferralRequest {
+            referral_id: referral.id.clone(),
+        })
+        .await
+        .expect("still listed")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let data = read.data.expect("data");
+    assert!(data.redact_time.is_some());
+    assert!(data.display_name.is_empty() && data.step_action.is_empty());
+    let again = staff
+        .revoke_consent(pb::RevokeConsentRequest {
+            consent_id: consent.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("twice");
+    assert_eq!(error_reason(&again).as_deref(), Some("CONSENT_REVOKED"));
+}
+
+#[tokio::test]
+async fn closing_the_case_in_case_plan_closes_its_open_referrals() {
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let referral = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let case = c.world.read_case(&c.world.office.advisor, &c.case.id).await;
+    c.world
+        .plans(&c.world.office.advisor)
+        .await
+        .close_case(caseplan::CloseCaseRequest {
+            case_id: case.id.clone(),
+            closure: Some(caseplan::Closure {
+                outcome: caseplan::CaseOutcome::MovedAway.into(),
+                follow_up_date: date(2027, 6, 1),
+                ..Default::default()
+            }),
+            etag: case.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("closed");
+    let mut agency = c.agency(&c.agency).await;
+    let mut state = pb::ReferralState::Sent;
+    for _ in 0..300 {
+        state = agency
+            .get_my_referral(pb::GetMyReferralRequest {
+                referral_id: referral.id.clone(),
+            })
+            .await
+            .expect("referral")
+            .into_inner()
+            .referral
+            .expect("referral")
+            .state();
+        if state == pb::ReferralState::Closed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(state, pb::ReferralState::Closed);
+    // And no new referral for the closed case.
+    let status = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect_err("closed case");
+    assert_eq!(error_reason(&status).as_deref(), Some("CASE_CLOSED"));
+}
+
+#[tokio::test]
+async fn with_case_plan_down_a_referral_is_unavailable_and_a_retry_after_makes_exactly_one() {
+    let mut c = Cooperation::open(2).await;
+    c.consent(&[Identity]).await;
+    let mut request = c.referral(&[Identity]);
+    request.request_id = new_uuid();
+    c.world.case_plan.pause().await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let status = staff
+        .create_referral(request.clone())
+        .await
+        .expect_err("case-plan is down");
+    assert_eq!(status.code(), Code::Unavailable);
+    c.world.case_plan.resume().await;
+    let first = staff
+        .create_referral(request.clone())
+        .await
+        .expect("after case-plan is back")
+        .into_inner();
+    let retry = staff
+        .create_referral(request)
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first, retry);
+    let written = staff
+        .list_referrals(pb::ListReferralsRequest {
+            case_id: c.case.id.clone(),
+        })
+        .await
+        .expect("referrals")
+        .into_inner()
+        .referrals;
+    assert_eq!(written.len(), 1);
+}
+
+#[tokio::test]
+async fn offers_are_found_by_category_with_free_places_first() {
+    let c = Cooperation::open(0).await;
+    let mut admin = c.staff(&c.admin).await;
+    let roomy = create_offer(&mut admin, &c.partner.id, 5).await;
+    let found = c
+        .staff(&c.world.office.advisor)
+        .await
+        .search_offers(pb::SearchOffersRequest {
+            category: pb::OfferCategory::Childcare.into(),
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .expect("search")
+        .into_inner();
+    assert_eq!(
+        found.offers[0].id, roomy.id,
+        "the offer with free places first"
+    );
+    assert!(!found.next_page_token.is_empty());
+}
+
+#[tokio::test]
+async fn bad_input_names_every_field_and_writes_nothing() {
+    let c = Cooperation::open(1).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let status = staff
+        .create_referral(pb::CreateReferralRequest {
+            case_id: "x".into(),
+            offer_id: String::new(),
+            step_id: "y".into(),
+            reason: " ".into(),
+            categories: vec![
+                types::DataCategory::Identity.into(),
+                types::DataCategory::Identity.into(),
+                99,
+            ],
+            notes: String::new(),
+            when_full: 7,
+            request_id: "z".into(),
+        })
+        .await
+        .expect_err("bad input");
+    assert_eq!(
+        bad_fields(&status),
+        [
+            "case_id",
+            "categories[1]",
+            "categories[2]",
+            "offer_id",
+            "reason",
+            "request_id",
+            "step_id",
+            "when_full"
+        ]
+    );
+    let mut bad = consent(&c.case.id, &c.partner.id, &[]);
+    bad.given_date = date(2027, 1, 1);
+    bad.form = 0;
+    let status = staff
+        .record_consent(pb::RecordConsentRequest {
+            consent: Some(bad),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("bad consent");
+    assert_eq!(
+        bad_fields(&status),
+        ["consent.categories", "consent.form", "consent.given_date"]
+    );
+    let status = c
+        .staff(&c.admin)
+        .await
+        .create_offer(pb::CreateOfferRequest {
+            offer: Some(pb::Offer {
+                places: -1,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("bad offer");
+    assert_eq!(
+        bad_fields(&status),
+        [
+            "offer.category",
+            "offer.partner_id",
+            "offer.places",
+            "offer.title"
+        ]
+    );
+    let listed = staff
+        .list_consents(pb::ListConsentsRequest {
+            case_id: c.case.id.clone(),
+        })
+        .await
+        .expect("consents")
+        .into_inner();
+    assert!(listed.consents.is_empty());
+}
