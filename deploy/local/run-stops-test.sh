@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Checks that `make run` leaves nothing behind when its process group gets SIGTERM, as a
-# supervisor or `kill -TERM -PGID` stops it: no intake, no case-plan and no private PostgreSQL
-# under .dev/pg.
+# supervisor or `kill -TERM -PGID` stops it: no intake, no case-plan, no partner and no private
+# PostgreSQL under .dev/pg.
 #
 #   deploy/local/run-stops-test.sh              (PG_PORT=... if 54329 is taken)
 #
-# Starts `make run` in a session and process group of its own, waits until intake and
-# case-plan accept connections on 127.0.0.1:50051 and :50052 (at most START_TIMEOUT s, 120 by
-# default; `make run` builds first), sends SIGTERM to the whole group and expects the group,
-# both services and the cluster gone within STOP_TIMEOUT s (40 by default: the services drain
-# at the same time, each for at most SHUTDOWN_GRACE_SECS, 20).
+# Starts `make run` in a session and process group of its own, waits until intake, case-plan
+# and partner accept connections on 127.0.0.1:50051, :50052 and :50053 (at most START_TIMEOUT
+# s, 120 by default; `make run` builds first), sends SIGTERM to the whole group and expects the
+# group, every service and the cluster gone within STOP_TIMEOUT s (40 by default: the services
+# drain at the same time, each for at most SHUTDOWN_GRACE_SECS, 20).
 # Exits 1 with what is left otherwise, and then stops it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,8 +21,8 @@ log=.dev/run-stops-test.log
 pgid=""
 
 # The services `make run` starts, with their gRPC ports.
-services=(intake case-plan)
-declare -A port_of=([intake]=50051 [case-plan]=50052)
+services=(intake case-plan partner)
+declare -A port_of=([intake]=50051 [case-plan]=50052 [partner]=50053)
 
 accepts() { (exec 3<>"/dev/tcp/127.0.0.1/${port_of[$1]}") 2>/dev/null; }
 all_accept() { local s; for s in "${services[@]}"; do accepts "$s" || return 1; done; }
@@ -76,13 +76,13 @@ echo "run-stops-test: make run started as process group $pgid (log: $log)"
 
 deadline=$((SECONDS + start_timeout))
 until all_accept; do
-    group_alive || fail "make run ended before intake and case-plan accepted connections"
+    group_alive || fail "make run ended before ${services[*]} accepted connections"
     ((SECONDS < deadline)) ||
-        fail "intake and case-plan did not both accept connections on 127.0.0.1:50051/50052 within ${start_timeout}s"
+        fail "${services[*]} did not all accept connections on 127.0.0.1:50051/50052/50053 within ${start_timeout}s"
     sleep 1
 done
 pg_running || fail "the services are up, but no cluster runs under .dev/pg (DATABASE_URL set?)"
-echo "run-stops-test: intake and case-plan accept connections and .dev/pg runs; SIGTERM to process group $pgid"
+echo "run-stops-test: ${services[*]} accept connections and .dev/pg runs; SIGTERM to process group $pgid"
 kill -TERM -- "-$pgid"
 
 deadline=$((SECONDS + stop_timeout))
@@ -100,4 +100,4 @@ pg_running && left+=("the PostgreSQL cluster under .dev/pg")
 if ((${#left[@]})); then
     fail "still running ${stop_timeout}s after SIGTERM: $(IFS=';'; echo "${left[*]}")"
 fi
-echo "run-stops-test: ok, SIGTERM to the group stopped intake, case-plan and the cluster under .dev/pg within $((SECONDS - deadline + stop_timeout))s"
+echo "run-stops-test: ok, SIGTERM to the group stopped ${services[*]} and the cluster under .dev/pg within $((SECONDS - deadline + stop_timeout))s"

@@ -4,7 +4,7 @@
 # A local signing key is created in .dev/ on first use; tokens for it come from
 # `cargo run -p fallwerk-cli -- dev-token --role <role>`. Ctrl-C, SIGTERM to the process group
 # of `make run` (a supervisor's stop) and a service that exits all stop everything, the other
-# service and the private cluster included (deploy/local/run-stops-test.sh checks the SIGTERM
+# services and the private cluster included (deploy/local/run-stops-test.sh checks the SIGTERM
 # case).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -55,7 +55,7 @@ target_dir=target/debug
 [ "$profile" = "release" ] && target_dir=target/release
 # The query macros read the committed .sqlx/ cache; a DATABASE_URL meant for the services must
 # not make them check against that database instead.
-SQLX_OFFLINE=true cargo build --profile "$profile" --locked -p fallwerk-intake -p fallwerk-case-plan -p fallwerk-cli
+SQLX_OFFLINE=true cargo build --profile "$profile" --locked -p fallwerk-intake -p fallwerk-case-plan -p fallwerk-partner -p fallwerk-cli
 
 if [ -z "${DATABASE_URL:-}" ]; then
     port=${PG_PORT:-54329}
@@ -66,10 +66,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 "$target_dir/fallwerk" dev-key --dir .dev >/dev/null
-# The service token that consuming services' feed subscribers present to the feeds they
-# follow, in a file as a mounted Secret would hold it: a subscriber reads the file on every
-# connect (`TokenFile` in crates/platform/src/feed/subscriber.rs). Both services get it below:
-# case-plan follows intake's feed, intake case-plan's. Re-minted every run.
+# The service token that consuming services' feed subscribers (and partner's calls to
+# case-plan) present to their upstreams, in a file as a mounted Secret would hold it: a
+# subscriber reads the file on every connect (`TokenFile` in
+# crates/platform/src/feed/subscriber.rs). Every service gets it below: case-plan follows
+# intake's feed, intake case-plan's, partner case-plan's (and calls its CaseSnapshotService for
+# each referral). Re-minted every run.
 "$target_dir/fallwerk" dev-token --dir .dev --role service --subject fallwerk-services --ttl-minutes 10080 \
     > .dev/service-token
 export JWKS_FILE=${JWKS_FILE:-.dev/jwks.json}
@@ -80,11 +82,15 @@ export SERVICE_TOKEN_FILE=.dev/service-token
 # subscriber whose upstream is not up yet retries with backoff.
 "$target_dir/intake" migrate
 "$target_dir/case-plan" migrate
+"$target_dir/partner" migrate
 GRPC_LISTEN=127.0.0.1:50051 METRICS_LISTEN=127.0.0.1:9101 UPSTREAMS=case-plan=http://127.0.0.1:50052 \
     "$target_dir/intake" serve &
 pids+=($!)
 GRPC_LISTEN=127.0.0.1:50052 METRICS_LISTEN=127.0.0.1:9102 UPSTREAMS=intake=http://127.0.0.1:50051 \
     "$target_dir/case-plan" serve &
+pids+=($!)
+GRPC_LISTEN=127.0.0.1:50053 METRICS_LISTEN=127.0.0.1:9103 UPSTREAMS=case-plan=http://127.0.0.1:50052 \
+    "$target_dir/partner" serve &
 pids+=($!)
 
 cat <<TXT
@@ -92,6 +98,7 @@ cat <<TXT
 fallwerk is running:
   intake     gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
   case-plan  gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
+  partner    gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
   database   $DATABASE_URL
 
 Call it with the CLI (tokens are signed with the dev key in .dev/):
@@ -103,6 +110,6 @@ Or with any gRPC client: reflection and grpc.health.v1 are on, send
 
 Ctrl-C stops everything.
 TXT
-# `wait -n` returns as soon as one service exits (the EXIT trap then stops the other and the
+# `wait -n` returns as soon as one service exits (the EXIT trap then stops the others and the
 # cluster) or a trapped signal arrives (the trap stops everything).
 wait -n "${pids[@]}"
