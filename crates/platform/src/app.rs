@@ -56,6 +56,8 @@ pub struct Context {
     pub upstream_positions: UpstreamPositions,
     /// Synchronous clients of the configured upstreams.
     pub upstream_clients: UpstreamClients,
+    /// Cancelled when the server begins to shut down: streaming RPCs end then.
+    pub shutdown: CancellationToken,
 }
 
 /// A service's gRPC services, ready to serve.
@@ -248,6 +250,7 @@ impl Blueprint {
             max_message_bytes: args.server.max_message_bytes,
             upstream_positions,
             upstream_clients: UpstreamClients::from_args(&args.feeds)?,
+            shutdown: shutdown.clone(),
         };
         let api = (self.api)(context);
         let service = server::Service {

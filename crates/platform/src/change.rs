@@ -134,6 +134,11 @@ impl Changes {
         self.idempotency.answered(&mut conn, key).await
     }
 
+    /// Changes as the sequencer stamps feed positions (for streams that follow the outbox).
+    pub fn stamped(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.signals.stamped.subscribe()
+    }
+
     /// A change that is not a create (updates carry an etag instead of a request id): runs
     /// `body` and commits.
     pub async fn update<R, F>(&self, body: F) -> Result<R, ApiError>

@@ -140,11 +140,19 @@ macro_rules! wire_enum {
 ///     create_applicant(pb::CreateApplicantRequest) -> pb::CreateApplicantResponse;
 /// } }
 /// ```
+///
+/// A server-streaming RPC names its stream type first and answers it:
+/// `[type WatchStream = ReceiverStream<Result<pb::Change, Status>>;]` then
+/// `watch(pb::WatchRequest) -> Self::WatchStream;`.
 #[macro_export]
 macro_rules! grpc_handlers {
-    ($service:ident: $trait:path { $($rpc:ident($request:ty) -> $response:ty;)* }) => {
+    ($service:ident: $trait:path {
+        $([type $stream:ident = $stream_type:ty;])*
+        $($rpc:ident($request:ty) -> $response:ty;)*
+    }) => {
         #[tonic::async_trait]
         impl $trait for $service {
+            $(type $stream = $stream_type;)*
             $(
                 async fn $rpc(
                     &self,

@@ -44,6 +44,7 @@ pub mod fallwerk {
     pub mod partner {
         /// `fallwerk.partner.v1`: the partner service, its partner-facing service and events.
         pub mod v1 {
+            #![allow(clippy::large_enum_variant)]
             include!(concat!(env!("OUT_DIR"), "/fallwerk.partner.v1.rs"));
         }
     }

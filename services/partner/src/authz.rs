@@ -88,5 +88,9 @@ pub const AGENCY_POLICY: AccessPolicy = AccessPolicy {
             method: "UpdateOfferCapacity",
             roles: &[Partner],
         },
+        MethodRule {
+            method: "StreamMyReferralChanges",
+            roles: &[Partner],
+        },
     ],
 };

@@ -77,9 +77,10 @@ impl EventHandler for CasePlanEvents {
             // The case's open referrals close; the partners learn it from partner's feed.
             let changes = close_referrals_of(conn, row.id, at).await?;
             for change in &changes {
-                let referral = id("referral_id", &change.referral_id)?;
+                // About the partner: its systems' change stream reads them by partner.
+                let partner = id("partner_id", &change.partner_id)?;
                 self.outbox
-                    .append(conn, referral, at, change)
+                    .append(conn, partner, at, change)
                     .await
                     .map_err(|e| ApplyError::Transient(e.to_string()))?;
             }

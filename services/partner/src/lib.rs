@@ -28,10 +28,16 @@ pub const SERVICE: Blueprint = Blueprint {
     metrics_listen: "127.0.0.1:9103",
     migrator: Migrator::new(
         SCHEMA,
-        &[Migration {
-            id: "0001_partner",
-            sql: include_str!("../migrations/0001_partner.sql"),
-        }],
+        &[
+            Migration {
+                id: "0001_partner",
+                sql: include_str!("../migrations/0001_partner.sql"),
+            },
+            Migration {
+                id: "0002_agency_stream",
+                sql: include_str!("../migrations/0002_agency_stream.sql"),
+            },
+        ],
     ),
     api: api::api,
     feeds: caseplan_feed::feeds,

@@ -81,6 +81,11 @@ async fn staff_roles_are_denied_the_partner_api_and_partners_the_staff_api() {
             .await
             .expect_err("not a partner");
         assert_eq!(denied.code(), Code::PermissionDenied, "{role:?}");
+        let denied = agency
+            .stream_my_referral_changes(pb::StreamMyReferralChangesRequest::default())
+            .await
+            .expect_err("not a partner");
+        assert_eq!(denied.code(), Code::PermissionDenied, "{role:?} streaming");
     }
     let mut as_partner: PartnerClient = c.staff(&c.agency).await;
     let calls = [

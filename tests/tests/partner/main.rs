@@ -4,6 +4,7 @@
 
 mod access;
 mod referrals;
+mod stream;
 
 use std::time::Duration;
 

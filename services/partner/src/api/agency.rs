@@ -1,10 +1,16 @@
 //! The partner-facing API: a partner system sees and acts on its own referrals only (the
 //! partner is the token's `partner_id`), and keeps its offers' capacity.
 
+use std::time::Duration;
+
 use fallwerk_platform::{
     ApiError, Violations, auth::Caller, idempotency::request_key, page::PageRequest, wire,
 };
 use fallwerk_proto::partner as pb;
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
 
 use super::{
     PartnerApi, my_partner,
@@ -105,7 +111,7 @@ impl PartnerApi {
                 let now = self.clock.now();
                 for event in finish(change.conn(), &referral, next, None, None, now).await? {
                     change
-                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .event(uuid_of(&event.partner_id)?, now, &event)
                         .await?;
                 }
                 change.audit(caller, "referral", &[id.0]).await?;
@@ -139,7 +145,7 @@ impl PartnerApi {
                     finish(change.conn(), &referral, next, Some(&reason), None, now).await?
                 {
                     change
-                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .event(uuid_of(&event.partner_id)?, now, &event)
                         .await?;
                 }
                 change.audit(caller, "referral", &[id.0]).await?;
@@ -176,7 +182,7 @@ impl PartnerApi {
                     finish(change.conn(), &referral, next, None, Some(outcome), now).await?
                 {
                     change
-                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .event(uuid_of(&event.partner_id)?, now, &event)
                         .await?;
                 }
                 change.audit(caller, "referral", &[id.0]).await?;
@@ -217,7 +223,7 @@ impl PartnerApi {
                 let free = i64::from(places - offer.places_taken);
                 for event in move_up(change.conn(), id, free, now).await? {
                     change
-                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .event(uuid_of(&event.partner_id)?, now, &event)
                         .await?;
                 }
                 let offer = store::offers::get(change.conn(), id, false)
@@ -228,6 +234,122 @@ impl PartnerApi {
                 })
             })
             .await
+    }
+}
+
+/// Messages buffered per change stream before it waits for the partner system to read.
+const STREAM_BUFFER: usize = 32;
+/// Heartbeat interval while nothing changes.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// A partner system's change stream.
+pub(super) type ChangeStream = ReceiverStream<Result<pb::StreamMyReferralChangesResponse, Status>>;
+
+impl PartnerApi {
+    /// StreamMyReferralChanges: my referrals' changes after a position, then live. A task per
+    /// stream reads pages of the feed into a small bounded channel (a slow reader holds one
+    /// page, not the backlog) and sleeps until the sequencer stamps new positions.
+    pub(super) async fn stream_my_referral_changes(
+        &self,
+        caller: &Caller,
+        request: pb::StreamMyReferralChangesRequest,
+    ) -> Result<ChangeStream, ApiError> {
+        let me = my_partner(caller)?;
+        if request.after_position < 0 {
+            return Err(ApiError::invalid("after_position", "must not be negative"));
+        }
+        let (tx, rx) = mpsc::channel(STREAM_BUFFER);
+        let api = self.clone();
+        let caller = caller.clone();
+        tokio::spawn(async move {
+            if let Err(status) = api.follow(&caller, me, request.after_position, &tx).await {
+                // The reader may be gone already; nothing more to tell it then.
+                let _ = tx.send(Err(status)).await;
+            }
+        });
+        metrics::counter!("partner_change_streams_opened_total").increment(1);
+        Ok(ReceiverStream::new(rx))
+    }
+
+    /// Sends `me`'s changes after `after` into `tx` until the reader leaves or the server
+    /// shuts down (then UNAVAILABLE: reconnect and resume).
+    async fn follow(
+        &self,
+        caller: &Caller,
+        me: PartnerId,
+        mut after: i64,
+        tx: &mpsc::Sender<Result<pb::StreamMyReferralChangesResponse, Status>>,
+    ) -> Result<(), Status> {
+        let mut stamped = self.changes.stamped();
+        loop {
+            let page = {
+                let mut read = self.changes.read().await.map_err(Status::from)?;
+                let page = store::stream::changes(read.conn(), me, after)
+                    .await
+                    .map_err(|e| Status::from(ApiError::from(e)))?;
+                let mut changes = Vec::with_capacity(page.len());
+                for (position, payload) in page {
+                    let event = pb::ReferralChanged::decode(payload.as_slice())
+                        .map_err(|e| Status::internal(format!("stored change: {e}")))?;
+                    let id = ReferralId(uuid_of(&event.referral_id).map_err(Status::from)?);
+                    let referral = store::referrals::get(read.conn(), id, false)
+                        .await
+                        .map_err(|e| Status::from(ApiError::from(e)))?;
+                    changes.push((position, event, referral));
+                }
+                let ids: Vec<_> = changes
+                    .iter()
+                    .filter_map(|(_, _, r)| r.as_ref())
+                    .map(|r| r.id.0)
+                    .collect();
+                if !ids.is_empty() {
+                    read.audit(caller, "referral", &ids)
+                        .await
+                        .map_err(Status::from)?;
+                }
+                changes
+            };
+            let caught_up = (page.len() as i64) < store::stream::PAGE;
+            for (position, event, referral) in page {
+                let change = pb::ReferralChange {
+                    position,
+                    referral: referral.map(referral_to_wire),
+                    state: event.state,
+                    occur_time: event.occur_time,
+                };
+                let message = pb::StreamMyReferralChangesResponse {
+                    item: Some(pb::stream_my_referral_changes_response::Item::Change(
+                        change,
+                    )),
+                };
+                if tx.send(Ok(message)).await.is_err() {
+                    return Ok(());
+                }
+                after = position;
+            }
+            if !caught_up {
+                continue;
+            }
+            tokio::select! {
+                _ = self.shutdown.cancelled() => {
+                    return Err(Status::unavailable("the server is shutting down; resume from your last position"));
+                }
+                _ = tx.closed() => return Ok(()),
+                changed = stamped.changed() => {
+                    if changed.is_err() {
+                        return Err(Status::unavailable("the feed stopped; resume from your last position"));
+                    }
+                }
+                _ = tokio::time::sleep(HEARTBEAT) => {
+                    let heartbeat = pb::StreamMyReferralChangesResponse {
+                        item: Some(pb::stream_my_referral_changes_response::Item::HeartbeatPosition(after)),
+                    };
+                    if tx.send(Ok(heartbeat)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 }
 

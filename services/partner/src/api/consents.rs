@@ -120,7 +120,7 @@ impl PartnerApi {
                         store::referrals::get(change.conn(), redacted, false).await?
                     {
                         change
-                            .event(redacted, now, &changed(&referral, now))
+                            .event(referral.partner_id, now, &changed(&referral, now))
                             .await?;
                     }
                 }

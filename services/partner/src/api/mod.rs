@@ -28,6 +28,7 @@ use fallwerk_proto::{
     types,
 };
 use sqlx::PgConnection;
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     authz,
@@ -45,6 +46,7 @@ pub struct PartnerApi {
     changes: Changes,
     clock: Arc<dyn Clock>,
     case_plan: Option<Outbound>,
+    shutdown: CancellationToken,
 }
 
 /// Builds partner's two gRPC services (the blueprint's `api`).
@@ -55,6 +57,7 @@ pub fn api(context: Context) -> Api {
         case_plan: context
             .upstream_clients
             .outbound("case-plan", SNAPSHOT_DEADLINE),
+        shutdown: context.shutdown,
     };
     let agency = PartnerAgencyServiceServer::new(partner.clone())
         .max_decoding_message_size(context.max_message_bytes)
@@ -83,6 +86,8 @@ grpc_handlers! { PartnerApi: PartnerService {
 } }
 
 grpc_handlers! { PartnerApi: PartnerAgencyService {
+    [type StreamMyReferralChangesStream = agency::ChangeStream;]
+    stream_my_referral_changes(pb::StreamMyReferralChangesRequest) -> Self::StreamMyReferralChangesStream;
     list_my_referrals(pb::ListMyReferralsRequest) -> pb::ListMyReferralsResponse;
     get_my_referral(pb::GetMyReferralRequest) -> pb::GetMyReferralResponse;
     accept_referral(pb::AcceptReferralRequest) -> pb::AcceptReferralResponse;

@@ -128,7 +128,7 @@ impl PartnerApi {
                 };
                 store::referrals::insert(change.conn(), &referral).await?;
                 change
-                    .event(referral.id, now, &changed(&referral, now))
+                    .event(referral.partner_id, now, &changed(&referral, now))
                     .await?;
                 change.audit(caller, "referral", &[referral.id.0]).await?;
                 metrics::counter!("partner_referrals_created_total", "state" => state.as_str())
@@ -266,7 +266,7 @@ impl PartnerApi {
                 let mut events = finish(change.conn(), &referral, next, None, None, now).await?;
                 for event in events.drain(..) {
                     change
-                        .event(uuid_of(&event.referral_id)?, now, &event)
+                        .event(uuid_of(&event.partner_id)?, now, &event)
                         .await?;
                 }
                 change.audit(caller, "referral", &[id.0]).await?;
@@ -339,7 +339,8 @@ pub async fn close_referrals_of(
     Ok(events)
 }
 
-/// The change event of `referral` as it stands.
+/// The change event of `referral` as it stands; written about the partner (its aggregate is
+/// the partner id), so the partner's change stream finds its own.
 pub(crate) fn changed(referral: &ReferralRow, at: DateTime<Utc>) -> pb::ReferralChanged {
     pb::ReferralChanged {
         referral_id: referral.id.to_string(),

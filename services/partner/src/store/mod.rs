@@ -5,3 +5,4 @@ pub mod consents;
 pub mod offers;
 pub mod partners;
 pub mod referrals;
+pub mod stream;
