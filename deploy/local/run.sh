@@ -70,8 +70,8 @@ fi
 # case-plan) present to their upstreams, in a file as a mounted Secret would hold it: a
 # subscriber reads the file on every connect (`TokenFile` in
 # crates/platform/src/feed/subscriber.rs). Every service gets it below: case-plan follows
-# intake's feed, intake case-plan's, partner case-plan's (and calls its CaseSnapshotService for
-# each referral). Re-minted every run.
+# intake's and partner's feeds, intake case-plan's, partner case-plan's (and calls its
+# CaseSnapshotService for each referral). Re-minted every run.
 "$target_dir/fallwerk" dev-token --dir .dev --role service --subject fallwerk-services --ttl-minutes 10080 \
     > .dev/service-token
 export JWKS_FILE=${JWKS_FILE:-.dev/jwks.json}
@@ -86,7 +86,8 @@ export SERVICE_TOKEN_FILE=.dev/service-token
 GRPC_LISTEN=127.0.0.1:50051 METRICS_LISTEN=127.0.0.1:9101 UPSTREAMS=case-plan=http://127.0.0.1:50052 \
     "$target_dir/intake" serve &
 pids+=($!)
-GRPC_LISTEN=127.0.0.1:50052 METRICS_LISTEN=127.0.0.1:9102 UPSTREAMS=intake=http://127.0.0.1:50051 \
+GRPC_LISTEN=127.0.0.1:50052 METRICS_LISTEN=127.0.0.1:9102 \
+    UPSTREAMS=intake=http://127.0.0.1:50051,partner=http://127.0.0.1:50053 \
     "$target_dir/case-plan" serve &
 pids+=($!)
 GRPC_LISTEN=127.0.0.1:50053 METRICS_LISTEN=127.0.0.1:9103 UPSTREAMS=case-plan=http://127.0.0.1:50052 \

@@ -40,7 +40,8 @@ GRPC_LISTEN=127.0.0.1:$intake_port METRICS_LISTEN=127.0.0.1:$intake_metrics \
     $bin/intake serve >"$work/intake.log" 2>&1 &
 pids+=($!)
 GRPC_LISTEN=127.0.0.1:$plan_port METRICS_LISTEN=127.0.0.1:$plan_metrics \
-    UPSTREAMS=intake=http://127.0.0.1:$intake_port SERVICE_TOKEN_FILE="$work/service-token" \
+    UPSTREAMS=intake=http://127.0.0.1:$intake_port,partner=http://127.0.0.1:$((plan_port + 1)) \
+    SERVICE_TOKEN_FILE="$work/service-token" \
     $bin/case-plan serve >"$work/case-plan.log" 2>&1 &
 pids+=($!)
 sleep 2

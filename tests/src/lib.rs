@@ -327,8 +327,15 @@ pub async fn spawn_wired(services: &[&'static Blueprint]) -> Vec<ServiceApp> {
         .collect();
     let mut apps = Vec::with_capacity(services.len());
     for (service, listener) in services.iter().zip(listeners) {
+        // The wired services, and for a feed of one not started here, an absent upstream.
+        let mut wired = upstreams.clone();
+        for (name, absent) in absent_upstreams(service) {
+            if !wired.iter().any(|(n, _)| *n == name) {
+                wired.push((name, absent));
+            }
+        }
         let db = TestDatabase::migrated(&service.migrator).await;
-        apps.push(ServiceApp::start_on(service, listener, db, true, None, upstreams.clone()).await);
+        apps.push(ServiceApp::start_on(service, listener, db, true, None, wired).await);
     }
     for app in &apps {
         app.wait_serving().await;

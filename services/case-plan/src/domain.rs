@@ -635,6 +635,8 @@ stored_enum!(
         FollowedUp = "followed_up",
         /// Reopened.
         Reopened = "reopened",
+        /// A referral to a partner changed.
+        ReferralChanged = "referral_changed",
     }
 );
 

@@ -3,7 +3,8 @@
 //! with an outcome whose lasting effect is checked at a follow-up.
 //!
 //! Layers: [`api`] translates and validates gRPC requests (one file per resource),
-//! [`domain`] holds the rules, [`store`] the SQL, [`intake_feed`] applies intake's events.
+//! [`domain`] holds the rules, [`store`] the SQL, [`intake_feed`] and [`partner_feed`] apply
+//! intake's and partner's events.
 //! [`authz`] says who may call what. Start-up and everything else every service shares comes
 //! from the platform crate.
 
@@ -11,12 +12,24 @@ pub mod api;
 pub mod authz;
 pub mod domain;
 pub mod intake_feed;
+pub mod partner_feed;
 pub mod store;
 
 use fallwerk_platform::{
     app::Blueprint,
     migrate::{Migration, Migrator},
 };
+
+/// case-plan consumes intake's feed (cases, roster, clients) and partner's (referrals).
+fn feeds() -> Vec<fallwerk_platform::feed::Feed> {
+    let mut feeds = intake_feed::feeds();
+    feeds.push(fallwerk_platform::feed::Feed::new(
+        "partner",
+        partner_feed::event_types(),
+        partner_feed::PartnerEvents,
+    ));
+    feeds
+}
 
 /// The schema case-plan owns.
 pub const SCHEMA: &str = "caseplan";
@@ -41,10 +54,14 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0003_urgency",
                 sql: include_str!("../migrations/0003_urgency.sql"),
             },
+            Migration {
+                id: "0004_referrals",
+                sql: include_str!("../migrations/0004_referrals.sql"),
+            },
         ],
     ),
     api: api::api,
-    feeds: intake_feed::feeds,
+    feeds,
 };
 
 #[cfg(test)]

@@ -418,3 +418,80 @@ async fn bad_input_names_every_field_and_writes_nothing() {
         .into_inner();
     assert!(listed.consents.is_empty());
 }
+
+#[tokio::test]
+async fn case_plan_follows_the_referral_on_its_plan_step_and_timeline() {
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let referral = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let mut agency = c.agency(&c.agency).await;
+    agency
+        .accept_referral(pb::AcceptReferralRequest {
+            referral_id: referral.id.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("accepted");
+    agency
+        .complete_referral(pb::CompleteReferralRequest {
+            referral_id: referral.id.clone(),
+            outcome: pb::ReferralOutcome::Completed.into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("completed");
+
+    let mut plans = c.world.plans(&c.world.office.advisor).await;
+    let mut summaries = Vec::new();
+    for _ in 0..300 {
+        summaries = plans
+            .list_timeline_entries(caseplan::ListTimelineEntriesRequest {
+                case_id: c.case.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("timeline")
+            .into_inner()
+            .entries
+            .into_iter()
+            .filter(|e| e.kind() == caseplan::TimelineKind::ReferralChanged)
+            .map(|e| (e.subject_id, e.summary))
+            .collect();
+        if summaries.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let id = referral.id.clone();
+    assert_eq!(
+        summaries,
+        [
+            (id.clone(), "Zuweisung an den Partner gesendet".to_owned()),
+            (id.clone(), "Zuweisung vom Partner angenommen".to_owned()),
+            (
+                id.clone(),
+                "Maßnahme abgeschlossen (Rückmeldung: abgeschlossen)".to_owned()
+            ),
+        ]
+    );
+    let plan = plans
+        .get_help_plan(caseplan::GetHelpPlanRequest {
+            case_id: c.case.id.clone(),
+        })
+        .await
+        .expect("plan")
+        .into_inner()
+        .plan
+        .expect("plan");
+    assert_eq!(
+        plan.goals[0].steps[0].referral_id, id,
+        "the step links to its referral"
+    );
+}

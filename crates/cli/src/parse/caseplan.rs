@@ -444,13 +444,19 @@ fn goal(at: &str, value: &Value) -> Result<pb::Goal, String> {
 }
 
 fn step(at: &str, value: &Value) -> Result<pb::Step, String> {
-    let fields = object(at, value, &["id", "action", "owner", "due_date", "status"])?;
+    // `referral_id` is output only (what `plan show --json` prints); accepted and ignored.
+    let fields = object(
+        at,
+        value,
+        &["id", "action", "owner", "due_date", "status", "referral_id"],
+    )?;
     Ok(pb::Step {
         id: text(at, fields, "id")?,
         action: text(at, fields, "action")?,
         owner: json_choice::<Owner, pb::StepOwner>(at, fields, "owner", "STEP_OWNER_")?,
         due_date: optional_date(at, fields, "due_date")?,
         status: json_choice::<StepStatus, pb::StepStatus>(at, fields, "status", "STEP_STATUS_")?,
+        referral_id: String::new(),
     })
 }
 

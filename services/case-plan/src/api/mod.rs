@@ -226,6 +226,7 @@ wire_enum!(
         Reassigned,
         Closed,
         FollowedUp,
-        Reopened
+        Reopened,
+        ReferralChanged
     ]
 );

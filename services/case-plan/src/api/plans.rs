@@ -41,7 +41,8 @@ impl CasePlan {
         let revisions =
             store::plans::list(read.conn(), id, Some(case.plan_revision + 1), 2).await?;
         read.audit(caller, "help_plan", &[id.0]).await?;
-        let plan = with_diffs(revisions, None)
+        let links = store::referrals::latest_of_case(read.conn(), id).await?;
+        let plan = with_diffs(revisions, None, &links)
             .into_iter()
             .next()
             .unwrap_or_else(|| empty_plan(id));
@@ -117,7 +118,8 @@ impl CasePlan {
                     &summary,
                 )
                 .await?;
-                let plan = with_diffs(vec![row], before).into_iter().next();
+                let links = store::referrals::latest_of_case(change.conn(), id).await?;
+                let plan = with_diffs(vec![row], before, &links).into_iter().next();
                 Ok(pb::ReviseHelpPlanResponse { plan })
             })
             .await
@@ -161,9 +163,10 @@ impl CasePlan {
             }
             _ => None,
         };
+        let links = store::referrals::latest_of_case(read.conn(), id).await?;
         read.audit(caller, "help_plan", &[id.0]).await?;
         Ok(pb::ListPlanRevisionsResponse {
-            revisions: with_diffs(rows, before_oldest),
+            revisions: with_diffs(rows, before_oldest, &links),
             next_page_token,
         })
     }
@@ -214,8 +217,9 @@ impl CasePlan {
                 change.audit(caller, "help_plan", &[id.0]).await?;
                 let revisions =
                     store::plans::list(change.conn(), id, Some(revision + 1), 2).await?;
+                let links = store::referrals::latest_of_case(change.conn(), id).await?;
                 Ok(pb::ApprovePlanRevisionResponse {
-                    plan: with_diffs(revisions, None).into_iter().next(),
+                    plan: with_diffs(revisions, None, &links).into_iter().next(),
                 })
             })
             .await
@@ -227,6 +231,7 @@ impl CasePlan {
 fn with_diffs(
     revisions: Vec<RevisionRow>,
     before_oldest: Option<RevisionRow>,
+    links: &[(StepId, Uuid)],
 ) -> Vec<pb::HelpPlan> {
     let mut older: Vec<Option<&RevisionRow>> = revisions.iter().skip(1).map(Some).collect();
     older.push(before_oldest.as_ref());
@@ -236,7 +241,7 @@ fn with_diffs(
         .map(|(row, before)| {
             let before = before.filter(|b| b.revision == row.revision - 1);
             let diff = domain::diff(before.map_or(&[][..], |b| &b.goals), &row.goals);
-            help_plan(row, diff)
+            help_plan(row, diff, links)
         })
         .collect()
 }
@@ -249,13 +254,13 @@ fn empty_plan(case: CaseId) -> pb::HelpPlan {
     }
 }
 
-fn help_plan(row: &RevisionRow, diff: PlanDiff) -> pb::HelpPlan {
+fn help_plan(row: &RevisionRow, diff: PlanDiff, links: &[(StepId, Uuid)]) -> pb::HelpPlan {
     let ids = |ids: &[Uuid]| ids.iter().map(Uuid::to_string).collect::<Vec<_>>();
     pb::HelpPlan {
         case_id: row.case_id.to_string(),
         revision: row.revision,
         cause: pb::RevisionCause::from(row.cause).into(),
-        goals: row.goals.iter().map(goal_to_wire).collect(),
+        goals: row.goals.iter().map(|g| goal_to_wire(g, links)).collect(),
         diff: Some(pb::PlanDiff {
             goals_added: ids(&diff.goals_added.iter().map(|g| g.0).collect::<Vec<_>>()),
             goals_removed: ids(&diff.goals_removed.iter().map(|g| g.0).collect::<Vec<_>>()),
@@ -290,7 +295,7 @@ fn help_plan(row: &RevisionRow, diff: PlanDiff) -> pb::HelpPlan {
     }
 }
 
-fn goal_to_wire(g: &Goal) -> pb::Goal {
+fn goal_to_wire(g: &Goal, links: &[(StepId, Uuid)]) -> pb::Goal {
     pb::Goal {
         id: g.id.to_string(),
         category: pb::GoalCategory::from(g.category).into(),
@@ -306,6 +311,11 @@ fn goal_to_wire(g: &Goal) -> pb::Goal {
                 owner: pb::StepOwner::from(s.owner).into(),
                 due_date: s.due_date.map(wire_date),
                 status: pb::StepStatus::from(s.status).into(),
+                referral_id: links
+                    .iter()
+                    .find(|(step, _)| *step == s.id)
+                    .map(|(_, referral)| referral.to_string())
+                    .unwrap_or_default(),
             })
             .collect(),
     }

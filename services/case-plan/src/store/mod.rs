@@ -6,6 +6,7 @@ pub mod agenda;
 pub mod agreements;
 pub mod cases;
 pub mod plans;
+pub mod referrals;
 pub mod reviews;
 pub mod teams;
 pub mod timeline;

@@ -106,6 +106,7 @@ fn step(step: &pb::Step) -> Value {
         "owner": enum_value(step.owner, pb::StepOwner::as_str_name),
         "due_date": date(step.due_date.as_ref()),
         "status": enum_value(step.status, pb::StepStatus::as_str_name),
+        "referral_id": step.referral_id,
     })
 }
 
@@ -248,6 +249,7 @@ mod tests {
                     day: 15,
                 }),
                 status: pb::StepStatus::Planned.into(),
+                referral_id: String::new(),
             }],
         }];
         let shown = plan(&pb::HelpPlan {
