@@ -4,7 +4,7 @@
 
 use fallwerk_platform::auth::{
     AccessPolicy, MethodRule,
-    Role::{Admin, Advisor, Partner, TeamLead},
+    Role::{Admin, Advisor, Auditor, Partner, TeamLead},
 };
 use fallwerk_proto::partner::{partner_agency_service_server, partner_service_server};
 
@@ -56,6 +56,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
         MethodRule {
             method: "WithdrawReferral",
             roles: &[Advisor],
+        },
+        MethodRule {
+            method: "GetDataSharingRecord",
+            roles: &[Advisor, TeamLead, Auditor],
         },
     ],
 };

@@ -495,3 +495,83 @@ async fn case_plan_follows_the_referral_on_its_plan_step_and_timeline() {
         "the step links to its referral"
     );
 }
+
+#[tokio::test]
+async fn the_data_sharing_record_shows_what_was_shared_with_whom_and_every_partner_read() {
+    let c = Cooperation::open(2).await;
+    let consent = c.consent(&[Identity, PlanSteps]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let referral = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    c.agency(&c.agency)
+        .await
+        .get_my_referral(pb::GetMyReferralRequest {
+            referral_id: referral.id.clone(),
+        })
+        .await
+        .expect("the partner reads it");
+    let request = || pb::GetDataSharingRecordRequest {
+        case_id: c.case.id.clone(),
+    };
+    let auditor =
+        fallwerk_tests::token("auditor-1", &[fallwerk_platform::auth::Role::Auditor], None);
+    for token in [&c.world.office.advisor, &c.world.office.lead, &auditor] {
+        let record = c
+            .staff(token)
+            .await
+            .get_data_sharing_record(request())
+            .await
+            .expect("record")
+            .into_inner();
+        assert_eq!(record.shared.len(), 1);
+        let shared = &record.shared[0];
+        assert_eq!(
+            (
+                shared.referral_id.as_str(),
+                shared.partner_id.as_str(),
+                shared.consent_id.as_str()
+            ),
+            (
+                referral.id.as_str(),
+                c.partner.id.as_str(),
+                consent.id.as_str()
+            )
+        );
+        assert_eq!(shared.categories, [i32::from(Identity)]);
+        assert_eq!(shared.shared_by, "advisor-1");
+        let reads: Vec<(&str, &str, &str)> = record
+            .partner_reads
+            .iter()
+            .map(|r| {
+                (
+                    r.referral_id.as_str(),
+                    r.subject.as_str(),
+                    r.method.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            reads,
+            [(referral.id.as_str(), "kita-system", "GetMyReferral")]
+        );
+    }
+    let other = c
+        .staff(&c.world.office.other_advisor)
+        .await
+        .get_data_sharing_record(request())
+        .await
+        .expect_err("another team's case");
+    assert_eq!(other.code(), Code::NotFound);
+    let partner = c
+        .staff(&c.agency)
+        .await
+        .get_data_sharing_record(request())
+        .await
+        .expect_err("not for partners");
+    assert_eq!(partner.code(), Code::PermissionDenied);
+}

@@ -83,6 +83,7 @@ grpc_handlers! { PartnerApi: PartnerService {
     get_referral(pb::GetReferralRequest) -> pb::GetReferralResponse;
     list_referrals(pb::ListReferralsRequest) -> pb::ListReferralsResponse;
     withdraw_referral(pb::WithdrawReferralRequest) -> pb::WithdrawReferralResponse;
+    get_data_sharing_record(pb::GetDataSharingRecordRequest) -> pb::GetDataSharingRecordResponse;
 } }
 
 grpc_handlers! { PartnerApi: PartnerAgencyService {

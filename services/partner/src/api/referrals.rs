@@ -241,6 +241,57 @@ impl PartnerApi {
         })
     }
 
+    /// GetDataSharingRecord: what the case's referrals shared with whom, when and under
+    /// which consent, and every partner system's read of them (audited).
+    pub(super) async fn get_data_sharing_record(
+        &self,
+        caller: &Caller,
+        request: pb::GetDataSharingRecordRequest,
+    ) -> Result<pb::GetDataSharingRecordResponse, ApiError> {
+        let id = CaseId(wire::id(&request.case_id).map_err(|e| ApiError::invalid("case_id", e))?);
+        let mut read = self.changes.read().await?;
+        // Auditors read any case's record; staff their team's.
+        if caller.has(fallwerk_platform::auth::Role::Auditor) {
+            store::cases::get(read.conn(), id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("case", id))?;
+        } else {
+            team_case(read.conn(), caller, id).await?;
+        }
+        let mut referrals =
+            store::referrals::list(read.conn(), Some(id), None, None, None, 10_000).await?;
+        referrals.reverse();
+        let reads = store::sharing::partner_reads(read.conn(), id).await?;
+        read.audit(caller, "case", &[id.0]).await?;
+        Ok(pb::GetDataSharingRecordResponse {
+            shared: referrals
+                .into_iter()
+                .map(|r| pb::SharingEntry {
+                    referral_id: r.id.to_string(),
+                    partner_id: r.partner_id.to_string(),
+                    consent_id: r.consent_id.to_string(),
+                    categories: r
+                        .categories
+                        .iter()
+                        .map(|c| types::DataCategory::from(*c).into())
+                        .collect(),
+                    share_time: Some(timestamp(r.created_at)),
+                    shared_by: r.created_by,
+                    redact_time: r.redacted_at.map(timestamp),
+                })
+                .collect(),
+            partner_reads: reads
+                .into_iter()
+                .map(|r| pb::PartnerRead {
+                    referral_id: r.referral_id,
+                    subject: r.subject,
+                    method: r.method,
+                    read_time: Some(timestamp(r.read_at)),
+                })
+                .collect(),
+        })
+    }
+
     /// WithdrawReferral: the advisor takes a referral back; a place it held moves on.
     pub(super) async fn withdraw_referral(
         &self,

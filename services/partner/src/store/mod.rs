@@ -5,4 +5,5 @@ pub mod consents;
 pub mod offers;
 pub mod partners;
 pub mod referrals;
+pub mod sharing;
 pub mod stream;
