@@ -77,6 +77,7 @@ fn summary(state: pb::ReferralState, outcome: Option<pb::ReferralOutcome>) -> St
         Sent => "Zuweisung an den Partner gesendet",
         Waiting => "Zuweisung auf der Warteliste",
         Accepted => "Zuweisung vom Partner angenommen",
+        InProgress => "Maßnahme begonnen",
         Declined => "Zuweisung vom Partner abgelehnt",
         Completed => "Maßnahme abgeschlossen",
         EndedEarly => "Maßnahme vorzeitig beendet",

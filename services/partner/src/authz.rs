@@ -85,6 +85,10 @@ pub const AGENCY_POLICY: AccessPolicy = AccessPolicy {
             roles: &[Partner],
         },
         MethodRule {
+            method: "ReportProgress",
+            roles: &[Partner],
+        },
+        MethodRule {
             method: "CompleteReferral",
             roles: &[Partner],
         },

@@ -161,6 +161,8 @@ stored_enum!(
         Waiting = "waiting",
         /// Accepted: holds a place.
         Accepted = "accepted",
+        /// The measure started: still holds its place.
+        InProgress = "in_progress",
         /// Declined by the partner.
         Declined = "declined",
         /// Completed.
@@ -203,13 +205,26 @@ impl ReferralState {
         }
     }
 
-    /// An accepted referral is finished with `outcome`.
+    /// An accepted or started referral is finished with `outcome`.
     pub fn complete(self, outcome: ReferralOutcome) -> Result<ReferralState, StateError> {
         match self {
-            ReferralState::Accepted if outcome == ReferralOutcome::Completed => {
+            ReferralState::Accepted | ReferralState::InProgress
+                if outcome == ReferralOutcome::Completed =>
+            {
                 Ok(ReferralState::Completed)
             }
-            ReferralState::Accepted => Ok(ReferralState::EndedEarly),
+            ReferralState::Accepted | ReferralState::InProgress => Ok(ReferralState::EndedEarly),
+            _ => Err(StateError::ReferralNotAccepted),
+        }
+    }
+
+    /// The state after the partner reports `progress`: a start moves it in progress.
+    pub fn report(self, progress: Progress) -> Result<ReferralState, StateError> {
+        match (self, progress) {
+            (ReferralState::Accepted | ReferralState::InProgress, Progress::Started) => {
+                Ok(ReferralState::InProgress)
+            }
+            (ReferralState::Accepted | ReferralState::InProgress, _) => Ok(self),
             _ => Err(StateError::ReferralNotAccepted),
         }
     }
@@ -228,9 +243,21 @@ impl ReferralState {
 
     /// Whether leaving this state frees a place of the offer.
     pub fn holds_place(self) -> bool {
-        self == ReferralState::Accepted
+        matches!(self, ReferralState::Accepted | ReferralState::InProgress)
     }
 }
+
+stored_enum!(
+    /// How a referral goes, as its partner reports it.
+    Progress {
+        /// The client came.
+        Attended = "attended",
+        /// The measure started.
+        Started = "started",
+        /// The measure is interrupted.
+        Interrupted = "interrupted",
+    }
+);
 
 stored_enum!(
     /// How a partner finished a referral.
@@ -270,6 +297,9 @@ pub enum StateError {
     /// No free place.
     #[error("the offer has no free place")]
     OfferFull,
+    /// A note without a consent covering notes.
+    #[error("the client's consent for this referral does not cover notes")]
+    NoteNotConsented,
 }
 
 impl StateError {
@@ -283,6 +313,7 @@ impl StateError {
             StateError::ReferralNotAccepted => "REFERRAL_NOT_ACCEPTED",
             StateError::ReferralFinished => "REFERRAL_FINISHED",
             StateError::OfferFull => "OFFER_FULL",
+            StateError::NoteNotConsented => "NOTE_NOT_CONSENTED",
         }
     }
 }
@@ -351,5 +382,16 @@ mod tests {
         assert_eq!(Accepted.end(true), Ok(Closed));
         assert_eq!(Completed.end(false), Err(StateError::ReferralFinished));
         assert!(Accepted.holds_place() && !Sent.holds_place() && !Waiting.holds_place());
+        assert_eq!(Accepted.report(Progress::Started), Ok(InProgress));
+        assert_eq!(InProgress.report(Progress::Interrupted), Ok(InProgress));
+        assert_eq!(
+            Sent.report(Progress::Attended),
+            Err(StateError::ReferralNotAccepted)
+        );
+        assert_eq!(
+            InProgress.complete(ReferralOutcome::Completed),
+            Ok(Completed)
+        );
+        assert!(InProgress.holds_place());
     }
 }

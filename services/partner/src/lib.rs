@@ -37,6 +37,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0002_agency_stream",
                 sql: include_str!("../migrations/0002_agency_stream.sql"),
             },
+            Migration {
+                id: "0003_progress",
+                sql: include_str!("../migrations/0003_progress.sql"),
+            },
         ],
     ),
     api: api::api,

@@ -575,3 +575,81 @@ async fn the_data_sharing_record_shows_what_was_shared_with_whom_and_every_partn
         .expect_err("not for partners");
     assert_eq!(partner.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn a_partner_reports_progress_and_writes_a_note_only_where_notes_are_consented() {
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity, types::DataCategory::Notes]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let mut agency = c.agency(&c.agency).await;
+    let refer = |categories: &[types::DataCategory]| c.referral(categories);
+    let without_notes = staff
+        .create_referral(refer(&[Identity]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let with_notes = staff
+        .create_referral(refer(&[Identity, types::DataCategory::Notes]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let report = |id: &str, note: &str| pb::ReportProgressRequest {
+        referral_id: id.into(),
+        progress: pb::Progress::Started.into(),
+        next_contact: date(2026, 12, 15),
+        note: note.into(),
+        request_id: String::new(),
+    };
+    let early = agency
+        .report_progress(report(&with_notes.id, ""))
+        .await
+        .expect_err("not accepted yet");
+    assert_eq!(
+        error_reason(&early).as_deref(),
+        Some("REFERRAL_NOT_ACCEPTED")
+    );
+    for id in [&without_notes.id, &with_notes.id] {
+        agency
+            .accept_referral(pb::AcceptReferralRequest {
+                referral_id: id.clone(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("accepted");
+    }
+    let refused = agency
+        .report_progress(report(
+            &without_notes.id,
+            "Kommt regelmäßig, wirkt motiviert",
+        ))
+        .await
+        .expect_err("no consent to notes");
+    assert_eq!(
+        error_reason(&refused).as_deref(),
+        Some("NOTE_NOT_CONSENTED")
+    );
+    let started = agency
+        .report_progress(report(&with_notes.id, "Kommt regelmäßig, wirkt motiviert"))
+        .await
+        .expect("reported")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(started.state(), pb::ReferralState::InProgress);
+    let read = staff
+        .get_referral(pb::GetReferralRequest {
+            referral_id: with_notes.id.clone(),
+        })
+        .await
+        .expect("the advisor reads it")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(read.progress(), pb::Progress::Started);
+    assert_eq!(read.next_contact, date(2026, 12, 15));
+    assert_eq!(read.feedback_note, "Kommt regelmäßig, wirkt motiviert");
+}

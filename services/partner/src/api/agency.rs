@@ -18,7 +18,10 @@ use super::{
     referrals::{finish, move_up, referral_to_wire, reread, uuid_of},
 };
 use crate::{
-    domain::{OfferId, PartnerId, ReferralId, ReferralOutcome, ReferralState, StateError},
+    domain::{
+        DataCategory, OfferId, PartnerId, Progress, ReferralId, ReferralOutcome, ReferralState,
+        StateError,
+    },
     store::{self, referrals::ReferralRow},
 };
 
@@ -151,6 +154,70 @@ impl PartnerApi {
                 change.audit(caller, "referral", &[id.0]).await?;
                 Ok(pb::DeclineReferralResponse {
                     referral: Some(referral_to_wire(reread(change.conn(), id).await?)),
+                })
+            })
+            .await
+    }
+
+    /// ReportProgress: how an accepted referral goes; a note only under a consent covering
+    /// notes.
+    pub(super) async fn report_progress(
+        &self,
+        caller: &Caller,
+        request: pb::ReportProgressRequest,
+    ) -> Result<pb::ReportProgressResponse, ApiError> {
+        let me = my_partner(caller)?;
+        let today = fallwerk_platform::clock::office_day(self.clock.now());
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let id = v
+            .check("referral_id", wire::id(&request.referral_id))
+            .map(ReferralId);
+        let progress = v.check(
+            "progress",
+            wire::enum_value::<pb::Progress, Progress>(request.progress),
+        );
+        let next_contact = v.check(
+            "next_contact",
+            wire::optional_date(request.next_contact.as_ref()).and_then(|d| match d {
+                Some(d) if d < today => Err("must not lie in the past".to_owned()),
+                d => Ok(d),
+            }),
+        );
+        let note = v.check("note", wire::optional_text(&request.note, 2000));
+        let parsed = (|| Some((id?, progress?, next_contact?, note?)))();
+        let (id, progress, next_contact, note) = v.finish(parsed)?;
+        self.changes
+            .create(key, async |change| {
+                let referral = mine(change.conn(), me, id, true).await?;
+                let next = referral.state.report(progress)?;
+                // § 76 SGB X: free text only where the client consented to notes, and not
+                // after a revocation.
+                if !note.is_empty()
+                    && (!referral.categories.contains(&DataCategory::Notes)
+                        || referral.redacted_at.is_some())
+                {
+                    return Err(StateError::NoteNotConsented.into());
+                }
+                let now = self.clock.now();
+                let note = (!note.is_empty()).then_some(note.as_str());
+                store::referrals::report(
+                    change.conn(),
+                    id,
+                    next,
+                    progress,
+                    next_contact,
+                    note,
+                    now,
+                )
+                .await?;
+                let updated = reread(change.conn(), id).await?;
+                change
+                    .event(me, now, &super::referrals::changed(&updated, now))
+                    .await?;
+                change.audit(caller, "referral", &[id.0]).await?;
+                Ok(pb::ReportProgressResponse {
+                    referral: Some(referral_to_wire(updated)),
                 })
             })
             .await

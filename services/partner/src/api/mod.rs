@@ -93,6 +93,7 @@ grpc_handlers! { PartnerApi: PartnerAgencyService {
     get_my_referral(pb::GetMyReferralRequest) -> pb::GetMyReferralResponse;
     accept_referral(pb::AcceptReferralRequest) -> pb::AcceptReferralResponse;
     decline_referral(pb::DeclineReferralRequest) -> pb::DeclineReferralResponse;
+    report_progress(pb::ReportProgressRequest) -> pb::ReportProgressResponse;
     complete_referral(pb::CompleteReferralRequest) -> pb::CompleteReferralResponse;
     update_offer_capacity(pb::UpdateOfferCapacityRequest) -> pb::UpdateOfferCapacityResponse;
 } }
@@ -178,11 +179,16 @@ wire_enum!(
     domain::ReferralState,
     pb::ReferralState,
     [
-        Sent, Waiting, Accepted, Declined, Completed, EndedEarly, Withdrawn, Closed
+        Sent, Waiting, Accepted, InProgress, Declined, Completed, EndedEarly, Withdrawn, Closed
     ]
 );
 wire_enum!(
     domain::ReferralOutcome,
     pb::ReferralOutcome,
     [Completed, StoppedAttending, NotSuitable, Other]
+);
+wire_enum!(
+    domain::Progress,
+    pb::Progress,
+    [Attended, Started, Interrupted]
 );

@@ -122,6 +122,9 @@ impl PartnerApi {
                     redacted_at: None,
                     decline_reason: None,
                     outcome: None,
+                    progress: None,
+                    next_contact: None,
+                    feedback_note: None,
                     created_by: caller.subject.clone(),
                     created_at: now,
                     updated_at: now,
@@ -466,5 +469,16 @@ pub(crate) fn referral_to_wire(r: ReferralRow) -> pb::Referral {
             .unwrap_or_default(),
         create_time: Some(timestamp(r.created_at)),
         update_time: Some(timestamp(r.updated_at)),
+        progress: r
+            .progress
+            .map(|p| pb::Progress::from(p).into())
+            .unwrap_or_default(),
+        next_contact: r.next_contact.map(wire::wire_date),
+        // Gone with the shared data when the consent is revoked.
+        feedback_note: if r.redacted_at.is_some() {
+            String::new()
+        } else {
+            r.feedback_note.unwrap_or_default()
+        },
     }
 }

@@ -1,11 +1,11 @@
 //! Referrals with the data they carry, and the waiting list of each offer.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{
-    CaseId, ConsentId, DataCategory, OfferId, PartnerId, ReferralId, ReferralOutcome,
+    CaseId, ConsentId, DataCategory, OfferId, PartnerId, Progress, ReferralId, ReferralOutcome,
     ReferralState, StepId,
 };
 
@@ -38,6 +38,12 @@ pub struct ReferralRow {
     pub decline_reason: Option<String>,
     /// How the partner finished it.
     pub outcome: Option<ReferralOutcome>,
+    /// The partner's last progress report.
+    pub progress: Option<Progress>,
+    /// The next contact the partner reported.
+    pub next_contact: Option<NaiveDate>,
+    /// The partner's note.
+    pub feedback_note: Option<String>,
     /// Who created it.
     pub created_by: String,
     /// When.
@@ -85,6 +91,9 @@ struct Columns {
     redacted_at: Option<DateTime<Utc>>,
     decline_reason: Option<String>,
     outcome: Option<ReferralOutcome>,
+    progress: Option<Progress>,
+    next_contact: Option<NaiveDate>,
+    feedback_note: Option<String>,
     created_by: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -113,6 +122,9 @@ impl TryFrom<Columns> for ReferralRow {
             redacted_at: c.redacted_at,
             decline_reason: c.decline_reason,
             outcome: c.outcome,
+            progress: c.progress,
+            next_contact: c.next_contact,
+            feedback_note: c.feedback_note,
             created_by: c.created_by,
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -140,7 +152,8 @@ pub async fn get(
                offer_id AS "offer_id: OfferId", partner_id AS "partner_id: PartnerId",
                step_id AS "step_id: StepId", reason, state AS "state: _",
                consent_id AS "consent_id: ConsentId", categories, shared, redacted_at,
-               decline_reason, outcome AS "outcome: _", created_by, created_at, updated_at
+               decline_reason, outcome AS "outcome: _", progress AS "progress: _", next_contact,
+               feedback_note, created_by, created_at, updated_at
            FROM partner.referrals WHERE id = $1"#,
         id.0,
     )
@@ -165,7 +178,8 @@ pub async fn list(
                offer_id AS "offer_id: OfferId", partner_id AS "partner_id: PartnerId",
                step_id AS "step_id: StepId", reason, state AS "state: _",
                consent_id AS "consent_id: ConsentId", categories, shared, redacted_at,
-               decline_reason, outcome AS "outcome: _", created_by, created_at, updated_at
+               decline_reason, outcome AS "outcome: _", progress AS "progress: _", next_contact,
+               feedback_note, created_by, created_at, updated_at
            FROM partner.referrals
            WHERE ($1::uuid IS NULL OR case_id = $1) AND ($2::uuid IS NULL OR partner_id = $2)
              AND ($3::text IS NULL OR state = $3) AND ($4::uuid IS NULL OR id < $4)
@@ -189,7 +203,7 @@ pub async fn open_of_case(
     let rows = sqlx::query!(
         r#"SELECT id AS "id: ReferralId", offer_id AS "offer_id: OfferId", state AS "state: ReferralState"
            FROM partner.referrals
-           WHERE case_id = $1 AND state IN ('sent', 'waiting', 'accepted')
+           WHERE case_id = $1 AND state IN ('sent', 'waiting', 'accepted', 'in_progress')
            ORDER BY id FOR UPDATE"#,
         case.0,
     )
@@ -218,6 +232,32 @@ pub async fn set_state(
         state.as_str(),
         decline_reason,
         outcome.map(ReferralOutcome::as_str),
+        at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a progress report (and the state it leads to).
+pub async fn report(
+    conn: &mut PgConnection,
+    id: ReferralId,
+    state: ReferralState,
+    progress: Progress,
+    next_contact: Option<NaiveDate>,
+    note: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE partner.referrals SET state = $2, progress = $3, next_contact = $4,
+             feedback_note = COALESCE($5, feedback_note), updated_at = $6
+         WHERE id = $1",
+        id.0,
+        state.as_str(),
+        progress.as_str(),
+        next_contact,
+        note,
         at,
     )
     .execute(conn)
