@@ -127,3 +127,227 @@ async fn staff_roles_are_denied_the_partner_api_and_partners_the_staff_api() {
         .expect_err("another team's case");
     assert_eq!(status.code(), Code::NotFound);
 }
+
+/// The status code `$rpc` answers `$request` with.
+macro_rules! code {
+    ($client:expr, $rpc:ident, $request:expr) => {
+        $client
+            .$rpc($request)
+            .await
+            .map(drop)
+            .err()
+            .map_or(Code::Ok, |status| status.code())
+    };
+}
+
+/// The roles allowed each RPC of both services (the proto's documentation, as a table).
+const ALLOWED: &[(&str, &[Role])] = &[
+    ("CreatePartner", &[Role::Admin]),
+    (
+        "ListPartners",
+        &[Role::Admin, Role::Advisor, Role::TeamLead],
+    ),
+    ("CreateOffer", &[Role::Admin]),
+    (
+        "SearchOffers",
+        &[Role::Admin, Role::Advisor, Role::TeamLead],
+    ),
+    ("RecordConsent", &[Role::Advisor]),
+    ("RevokeConsent", &[Role::Advisor]),
+    ("ListConsents", &[Role::Advisor, Role::TeamLead]),
+    ("CreateReferral", &[Role::Advisor]),
+    ("GetReferral", &[Role::Advisor, Role::TeamLead]),
+    ("ListReferrals", &[Role::Advisor, Role::TeamLead]),
+    (
+        "GetDataSharingRecord",
+        &[Role::Advisor, Role::TeamLead, Role::Auditor],
+    ),
+    ("WithdrawReferral", &[Role::Advisor]),
+    ("ListMyReferrals", &[Role::Partner]),
+    ("GetMyReferral", &[Role::Partner]),
+    ("AcceptReferral", &[Role::Partner]),
+    ("DeclineReferral", &[Role::Partner]),
+    ("ReportProgress", &[Role::Partner]),
+    ("CompleteReferral", &[Role::Partner]),
+    ("UpdateOfferCapacity", &[Role::Partner]),
+    ("StreamMyReferralChanges", &[Role::Partner]),
+];
+
+#[tokio::test]
+async fn each_role_may_call_exactly_the_rpcs_of_its_table() {
+    let c = Cooperation::open(1).await;
+    let id = new_uuid;
+    for role in [
+        Role::Admin,
+        Role::Advisor,
+        Role::TeamLead,
+        Role::FrontDesk,
+        Role::Auditor,
+        Role::Service,
+        Role::Partner,
+    ] {
+        let token = if role == Role::Partner {
+            partner_token("some-system", c.partner.id.parse().expect("uuid"))
+        } else {
+            token("someone", &[role], Some(c.world.office.team))
+        };
+        let mut staff: PartnerClient = c.staff(&token).await;
+        let mut agency: AgencyClient = c.agency(&token).await;
+        let got = [
+            (
+                "CreatePartner",
+                code!(staff, create_partner, pb::CreatePartnerRequest::default()),
+            ),
+            (
+                "ListPartners",
+                code!(staff, list_partners, pb::ListPartnersRequest::default()),
+            ),
+            (
+                "CreateOffer",
+                code!(staff, create_offer, pb::CreateOfferRequest::default()),
+            ),
+            (
+                "SearchOffers",
+                code!(staff, search_offers, pb::SearchOffersRequest::default()),
+            ),
+            (
+                "RecordConsent",
+                code!(staff, record_consent, pb::RecordConsentRequest::default()),
+            ),
+            (
+                "RevokeConsent",
+                code!(
+                    staff,
+                    revoke_consent,
+                    pb::RevokeConsentRequest {
+                        consent_id: id(),
+                        request_id: String::new(),
+                    }
+                ),
+            ),
+            (
+                "ListConsents",
+                code!(
+                    staff,
+                    list_consents,
+                    pb::ListConsentsRequest { case_id: id() }
+                ),
+            ),
+            (
+                "CreateReferral",
+                code!(staff, create_referral, pb::CreateReferralRequest::default()),
+            ),
+            (
+                "GetReferral",
+                code!(
+                    staff,
+                    get_referral,
+                    pb::GetReferralRequest { referral_id: id() }
+                ),
+            ),
+            (
+                "ListReferrals",
+                code!(
+                    staff,
+                    list_referrals,
+                    pb::ListReferralsRequest { case_id: id() }
+                ),
+            ),
+            (
+                "GetDataSharingRecord",
+                code!(
+                    staff,
+                    get_data_sharing_record,
+                    pb::GetDataSharingRecordRequest { case_id: id() }
+                ),
+            ),
+            (
+                "WithdrawReferral",
+                code!(
+                    staff,
+                    withdraw_referral,
+                    pb::WithdrawReferralRequest {
+                        referral_id: id(),
+                        request_id: String::new(),
+                    }
+                ),
+            ),
+            (
+                "ListMyReferrals",
+                code!(
+                    agency,
+                    list_my_referrals,
+                    pb::ListMyReferralsRequest::default()
+                ),
+            ),
+            (
+                "GetMyReferral",
+                code!(
+                    agency,
+                    get_my_referral,
+                    pb::GetMyReferralRequest { referral_id: id() }
+                ),
+            ),
+            (
+                "AcceptReferral",
+                code!(
+                    agency,
+                    accept_referral,
+                    pb::AcceptReferralRequest {
+                        referral_id: id(),
+                        request_id: String::new(),
+                    }
+                ),
+            ),
+            (
+                "DeclineReferral",
+                code!(
+                    agency,
+                    decline_referral,
+                    pb::DeclineReferralRequest::default()
+                ),
+            ),
+            (
+                "ReportProgress",
+                code!(
+                    agency,
+                    report_progress,
+                    pb::ReportProgressRequest::default()
+                ),
+            ),
+            (
+                "CompleteReferral",
+                code!(
+                    agency,
+                    complete_referral,
+                    pb::CompleteReferralRequest::default()
+                ),
+            ),
+            (
+                "UpdateOfferCapacity",
+                code!(
+                    agency,
+                    update_offer_capacity,
+                    pb::UpdateOfferCapacityRequest::default()
+                ),
+            ),
+            (
+                "StreamMyReferralChanges",
+                code!(
+                    agency,
+                    stream_my_referral_changes,
+                    pb::StreamMyReferralChangesRequest::default()
+                ),
+            ),
+        ];
+        assert_eq!(got.len(), ALLOWED.len(), "every RPC is in the table");
+        for ((rpc, code), (table_rpc, roles)) in got.into_iter().zip(ALLOWED) {
+            assert_eq!(rpc, *table_rpc);
+            assert_eq!(
+                code != Code::PermissionDenied,
+                roles.contains(&role),
+                "{role:?} calling {rpc}: {code:?}"
+            );
+        }
+    }
+}
