@@ -18,6 +18,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             roles: &[Admin],
         },
         MethodRule {
+            method: "UpdatePartner",
+            roles: &[Admin],
+        },
+        MethodRule {
             method: "ListPartners",
             roles: &[Admin, Advisor, TeamLead],
         },

@@ -6,7 +6,7 @@ use fallwerk_tests::{bad_fields, error_metadata, error_reason};
 use tonic::Code;
 use types::DataCategory::{Health, Household, Identity, PlanSteps};
 
-use crate::{Cooperation, consent, create_offer, date, new_uuid};
+use crate::{Cooperation, WorldExt, consent, create_offer, date, new_uuid};
 
 #[tokio::test]
 async fn a_referral_carries_exactly_the_consented_data_from_case_plan() {
@@ -273,6 +273,24 @@ async fn closing_the_case_in_case_plan_closes_its_open_referrals() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(state, pb::ReferralState::Closed);
+    // The partner system's stream told it.
+    let mut stream = agency
+        .stream_my_referral_changes(pb::StreamMyReferralChangesRequest::default())
+        .await
+        .expect("stream")
+        .into_inner();
+    let mut states = Vec::new();
+    while states.len() < 2 {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("message");
+        if let Some(pb::stream_my_referral_changes_response::Item::Change(change)) = message.item {
+            states.push(change.state());
+        }
+    }
+    assert_eq!(states, [pb::ReferralState::Sent, pb::ReferralState::Closed]);
     // And no new referral for the closed case.
     let status = staff
         .create_referral(c.referral(&[Identity]))
@@ -652,4 +670,98 @@ async fn a_partner_reports_progress_and_writes_a_note_only_where_notes_are_conse
     assert_eq!(read.progress(), pb::Progress::Started);
     assert_eq!(read.next_contact, date(2026, 12, 15));
     assert_eq!(read.feedback_note, "Kommt regelmäßig, wirkt motiviert");
+}
+
+#[tokio::test]
+async fn an_inactive_partner_gets_no_referral_and_its_offers_are_not_found() {
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity]).await;
+    let mut admin = c.staff(&c.admin).await;
+    let updated = admin
+        .update_partner(pb::UpdatePartnerRequest {
+            partner: Some(pb::Partner {
+                id: c.partner.id.clone(),
+                active: false,
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["active".into()],
+            }),
+        })
+        .await
+        .expect("deactivated")
+        .into_inner()
+        .partner
+        .expect("partner");
+    assert!(!updated.active);
+    assert_eq!(
+        updated.display_name, c.partner.display_name,
+        "only what the mask names"
+    );
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let status = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect_err("inactive partner");
+    assert_eq!(error_reason(&status).as_deref(), Some("PARTNER_INACTIVE"));
+    let found = staff
+        .search_offers(pb::SearchOffersRequest::default())
+        .await
+        .expect("search")
+        .into_inner();
+    assert!(found.offers.is_empty());
+    let bad = admin
+        .create_partner(pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                contact: "x".repeat(501),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("bad partner");
+    assert_eq!(
+        bad_fields(&bad),
+        ["partner.contact", "partner.display_name", "partner.kind"]
+    );
+}
+
+#[tokio::test]
+async fn a_partner_lists_only_what_changed_since_it_last_looked() {
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity]).await;
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let mut agency = c.agency(&c.agency).await;
+    let first = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect("first")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let looked = first.update_time;
+    c.world
+        .partner()
+        .clock
+        .set(fallwerk_tests::world::today() + chrono::Duration::minutes(5));
+    let second = staff
+        .create_referral(c.referral(&[Identity]))
+        .await
+        .expect("second")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let since = agency
+        .list_my_referrals(pb::ListMyReferralsRequest {
+            changed_since: looked,
+            ..Default::default()
+        })
+        .await
+        .expect("changed since")
+        .into_inner()
+        .referrals;
+    assert_eq!(
+        since.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [second.id.as_str()]
+    );
 }

@@ -47,19 +47,23 @@ impl PartnerApi {
             &mut v,
             request.page_size,
             &request.page_token,
-            &[caller.method, &me.to_string(), &request.state.to_string()],
+            &[
+                caller.method,
+                &me.to_string(),
+                &request.state.to_string(),
+                &format!("{:?}", request.changed_since),
+            ],
         );
         let (state, page) = v.finish(state.zip(page))?;
-        let mut read = self.changes.read().await?;
-        let rows = store::referrals::list(
-            read.conn(),
-            None,
-            Some(me),
+        let filter = store::referrals::Filter {
+            partner: Some(me),
             state,
-            page.after,
-            page.fetch_limit(),
-        )
-        .await?;
+            changed_since: wire::datetime(request.changed_since.as_ref()),
+            ..Default::default()
+        };
+        let mut read = self.changes.read().await?;
+        let rows =
+            store::referrals::list(read.conn(), filter, page.after, page.fetch_limit()).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.0);
         let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
         read.audit(caller, "referral", &ids).await?;

@@ -73,6 +73,7 @@ pub fn api(context: Context) -> Api {
 
 grpc_handlers! { PartnerApi: PartnerService {
     create_partner(pb::CreatePartnerRequest) -> pb::CreatePartnerResponse;
+    update_partner(pb::UpdatePartnerRequest) -> pb::UpdatePartnerResponse;
     list_partners(pb::ListPartnersRequest) -> pb::ListPartnersResponse;
     create_offer(pb::CreateOfferRequest) -> pb::CreateOfferResponse;
     search_offers(pb::SearchOffersRequest) -> pb::SearchOffersResponse;

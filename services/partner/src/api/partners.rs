@@ -53,6 +53,57 @@ impl PartnerApi {
             .await
     }
 
+    /// UpdatePartner: name, contact or active flag of a partner.
+    pub(super) async fn update_partner(
+        &self,
+        _caller: &Caller,
+        request: pb::UpdatePartnerRequest,
+    ) -> Result<pb::UpdatePartnerResponse, ApiError> {
+        const FIELDS: &[&str] = &["display_name", "contact", "active"];
+        let mut v = Violations::new();
+        let paths = wire::update_mask(&mut v, request.update_mask.as_ref(), FIELDS);
+        let named = |f: &str| paths.iter().any(|p| p == f);
+        let parsed = wire::required(&mut v, "partner", request.partner.as_ref()).and_then(|p| {
+            let id = v.check("partner.id", wire::id(&p.id)).map(PartnerId);
+            let name = if named("display_name") {
+                v.check(
+                    "partner.display_name",
+                    wire::required_text(&p.display_name, 200),
+                )
+                .map(Some)
+            } else {
+                Some(None)
+            };
+            let contact = if named("contact") {
+                v.check("partner.contact", wire::optional_text(&p.contact, 500))
+                    .map(Some)
+            } else {
+                Some(None)
+            };
+            Some((id?, name?, contact?, named("active").then_some(p.active)))
+        });
+        let (id, name, contact, active) = v.finish(parsed)?;
+        self.changes
+            .update(async |change| {
+                let current = store::partners::get(change.conn(), id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("partner", id))?;
+                let next = PartnerRow {
+                    display_name: name.clone().unwrap_or(current.display_name.clone()),
+                    contact: contact.clone().unwrap_or(current.contact.clone()),
+                    active: active.unwrap_or(current.active),
+                    ..current
+                };
+                let updated = store::partners::update(change.conn(), &next)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("partner", id))?;
+                Ok(pb::UpdatePartnerResponse {
+                    partner: Some(partner_to_wire(updated)),
+                })
+            })
+            .await
+    }
+
     /// ListPartners: partners in the order they were added.
     pub(super) async fn list_partners(
         &self,

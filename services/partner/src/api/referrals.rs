@@ -236,7 +236,11 @@ impl PartnerApi {
         let id = CaseId(wire::id(&request.case_id).map_err(|e| ApiError::invalid("case_id", e))?);
         let mut read = self.changes.read().await?;
         team_case(read.conn(), caller, id).await?;
-        let rows = store::referrals::list(read.conn(), Some(id), None, None, None, 500).await?;
+        let filter = store::referrals::Filter {
+            case: Some(id),
+            ..Default::default()
+        };
+        let rows = store::referrals::list(read.conn(), filter, None, 500).await?;
         let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
         read.audit(caller, "referral", &ids).await?;
         Ok(pb::ListReferralsResponse {
@@ -261,8 +265,11 @@ impl PartnerApi {
         } else {
             team_case(read.conn(), caller, id).await?;
         }
-        let mut referrals =
-            store::referrals::list(read.conn(), Some(id), None, None, None, 10_000).await?;
+        let filter = store::referrals::Filter {
+            case: Some(id),
+            ..Default::default()
+        };
+        let mut referrals = store::referrals::list(read.conn(), filter, None, 10_000).await?;
         referrals.reverse();
         let reads = store::sharing::partner_reads(read.conn(), id).await?;
         read.audit(caller, "case", &[id.0]).await?;

@@ -75,3 +75,22 @@ pub async fn list(
     .fetch_all(conn)
     .await
 }
+
+/// Replaces a partner's name, contact and active flag; the partner as it is now.
+pub async fn update(
+    conn: &mut PgConnection,
+    partner: &PartnerRow,
+) -> Result<Option<PartnerRow>, sqlx::Error> {
+    sqlx::query_as!(
+        PartnerRow,
+        r#"UPDATE partner.partners SET display_name = $2, contact = $3, active = $4
+           WHERE id = $1
+           RETURNING id AS "id: PartnerId", kind AS "kind: _", display_name, contact, active"#,
+        partner.id.0,
+        partner.display_name,
+        partner.contact,
+        partner.active,
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -162,13 +162,23 @@ pub async fn get(
     row.map(ReferralRow::try_from).transpose()
 }
 
-/// Referrals of a case (`case`) or of a partner (`partner`), optionally in `state`, newest
-/// first, after the referral `after`.
+/// Which referrals a listing shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    /// Of this case.
+    pub case: Option<CaseId>,
+    /// Addressed to this partner.
+    pub partner: Option<PartnerId>,
+    /// In this state.
+    pub state: Option<ReferralState>,
+    /// Changed after this time.
+    pub changed_since: Option<DateTime<Utc>>,
+}
+
+/// Referrals matching `filter`, newest first, after the referral `after`.
 pub async fn list(
     conn: &mut PgConnection,
-    case: Option<CaseId>,
-    partner: Option<PartnerId>,
-    state: Option<ReferralState>,
+    filter: Filter,
     after: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<ReferralRow>, sqlx::Error> {
@@ -183,12 +193,14 @@ pub async fn list(
            FROM partner.referrals
            WHERE ($1::uuid IS NULL OR case_id = $1) AND ($2::uuid IS NULL OR partner_id = $2)
              AND ($3::text IS NULL OR state = $3) AND ($4::uuid IS NULL OR id < $4)
+             AND ($6::timestamptz IS NULL OR updated_at > $6)
            ORDER BY id DESC LIMIT $5"#,
-        case.map(|c| c.0),
-        partner.map(|p| p.0),
-        state.map(ReferralState::as_str),
+        filter.case.map(|c| c.0),
+        filter.partner.map(|p| p.0),
+        filter.state.map(ReferralState::as_str),
         after,
         limit,
+        filter.changed_since,
     )
     .fetch_all(conn)
     .await?;
