@@ -56,6 +56,24 @@ async fn another_partner_can_neither_read_nor_act_on_a_referral() {
     ]
     .map(|r| r.err().map(|s| s.code()));
     assert_eq!(codes, [Some(Code::NotFound); 5]);
+    // B's change stream carries nothing of A's: its first message is a heartbeat.
+    let mut stream = b
+        .stream_my_referral_changes(pb::StreamMyReferralChangesRequest::default())
+        .await
+        .expect("own stream")
+        .into_inner();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("a heartbeat within 10 s")
+        .expect("open")
+        .expect("message");
+    assert!(
+        matches!(
+            first.item,
+            Some(pb::stream_my_referral_changes_response::Item::HeartbeatPosition(_))
+        ),
+        "{first:?}"
+    );
     let listed = b
         .list_my_referrals(pb::ListMyReferralsRequest::default())
         .await
