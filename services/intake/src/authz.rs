@@ -49,6 +49,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             roles: STAFF,
         },
         MethodRule {
+            method: "EndVisit",
+            roles: &[FrontDesk, Advisor],
+        },
+        MethodRule {
             method: "RecordAccessCheck",
             roles: &[FrontDesk, Advisor],
         },

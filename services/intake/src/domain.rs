@@ -88,6 +88,45 @@ impl VisitState {
     }
 }
 
+impl VisitState {
+    /// A visit ends without a consultation only while it waits.
+    pub fn end(self) -> Result<Self, StateError> {
+        match self {
+            VisitState::Waiting | VisitState::ReadyForConsultation => Ok(VisitState::Closed),
+            _ => Err(StateError::VisitNotWaiting),
+        }
+    }
+}
+
+stored_enum!(
+    /// Why a visit ended without a consultation.
+    VisitEndReason {
+        /// Left before being seen.
+        Left = "left",
+        /// Still waiting when the office day ended (the system's reason).
+        LeftUnseen = "left_unseen",
+        /// Sent to a priority provider.
+        PriorityProvider = "priority_provider",
+        /// No need.
+        NoNeed = "no_need",
+        /// An appointment for another day.
+        AppointmentLater = "appointment_later",
+        /// Another office is locally responsible.
+        NotLocallyResponsible = "not_locally_responsible",
+    }
+);
+
+impl VisitEndReason {
+    /// The ending an access check's closing decision means.
+    pub fn of_decision(decision: AccessDecision) -> Option<Self> {
+        match decision {
+            AccessDecision::Continue => None,
+            AccessDecision::PriorityProvider => Some(VisitEndReason::PriorityProvider),
+            AccessDecision::NoNeed => Some(VisitEndReason::NoNeed),
+        }
+    }
+}
+
 stored_enum!(
     /// Where a first consultation stands.
     ConsultationState {
@@ -315,6 +354,9 @@ pub enum StateError {
     /// A case exists for the consultation.
     #[error("a case was already opened from this consultation")]
     CaseAlreadyOpen,
+    /// The visit no longer waits.
+    #[error("the visit's consultation has started or the visit has ended")]
+    VisitNotWaiting,
 }
 
 impl StateError {
@@ -328,6 +370,7 @@ impl StateError {
             StateError::ConsultationComplete => "CONSULTATION_ALREADY_COMPLETED",
             StateError::ConsultationIncomplete => "CONSULTATION_NOT_COMPLETED",
             StateError::CaseAlreadyOpen => "CASE_ALREADY_OPEN",
+            StateError::VisitNotWaiting => "VISIT_NOT_WAITING",
         }
     }
 }

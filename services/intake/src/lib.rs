@@ -40,6 +40,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0003_one_open_case",
                 sql: include_str!("../migrations/0003_one_open_case.sql"),
             },
+            Migration {
+                id: "0004_visit_endings",
+                sql: include_str!("../migrations/0004_visit_endings.sql"),
+            },
         ],
     ),
     api: api::api,

@@ -2,6 +2,7 @@
 
 mod access;
 mod applicants;
+mod endings;
 mod flow;
 mod operations;
 mod roster;

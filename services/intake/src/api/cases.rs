@@ -179,14 +179,17 @@ impl Intake {
         caller.same_team(team, "team", team)?;
         let mut read = self.changes.read().await?;
         let figures = store::cases::team_figures(read.conn(), team, start, end).await?;
+        let arrivals = store::cases::arrivals(read.conn(), team, start, end).await?;
         let advisors = roster::advisors_of_team(read.conn(), team).await?;
         let ids: Vec<_> = advisors.iter().map(|a| a.id.0).collect();
         read.audit(caller, "advisor", &ids).await?;
-        let rate = if figures.consultations > 0 {
-            figures.same_day as f64 / figures.consultations as f64
+        // Over everyone who needed a consultation: who left unseen counts against the promise.
+        let rate = if arrivals.needing > 0 {
+            arrivals.consulted_same_day as f64 / arrivals.needing as f64
         } else {
             0.0
         };
+        let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
         Ok(pb::GetTeamFiguresResponse {
             visits: figures.visits as i32,
             consultations: figures.consultations as i32,
@@ -203,6 +206,11 @@ impl Intake {
                     capacity: a.capacity,
                 })
                 .collect(),
+            arrivals_needing_consultation: count(arrivals.needing),
+            consulted_same_day: count(arrivals.consulted_same_day),
+            consulted_later: count(arrivals.consulted_later),
+            left_unseen: count(arrivals.left_unseen),
+            sent_elsewhere: count(arrivals.sent_elsewhere),
         })
     }
 }

@@ -38,6 +38,7 @@ pub fn api(context: Context) -> Api {
         changes: context.changes,
         clock: context.clock,
     };
+    tokio::spawn(visits::end_stale_visits(intake.clone(), context.shutdown));
     let server = IntakeServiceServer::new(intake)
         .max_decoding_message_size(context.max_message_bytes)
         .max_encoding_message_size(context.max_message_bytes);
@@ -56,6 +57,7 @@ grpc_handlers! { Intake: IntakeService {
     get_visit(pb::GetVisitRequest) -> pb::GetVisitResponse;
     list_waiting_queue(pb::ListWaitingQueueRequest) -> pb::ListWaitingQueueResponse;
     list_visits(pb::ListVisitsRequest) -> pb::ListVisitsResponse;
+    end_visit(pb::EndVisitRequest) -> pb::EndVisitResponse;
     record_access_check(pb::RecordAccessCheckRequest) -> pb::RecordAccessCheckResponse;
     start_consultation(pb::StartConsultationRequest) -> pb::StartConsultationResponse;
     complete_consultation(pb::CompleteConsultationRequest) -> pb::CompleteConsultationResponse;
@@ -123,4 +125,16 @@ wire_enum!(
     domain::Assignment,
     pb::AdvisorAssignment,
     [ConsultingAdvisor, LowestCaseload]
+);
+wire_enum!(
+    domain::VisitEndReason,
+    pb::VisitEndReason,
+    [
+        Left,
+        LeftUnseen,
+        PriorityProvider,
+        NoNeed,
+        AppointmentLater,
+        NotLocallyResponsible
+    ]
 );

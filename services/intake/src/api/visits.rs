@@ -13,8 +13,8 @@ use fallwerk_proto::intake as pb;
 use super::Intake;
 use crate::{
     domain::{
-        AccessCheck, AccessCheckRule, AccessDecision, ApplicantId, ClaimCheck, TeamId, VisitId,
-        VisitState,
+        AccessCheck, AccessCheckRule, AccessDecision, ApplicantId, ClaimCheck, TeamId,
+        VisitEndReason, VisitId, VisitState,
     },
     store::{
         applicants, roster,
@@ -77,6 +77,9 @@ impl Intake {
                     concern: concern.clone(),
                     state: VisitState::Waiting,
                     consultation_id: None,
+                    end_reason: None,
+                    ended_at: None,
+                    end_note: None,
                 };
                 Ok(pb::RegisterVisitResponse {
                     visit: Some(visit_message(row, None)),
@@ -135,6 +138,69 @@ impl Intake {
             })
             .collect();
         Ok(pb::ListWaitingQueueResponse { entries })
+    }
+
+    /// EndVisit: a waiting visit ends without a consultation, with its reason.
+    pub(super) async fn end_visit(
+        &self,
+        caller: &Caller,
+        request: pb::EndVisitRequest,
+    ) -> Result<pb::EndVisitResponse, ApiError> {
+        let mut v = Violations::new();
+        let key = request_key(&mut v, caller, &request.request_id, &request);
+        let visit_id = v
+            .check("visit_id", wire::id(&request.visit_id))
+            .map(VisitId);
+        let reason = v.check(
+            "reason",
+            enum_value::<pb::VisitEndReason, VisitEndReason>(request.reason).and_then(|r| {
+                if r == VisitEndReason::LeftUnseen {
+                    Err("LEFT_UNSEEN is set by the system at the end of the office day".into())
+                } else {
+                    Ok(r)
+                }
+            }),
+        );
+        let note = v.check("note", wire::optional_text(&request.note, 500));
+        if reason == Some(VisitEndReason::NotLocallyResponsible)
+            && note.as_deref().is_some_and(str::is_empty)
+        {
+            v.add("note", "must say where the person was sent (§ 16 SGB I)");
+        }
+        let parsed = (|| Some((visit_id?, reason?, note?)))();
+        let (visit_id, reason, note) = v.finish(parsed)?;
+
+        self.changes
+            .create(key, async |change| {
+                let visit = visits::lock(change.conn(), visit_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
+                caller.same_team(visit.team_id, "visit", visit_id)?;
+                let next = visit.state.end()?;
+                let now = self.clock.now();
+                let note = (!note.is_empty()).then_some(note.as_str());
+                visits::end(change.conn(), visit_id, reason, note, now, &caller.subject).await?;
+                let event = pb::VisitEnded {
+                    visit_id: visit_id.to_string(),
+                    team_id: visit.team_id.to_string(),
+                    reason: pb::VisitEndReason::from(reason).into(),
+                    occur_time: Some(timestamp(now)),
+                };
+                change.event(visit_id, now, &event).await?;
+                change.audit(caller, "visit", &[visit_id.0]).await?;
+                let mut checks = visits::access_checks(change.conn(), &[visit_id]).await?;
+                let visit = VisitRow {
+                    state: next,
+                    end_reason: Some(reason),
+                    ended_at: Some(now),
+                    end_note: note.map(str::to_owned),
+                    ..visit
+                };
+                Ok(pb::EndVisitResponse {
+                    visit: Some(visit_message(visit, checks.remove(&visit_id))),
+                })
+            })
+            .await
     }
 
     /// ListVisits: a person's visits to the caller's team, newest first, paginated (audited).
@@ -203,7 +269,14 @@ impl Intake {
                     checked_at: now,
                 };
                 visits::insert_access_check(change.conn(), visit_id, &record).await?;
-                visits::set_state(change.conn(), visit_id, next).await?;
+                let ended = VisitEndReason::of_decision(record.check.decision);
+                match ended {
+                    Some(reason) => {
+                        visits::end(change.conn(), visit_id, reason, None, now, &caller.subject)
+                            .await?
+                    }
+                    None => visits::set_state(change.conn(), visit_id, next).await?,
+                }
                 let event = pb::AccessCheckRecorded {
                     visit_id: visit_id.to_string(),
                     team_id: visit.team_id.to_string(),
@@ -215,6 +288,8 @@ impl Intake {
                 change.audit(caller, "visit", &[visit_id.0]).await?;
                 let visit = VisitRow {
                     state: next,
+                    end_reason: ended,
+                    ended_at: ended.map(|_| now),
                     ..visit
                 };
                 Ok(pb::RecordAccessCheckResponse {
@@ -298,6 +373,12 @@ fn visit_message(row: VisitRow, check: Option<AccessCheckRecord>) -> pb::Visit {
             .consultation_id
             .map(|c| c.to_string())
             .unwrap_or_default(),
+        end_reason: row
+            .end_reason
+            .map(|r| pb::VisitEndReason::from(r).into())
+            .unwrap_or_default(),
+        end_time: row.ended_at.map(timestamp),
+        end_note: row.end_note.unwrap_or_default(),
     }
 }
 
@@ -320,3 +401,47 @@ fn access_check_message(record: AccessCheckRecord) -> pb::AccessCheck {
         check_time: Some(timestamp(record.checked_at)),
     }
 }
+
+/// Ends, every few seconds, the visits of past office days that still wait, as left unseen:
+/// nobody waits forever, and the same-day rate counts them. Runs until shutdown.
+pub(super) async fn end_stale_visits(
+    intake: Intake,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let now = intake.clock.now();
+        let ended = intake
+            .changes
+            .update(async |change| {
+                let ended = visits::end_stale(change.conn(), office_day(now), now).await?;
+                for (visit, team) in &ended {
+                    let event = pb::VisitEnded {
+                        visit_id: visit.to_string(),
+                        team_id: team.to_string(),
+                        reason: pb::VisitEndReason::LeftUnseen.into(),
+                        occur_time: Some(timestamp(now)),
+                    };
+                    change.event(*visit, now, &event).await?;
+                }
+                Ok(ended.len())
+            })
+            .await;
+        match ended {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(visits = n, "visits of past days ended as left unseen");
+                metrics::counter!("intake_visits_left_unseen_total").increment(n as u64);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "ending past days' waiting visits failed; retrying")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(STALE_SWEEP) => {}
+        }
+    }
+}
+
+/// How often past days' waiting visits are looked for.
+const STALE_SWEEP: std::time::Duration = std::time::Duration::from_secs(2);

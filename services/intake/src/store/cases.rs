@@ -128,6 +128,51 @@ pub async fn team_figures(
     .await
 }
 
+/// What became of a team's arrivals in a range of office days.
+#[derive(Debug)]
+pub struct ArrivalsRow {
+    /// Arrivals that needed a consultation.
+    pub needing: i64,
+    /// Of those, consulted on the day of arrival.
+    pub consulted_same_day: i64,
+    /// Of those, consulted on a later day.
+    pub consulted_later: i64,
+    /// Of those, who left or were left unseen.
+    pub left_unseen: i64,
+    /// Arrivals sent elsewhere or without need.
+    pub sent_elsewhere: i64,
+}
+
+/// What became of the team's arrivals from `first` to `last`: needing a consultation is every
+/// arrival not ended as no need, priority provider or not locally responsible.
+pub async fn arrivals(
+    conn: &mut PgConnection,
+    team: TeamId,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<ArrivalsRow, sqlx::Error> {
+    sqlx::query_as!(
+        ArrivalsRow,
+        r#"WITH arrivals AS (
+               SELECT v.end_reason, c.same_day,
+                      coalesce(v.end_reason IN ('priority_provider', 'no_need', 'not_locally_responsible'), false) AS elsewhere
+               FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
+               WHERE v.team_id = $1 AND v.arrival_day BETWEEN $2 AND $3
+           )
+           SELECT count(*) FILTER (WHERE NOT elsewhere) AS "needing!",
+                  count(*) FILTER (WHERE NOT elsewhere AND same_day) AS "consulted_same_day!",
+                  count(*) FILTER (WHERE NOT elsewhere AND NOT same_day) AS "consulted_later!",
+                  count(*) FILTER (WHERE end_reason IN ('left', 'left_unseen')) AS "left_unseen!",
+                  count(*) FILTER (WHERE elsewhere) AS "sent_elsewhere!"
+           FROM arrivals"#,
+        team.0,
+        first,
+        last,
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Counts a reopened case as open again, unless the client has another open case meanwhile
 /// (case-plan refuses that, but an opening here may cross its event on the way).
 pub async fn reopen(conn: &mut PgConnection, case: CaseId) -> Result<(), sqlx::Error> {

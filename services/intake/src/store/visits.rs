@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     AccessCheck, AccessDecision, ApplicantId, ClaimCheck, ClaimOutcome, PriorityClaim, TeamId,
-    VisitId, VisitState,
+    VisitEndReason, VisitId, VisitState,
 };
 
 /// A visit as stored, with the id of its consultation if one started.
@@ -28,6 +28,12 @@ pub struct VisitRow {
     pub state: VisitState,
     /// Its first consultation, once started.
     pub consultation_id: Option<Uuid>,
+    /// Why it ended without a consultation.
+    pub end_reason: Option<VisitEndReason>,
+    /// When it ended so.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Where the person was sent, or a remark.
+    pub end_note: Option<String>,
 }
 
 /// A visit as registered.
@@ -74,7 +80,8 @@ pub async fn get(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow
         VisitRow,
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
-             c.id AS "consultation_id?"
+             c.id AS "consultation_id?", v.end_reason AS "end_reason: VisitEndReason", v.ended_at,
+             v.end_note
          FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
          WHERE v.id = $1"#,
         id.0
@@ -89,7 +96,8 @@ pub async fn lock(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRo
         VisitRow,
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
-             c.id AS "consultation_id?"
+             c.id AS "consultation_id?", v.end_reason AS "end_reason: VisitEndReason", v.ended_at,
+             v.end_note
          FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
          WHERE v.id = $1 FOR UPDATE OF v"#,
         id.0
@@ -112,6 +120,54 @@ pub async fn set_state(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Ends a waiting visit without a consultation.
+pub async fn end(
+    conn: &mut PgConnection,
+    id: VisitId,
+    reason: VisitEndReason,
+    note: Option<&str>,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE intake.visits SET state = $2, end_reason = $3, end_note = $4, ended_at = $5,
+             ended_by = $6
+         WHERE id = $1",
+        id.0,
+        VisitState::Closed.as_str(),
+        reason.as_str(),
+        note,
+        at,
+        by,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends as left unseen every visit of an office day before `today` that still waits; the
+/// visits ended, with their team.
+pub async fn end_stale(
+    conn: &mut PgConnection,
+    today: NaiveDate,
+    at: DateTime<Utc>,
+) -> Result<Vec<(VisitId, TeamId)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"UPDATE intake.visits SET state = $2, end_reason = $3, ended_at = $4, ended_by = 'system'
+           WHERE arrival_day < $1 AND state IN ($5, $6)
+           RETURNING id AS "id: VisitId", team_id AS "team_id: TeamId""#,
+        today,
+        VisitState::Closed.as_str(),
+        VisitEndReason::LeftUnseen.as_str(),
+        at,
+        VisitState::Waiting.as_str(),
+        VisitState::ReadyForConsultation.as_str(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.team_id)).collect())
 }
 
 /// A queue entry: a waiting visit with the name to call out.
@@ -158,6 +214,9 @@ pub async fn waiting_queue(
                 concern: r.concern,
                 state: r.state,
                 consultation_id: None,
+                end_reason: None,
+                ended_at: None,
+                end_note: None,
             },
             given_name: r.given_name,
             family_name: r.family_name,
@@ -177,7 +236,8 @@ pub async fn of_applicant(
         VisitRow,
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
-             c.id AS "consultation_id?"
+             c.id AS "consultation_id?", v.end_reason AS "end_reason: VisitEndReason", v.ended_at,
+             v.end_note
          FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
          WHERE v.applicant_id = $1 AND v.team_id = $2
            AND ($3::uuid IS NULL OR (v.arrived_at, v.id) < (SELECT arrived_at, id FROM intake.visits WHERE id = $3))

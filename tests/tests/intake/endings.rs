@@ -1,0 +1,164 @@
+//! Visits that end without a consultation: ended by staff with a reason, or by the system at
+//! the end of the office day; and the same-day rate counted honestly over them.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use fallwerk_proto::intake as pb;
+use fallwerk_tests::{bad_fields, error_reason};
+use tonic::Code;
+
+use crate::{Office, continue_check, date};
+
+fn end(visit_id: &str, reason: pb::VisitEndReason, note: &str) -> pb::EndVisitRequest {
+    pb::EndVisitRequest {
+        visit_id: visit_id.into(),
+        reason: reason.into(),
+        note: note.into(),
+        request_id: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_visit_ends_with_its_reason_and_only_while_it_waits() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let visit = office.visit(&office.desk).await;
+    let ended = desk
+        .end_visit(end(
+            &visit.id,
+            pb::VisitEndReason::NotLocallyResponsible,
+            "Sozialamt Süd",
+        ))
+        .await
+        .expect("ended")
+        .into_inner()
+        .visit
+        .expect("visit");
+    assert_eq!(ended.state(), pb::VisitState::Closed);
+    assert_eq!(
+        ended.end_reason(),
+        pb::VisitEndReason::NotLocallyResponsible
+    );
+    assert_eq!(ended.end_note, "Sozialamt Süd");
+    assert!(ended.end_time.is_some());
+    assert!(
+        office.queue(&office.desk).await.is_empty(),
+        "no longer waiting"
+    );
+
+    let again = desk
+        .end_visit(end(&visit.id, pb::VisitEndReason::Left, ""))
+        .await
+        .expect_err("ended already");
+    assert_eq!(error_reason(&again).as_deref(), Some("VISIT_NOT_WAITING"));
+    let consulted = office.consultation(&office.desk, &office.advisor).await;
+    let started = desk
+        .end_visit(end(&consulted.visit_id, pb::VisitEndReason::Left, ""))
+        .await
+        .expect_err("consultation started");
+    assert_eq!(error_reason(&started).as_deref(), Some("VISIT_NOT_WAITING"));
+
+    // Forwarding needs the place; the system's own reason cannot be given; bad ids named.
+    let other = office.visit(&office.desk).await;
+    let status = desk
+        .end_visit(end(
+            &other.id,
+            pb::VisitEndReason::NotLocallyResponsible,
+            "",
+        ))
+        .await
+        .expect_err("where to?");
+    assert_eq!(bad_fields(&status), ["note"]);
+    let status = desk
+        .end_visit(end("x", pb::VisitEndReason::LeftUnseen, ""))
+        .await
+        .expect_err("system's reason");
+    assert_eq!(bad_fields(&status), ["reason", "visit_id"]);
+    let status = office
+        .client(&office.lead)
+        .await
+        .end_visit(end(&other.id, pb::VisitEndReason::Left, ""))
+        .await
+        .expect_err("team leads do not run the desk");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = office
+        .client(&office.other_desk)
+        .await
+        .end_visit(end(&other.id, pb::VisitEndReason::Left, ""))
+        .await
+        .expect_err("another team's visit");
+    assert_eq!(status.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_visit_from_yesterday_is_ended_as_left_unseen_and_counts_against_the_same_day_rate() {
+    let office = Office::open().await;
+    // Monday 12 January 2026, 09:00 in Berlin: two people come.
+    let monday = Utc
+        .with_ymd_and_hms(2026, 1, 12, 8, 0, 0)
+        .single()
+        .expect("instant");
+    office.app.clock.set(monday);
+    let consulted = office.consultation(&office.desk, &office.advisor).await;
+    let waiting = office.visit(&office.desk).await;
+    let mut desk = office.client(&office.desk).await;
+    let checked = office.visit(&office.desk).await;
+    let mut no_need = continue_check(&checked.id);
+    no_need.access_check.as_mut().expect("check").decision = pb::AccessDecision::NoNeed.into();
+    let sent = desk
+        .record_access_check(no_need)
+        .await
+        .expect("no need")
+        .into_inner()
+        .visit
+        .expect("visit");
+    assert_eq!(sent.end_reason(), pb::VisitEndReason::NoNeed);
+
+    // Tuesday: the one still waiting on Monday is ended by the system.
+    office.app.clock.set(monday + chrono::Duration::days(1));
+    let mut visit = None;
+    for _ in 0..100 {
+        let read = desk
+            .get_visit(pb::GetVisitRequest {
+                id: waiting.id.clone(),
+            })
+            .await
+            .expect("visit")
+            .into_inner()
+            .visit
+            .expect("visit");
+        if read.state() == pb::VisitState::Closed {
+            visit = Some(read);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let visit = visit.expect("ended within 10 s");
+    assert_eq!(visit.end_reason(), pb::VisitEndReason::LeftUnseen);
+    assert_ne!(consulted.visit_id, waiting.id);
+
+    let figures = office
+        .client(&office.lead)
+        .await
+        .get_team_figures(pb::GetTeamFiguresRequest {
+            team_id: office.team.to_string(),
+            start_date: date(2026, 1, 12),
+            end_date: date(2026, 1, 12),
+        })
+        .await
+        .expect("figures")
+        .into_inner();
+    assert_eq!(figures.visits, 3);
+    assert_eq!(
+        figures.arrivals_needing_consultation, 2,
+        "no need is not counted"
+    );
+    assert_eq!(figures.consulted_same_day, 1);
+    assert_eq!(figures.left_unseen, 1);
+    assert_eq!(figures.sent_elsewhere, 1);
+    assert_eq!(
+        figures.same_day_rate, 0.5,
+        "who left unseen counts against the promise"
+    );
+}
