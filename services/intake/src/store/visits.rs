@@ -147,8 +147,9 @@ pub async fn end(
     Ok(())
 }
 
-/// Ends as left unseen every visit of an office day before `today` that still waits; the
-/// visits ended, with their team.
+/// Ends as left unseen every visit of an office day before `today` that still waits and
+/// arrived more than 12 hours before `at` (a consultation running past midnight is not cut
+/// off); the visits ended, with their team.
 pub async fn end_stale(
     conn: &mut PgConnection,
     today: NaiveDate,
@@ -156,7 +157,7 @@ pub async fn end_stale(
 ) -> Result<Vec<(VisitId, TeamId)>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"UPDATE intake.visits SET state = $2, end_reason = $3, ended_at = $4, ended_by = 'system'
-           WHERE arrival_day < $1 AND state IN ($5, $6)
+           WHERE arrival_day < $1 AND state IN ($5, $6) AND arrived_at < $4::timestamptz - interval '12 hours'
            RETURNING id AS "id: VisitId", team_id AS "team_id: TeamId""#,
         today,
         VisitState::Closed.as_str(),
