@@ -162,3 +162,60 @@ async fn a_visit_from_yesterday_is_ended_as_left_unseen_and_counts_against_the_s
         "who left unseen counts against the promise"
     );
 }
+
+#[tokio::test]
+async fn the_queue_calls_emergencies_first_then_those_needing_an_interpreter() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let first = office.visit(&office.desk).await;
+    let mut with_interpreter = crate::applicant("Haddad", "Amal", 1984, 4, 2);
+    with_interpreter.interpreter_language = "ar".into();
+    let person = desk
+        .create_applicant(pb::CreateApplicantRequest {
+            applicant: Some(with_interpreter),
+            allow_duplicate: true,
+            request_id: String::new(),
+        })
+        .await
+        .expect("applicant")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+    let interpreter = desk
+        .register_visit(pb::RegisterVisitRequest {
+            applicant_id: person.id,
+            concern: "Strom abgestellt".into(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("visit")
+        .into_inner()
+        .visit
+        .expect("visit");
+    let emergency = office.visit(&office.desk).await;
+    let mut check = continue_check(&emergency.id);
+    let access = check.access_check.as_mut().expect("check");
+    access.emergency_need = true;
+    access.emergency_note = "Kein Geld für Essen heute".into();
+    desk.record_access_check(check).await.expect("emergency");
+
+    let queue = office.queue(&office.desk).await;
+    let order: Vec<(String, bool, String)> = queue
+        .into_iter()
+        .map(|e| {
+            (
+                e.visit.map(|v| v.id).unwrap_or_default(),
+                e.emergency_need,
+                e.interpreter_language,
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (emergency.id, true, String::new()),
+            (interpreter.id, false, "ar".to_owned()),
+            (first.id, false, String::new()),
+        ]
+    );
+}

@@ -109,8 +109,8 @@ impl Intake {
         })
     }
 
-    /// ListWaitingQueue: today's visits of the caller's team still waiting, by arrival
-    /// (audited: it shows names).
+    /// ListWaitingQueue: today's visits of the caller's team still waiting, emergencies and
+    /// interpreter needs first (audited: it shows names).
     pub(super) async fn list_waiting_queue(
         &self,
         caller: &Caller,
@@ -131,6 +131,8 @@ impl Intake {
                     .unwrap_or(i32::MAX),
                 given_name: r.given_name,
                 family_name: r.family_name,
+                emergency_need: r.emergency_need,
+                interpreter_language: r.interpreter_language,
                 visit: Some({
                     let check = checks.remove(&r.visit.id);
                     visit_message(r.visit, check)

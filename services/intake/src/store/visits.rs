@@ -180,10 +180,14 @@ pub struct QueueRow {
     pub given_name: String,
     /// Family name.
     pub family_name: String,
+    /// The access check found an emergency need.
+    pub emergency_need: bool,
+    /// Language needing an interpreter, or empty.
+    pub interpreter_language: String,
 }
 
-/// The team's visits of `day` still waiting for their access check or consultation, in
-/// order of arrival.
+/// The team's visits of `day` still waiting for their access check or consultation:
+/// emergencies first, then those needing an interpreter, each in order of arrival.
 pub async fn waiting_queue(
     conn: &mut PgConnection,
     team: TeamId,
@@ -192,10 +196,13 @@ pub async fn waiting_queue(
     let rows = sqlx::query!(
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
-             a.given_name, a.family_name
+             a.given_name, a.family_name, a.interpreter_language,
+             coalesce(ac.emergency_need, false) AS "emergency_need!"
          FROM intake.visits v JOIN intake.applicants a ON a.id = v.applicant_id
+         LEFT JOIN intake.access_checks ac ON ac.visit_id = v.id
          WHERE v.team_id = $1 AND v.arrival_day = $2 AND v.state IN ($3, $4)
-         ORDER BY v.arrived_at, v.id"#,
+         ORDER BY coalesce(ac.emergency_need, false) DESC, (a.interpreter_language <> '') DESC,
+                  v.arrived_at, v.id"#,
         team.0,
         day,
         VisitState::Waiting.as_str(),
@@ -203,7 +210,7 @@ pub async fn waiting_queue(
     )
     .fetch_all(conn)
     .await?;
-    // Neither state has a consultation yet.
+    // Neither state has a consultation or an ending yet.
     Ok(rows
         .into_iter()
         .map(|r| QueueRow {
@@ -221,6 +228,8 @@ pub async fn waiting_queue(
             },
             given_name: r.given_name,
             family_name: r.family_name,
+            emergency_need: r.emergency_need,
+            interpreter_language: r.interpreter_language,
         })
         .collect())
 }
