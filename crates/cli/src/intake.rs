@@ -420,7 +420,7 @@ async fn applicant(
             return out.show(
                 || {
                     json!({
-                        "applicants": json::list(&answer.applicants, json::applicant),
+                        "applicants": json::list(&answer.applicants, json::applicant_summary),
                         "next_page_token": answer.next_page_token,
                     })
                 },

@@ -242,3 +242,46 @@ async fn search_finds_people_by_folded_name_prefix_page_by_page() {
     }
     assert_eq!(seen, ["Anna", "Berta", "Clara", "Dora", "Emma"]);
 }
+
+#[tokio::test]
+async fn the_basic_search_view_hides_household_data_that_the_full_record_shows() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let created = desk
+        .create_applicant(pb::CreateApplicantRequest {
+            applicant: Some(applicant("Yilmaz", "Elif", 1991, 7, 3)),
+            ..Default::default()
+        })
+        .await
+        .expect("created")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+    let found = desk
+        .search_applicants(pb::SearchApplicantsRequest {
+            family_name: "yilmaz".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("search")
+        .into_inner()
+        .applicants;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, created.id);
+    // Read as a full record (an older client does so), the summary carries no household.
+    let as_record = <pb::Applicant as prost::Message>::decode(
+        prost::Message::encode_to_vec(&found[0]).as_slice(),
+    )
+    .expect("wire-compatible");
+    assert_eq!(as_record.family_name, "Yilmaz");
+    assert!(as_record.household.is_none(), "{as_record:?}");
+    // The full record is GetApplicant's.
+    let full = desk
+        .get_applicant(pb::GetApplicantRequest { id: created.id })
+        .await
+        .expect("get")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+    assert_eq!(full.household.map(|h| h.single_parent), Some(true));
+}

@@ -107,8 +107,8 @@ pub fn applicant(applicant: &pb::Applicant) -> String {
     ])
 }
 
-/// A page of search results.
-pub fn applicants(applicants: &[pb::Applicant], next_page_token: &str) -> String {
+/// A page of search results (the basic view: `applicant get ID` shows the record).
+pub fn applicants(applicants: &[pb::ApplicantSummary], next_page_token: &str) -> String {
     if applicants.is_empty() {
         return "No applicant matches.\n".into();
     }
@@ -118,12 +118,11 @@ pub fn applicants(applicants: &[pb::Applicant], next_page_token: &str) -> String
             vec![
                 full_name(&a.given_name, &a.family_name),
                 date(a.birth_date.as_ref()),
-                dash_if_empty(&a.interpreter_language),
                 a.id.clone(),
             ]
         })
         .collect();
-    table(&["NAME", "BORN", "INTERPRETER", "ID"], rows) + &more(next_page_token)
+    table(&["NAME", "BORN", "ID"], rows) + &more(next_page_token)
 }
 
 /// A visit with its access check, if recorded.

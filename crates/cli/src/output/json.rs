@@ -58,6 +58,16 @@ pub fn applicant(applicant: &pb::Applicant) -> Value {
     })
 }
 
+/// A search result: the basic view.
+pub fn applicant_summary(applicant: &pb::ApplicantSummary) -> Value {
+    json!({
+        "id": applicant.id,
+        "given_name": applicant.given_name,
+        "family_name": applicant.family_name,
+        "birth_date": date(applicant.birth_date.as_ref()),
+    })
+}
+
 /// A visit with its access check, if recorded.
 pub fn visit(visit: &pb::Visit) -> Value {
     json!({

@@ -125,7 +125,15 @@ impl Intake {
         let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
         read.audit(caller, "applicant", &ids).await?;
         Ok(pb::SearchApplicantsResponse {
-            applicants: rows.into_iter().map(Into::into).collect(),
+            applicants: rows
+                .into_iter()
+                .map(|r| pb::ApplicantSummary {
+                    id: r.id.to_string(),
+                    given_name: r.given_name,
+                    family_name: r.family_name,
+                    birth_date: Some(wire_date(r.birth_date)),
+                })
+                .collect(),
             next_page_token,
         })
     }
