@@ -63,7 +63,7 @@ open_case() {
     visit=$(fw --token "$desk" --json visit register "$person" | json 'd["visit"]["id"]')
     fw --token "$desk" access-check "$visit" --decision continue >/dev/null
     consultation=$(fw --token "$advisor" --json consult start "$visit" | json 'd["consultation"]["id"]')
-    fw --token "$advisor" consult complete "$consultation" --step "Unterlagen" --capacity full \
+    fw --token "$advisor" consult complete "$consultation" --step "Unterlagen" --capacity full --capacity-basis self-report \
         --track with-support >/dev/null
     fw --token "$advisor" --json case open "$consultation"
 }

@@ -291,6 +291,7 @@ pub fn complete(consultation_id: &str) -> pb::CompleteConsultationRequest {
             self_help_options: vec!["Unterhalt vom Vater einfordern".into()],
             office_offers: vec!["Schuldnerberatung".into()],
             capacity_to_work: types::CapacityToWork::Full.into(),
+            capacity_basis: types::CapacityBasis::SelfReport.into(),
             activation_track: types::ActivationTrack::WithSupport.into(),
             barriers: vec![
                 types::Barrier::Childcare.into(),

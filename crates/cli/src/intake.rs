@@ -237,6 +237,9 @@ pub struct CompleteArgs {
     /// Assessed capacity to work.
     #[arg(long, value_enum)]
     capacity: parse::Capacity,
+    /// What the capacity rests on; required unless it is not-yet-determined.
+    #[arg(long = "capacity-basis", value_enum)]
+    capacity_basis: Option<parse::Basis>,
     /// Activation track; job-placement needs capacity full or partial.
     #[arg(long, value_enum)]
     track: parse::Track,
@@ -531,6 +534,10 @@ async fn consult(
                 self_help_options: args.self_help,
                 office_offers: args.offers,
                 capacity_to_work: types::CapacityToWork::from(args.capacity).into(),
+                capacity_basis: args
+                    .capacity_basis
+                    .map(|b| types::CapacityBasis::from(b).into())
+                    .unwrap_or_default(),
                 activation_track: types::ActivationTrack::from(args.track).into(),
                 barriers: args
                     .barriers

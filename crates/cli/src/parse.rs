@@ -170,6 +170,16 @@ pub enum Claim {
     OwnIncome,
     /// Own assets.
     OwnAssets,
+    /// A pension.
+    Pension,
+    /// Unterhaltsvorschuss.
+    ChildMaintenanceAdvance,
+    /// Krankengeld.
+    SicknessBenefit,
+    /// BAföG, Berufsausbildungsbeihilfe.
+    TrainingAllowance,
+    /// Another claim (say which in the note).
+    Other,
 }
 
 impl From<Claim> for pb::PriorityClaim {
@@ -182,6 +192,11 @@ impl From<Claim> for pb::PriorityClaim {
             Claim::Maintenance => pb::PriorityClaim::Maintenance,
             Claim::OwnIncome => pb::PriorityClaim::OwnIncome,
             Claim::OwnAssets => pb::PriorityClaim::OwnAssets,
+            Claim::Pension => pb::PriorityClaim::Pension,
+            Claim::ChildMaintenanceAdvance => pb::PriorityClaim::ChildMaintenanceAdvance,
+            Claim::SicknessBenefit => pb::PriorityClaim::SicknessBenefit,
+            Claim::TrainingAllowance => pb::PriorityClaim::TrainingAllowance,
+            Claim::Other => pb::PriorityClaim::Other,
         }
     }
 }
@@ -219,6 +234,8 @@ pub enum Capacity {
     Partial,
     /// Less than three hours a day.
     None,
+    /// Not yet determined (no guessing; an assessment is to follow).
+    NotYetDetermined,
 }
 
 impl From<Capacity> for types::CapacityToWork {
@@ -227,6 +244,28 @@ impl From<Capacity> for types::CapacityToWork {
             Capacity::Full => types::CapacityToWork::Full,
             Capacity::Partial => types::CapacityToWork::Partial,
             Capacity::None => types::CapacityToWork::None,
+            Capacity::NotYetDetermined => types::CapacityToWork::NotYetDetermined,
+        }
+    }
+}
+
+/// What the assessed capacity rests on (`--capacity-basis`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Basis {
+    /// The person's own account.
+    SelfReport,
+    /// A medical service's opinion.
+    MedicalService,
+    /// The pension insurance's assessment.
+    PensionInsurance,
+}
+
+impl From<Basis> for types::CapacityBasis {
+    fn from(value: Basis) -> Self {
+        match value {
+            Basis::SelfReport => types::CapacityBasis::SelfReport,
+            Basis::MedicalService => types::CapacityBasis::MedicalService,
+            Basis::PensionInsurance => types::CapacityBasis::PensionInsurance,
         }
     }
 }
@@ -269,6 +308,16 @@ pub enum Barrier {
     Language,
     /// Qualification.
     Qualification,
+    /// Caring for relatives.
+    CaringForRelatives,
+    /// Mental health.
+    MentalHealth,
+    /// Residence or work permit.
+    ResidenceOrWorkPermit,
+    /// Mobility.
+    Mobility,
+    /// Another barrier (say which in the notes).
+    Other,
 }
 
 impl From<Barrier> for types::Barrier {
@@ -281,6 +330,11 @@ impl From<Barrier> for types::Barrier {
             Barrier::Housing => types::Barrier::Housing,
             Barrier::Language => types::Barrier::Language,
             Barrier::Qualification => types::Barrier::Qualification,
+            Barrier::CaringForRelatives => types::Barrier::CaringForRelatives,
+            Barrier::MentalHealth => types::Barrier::MentalHealth,
+            Barrier::ResidenceOrWorkPermit => types::Barrier::ResidenceOrWorkPermit,
+            Barrier::Mobility => types::Barrier::Mobility,
+            Barrier::Other => types::Barrier::Other,
         }
     }
 }

@@ -15,6 +15,20 @@ stored_enum!(
         Partial = "partial",
         /// Less than three hours a day.
         None = "none",
+        /// Not yet determined: an assessment is to follow.
+        NotYetDetermined = "not_yet_determined",
+    }
+);
+
+stored_enum!(
+    /// What an assessment of the capacity to work rests on.
+    CapacityBasis {
+        /// The person's own account.
+        SelfReport = "self_report",
+        /// A medical service's opinion.
+        MedicalService = "medical_service",
+        /// The pension insurance's assessment.
+        PensionInsurance = "pension_insurance",
     }
 );
 
@@ -47,8 +61,28 @@ stored_enum!(
         Language = "language",
         /// Qualification.
         Qualification = "qualification",
+        /// Caring for relatives.
+        CaringForRelatives = "caring_for_relatives",
+        /// Mental health.
+        MentalHealth = "mental_health",
+        /// Residence or work permit.
+        ResidenceOrWorkPermit = "residence_or_work_permit",
+        /// Mobility.
+        Mobility = "mobility",
+        /// Another barrier.
+        Other = "other",
     }
 );
+
+impl Barrier {
+    /// Special-category data (Art. 9 GDPR): health, addiction, mental health.
+    pub fn is_health(self) -> bool {
+        matches!(
+            self,
+            Barrier::Health | Barrier::Addiction | Barrier::MentalHealth
+        )
+    }
+}
 
 stored_enum!(
     /// The law the assistance rests on; it decides the legal form of the help agreement.
@@ -62,7 +96,16 @@ stored_enum!(
     }
 );
 
-wire_enum!(CapacityToWork, pb::CapacityToWork, [Full, Partial, None]);
+wire_enum!(
+    CapacityToWork,
+    pb::CapacityToWork,
+    [Full, Partial, None, NotYetDetermined]
+);
+wire_enum!(
+    CapacityBasis,
+    pb::CapacityBasis,
+    [SelfReport, MedicalService, PensionInsurance]
+);
 wire_enum!(
     ActivationTrack,
     pb::ActivationTrack,
@@ -78,7 +121,12 @@ wire_enum!(
         Addiction,
         Housing,
         Language,
-        Qualification
+        Qualification,
+        CaringForRelatives,
+        MentalHealth,
+        ResidenceOrWorkPermit,
+        Mobility,
+        Other
     ]
 );
 wire_enum!(LegalBasis, pb::LegalBasis, [SgbXiiChapter3, SgbIi, Other]);

@@ -58,6 +58,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0004_referrals",
                 sql: include_str!("../migrations/0004_referrals.sql"),
             },
+            Migration {
+                id: "0005_open_vocabularies",
+                sql: include_str!("../migrations/0005_open_vocabularies.sql"),
+            },
         ],
     ),
     api: api::api,

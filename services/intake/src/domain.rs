@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use fallwerk_platform::{clock::same_office_day, id_type, stored_enum};
 
-pub use fallwerk_platform::vocabulary::{ActivationTrack, Barrier, CapacityToWork};
+pub use fallwerk_platform::vocabulary::{ActivationTrack, Barrier, CapacityBasis, CapacityToWork};
 
 id_type!(
     /// An applicant (person master data).
@@ -184,6 +184,16 @@ stored_enum!(
         OwnIncome = "own_income",
         /// Own assets.
         OwnAssets = "own_assets",
+        /// A pension.
+        Pension = "pension",
+        /// Child maintenance advance (Unterhaltsvorschuss).
+        ChildMaintenanceAdvance = "child_maintenance_advance",
+        /// Sickness benefit.
+        SicknessBenefit = "sickness_benefit",
+        /// Training allowance.
+        TrainingAllowance = "training_allowance",
+        /// Another claim.
+        Other = "other",
     }
 );
 
@@ -277,6 +287,8 @@ pub struct ConsultationOutcome {
     pub office_offers: Vec<String>,
     /// Capacity to work.
     pub capacity_to_work: CapacityToWork,
+    /// What the capacity rests on; none while it is not yet determined.
+    pub capacity_basis: Option<CapacityBasis>,
     /// Activation track.
     pub activation_track: ActivationTrack,
     /// Barriers, each once.
@@ -294,20 +306,32 @@ pub enum OutcomeRule {
     PlacementWithoutCapacity,
     /// A barrier listed twice (its index).
     BarrierTwice(usize),
+    /// A capacity to work without what it rests on.
+    CapacityWithoutBasis,
 }
 
 impl ConsultationOutcome {
     /// Every rule the outcome breaks: at least one first step; job placement now needs a
-    /// capacity to work, full or partial; each barrier once.
+    /// capacity to work, full or partial; an assessed capacity says what it rests on; each
+    /// barrier once.
     pub fn broken_rules(&self) -> Vec<OutcomeRule> {
         let mut broken = Vec::new();
         if self.first_steps.is_empty() {
             broken.push(OutcomeRule::NoFirstStep);
         }
         if self.activation_track == ActivationTrack::JobPlacement
-            && self.capacity_to_work == CapacityToWork::None
+            && !matches!(
+                self.capacity_to_work,
+                CapacityToWork::Full | CapacityToWork::Partial
+            )
         {
             broken.push(OutcomeRule::PlacementWithoutCapacity);
+        }
+        // The advisor must not guess: an assessment says what it rests on.
+        if self.capacity_to_work != CapacityToWork::NotYetDetermined
+            && self.capacity_basis.is_none()
+        {
+            broken.push(OutcomeRule::CapacityWithoutBasis);
         }
         for (i, b) in self.barriers.iter().enumerate() {
             if self.barriers[..i].contains(b) {
@@ -527,6 +551,7 @@ mod tests {
             self_help_options: vec![],
             office_offers: vec![],
             capacity_to_work: capacity,
+            capacity_basis: Some(CapacityBasis::MedicalService),
             activation_track: ActivationTrack::JobPlacement,
             barriers: vec![Barrier::Debt],
             notes: String::new(),
@@ -535,7 +560,35 @@ mod tests {
             outcome(CapacityToWork::None).broken_rules(),
             vec![OutcomeRule::PlacementWithoutCapacity]
         );
+        assert_eq!(
+            outcome(CapacityToWork::NotYetDetermined).broken_rules(),
+            vec![OutcomeRule::PlacementWithoutCapacity],
+            "placement needs a capacity that is known"
+        );
         assert!(outcome(CapacityToWork::Partial).broken_rules().is_empty());
+    }
+
+    #[test]
+    fn an_assessed_capacity_says_what_it_rests_on_and_an_open_one_need_not() {
+        let outcome = |capacity, basis| ConsultationOutcome {
+            first_steps: vec!["Gutachten anfordern".into()],
+            self_help_options: vec![],
+            office_offers: vec![],
+            capacity_to_work: capacity,
+            capacity_basis: basis,
+            activation_track: ActivationTrack::WithSupport,
+            barriers: vec![],
+            notes: String::new(),
+        };
+        assert_eq!(
+            outcome(CapacityToWork::Partial, None).broken_rules(),
+            vec![OutcomeRule::CapacityWithoutBasis]
+        );
+        assert!(
+            outcome(CapacityToWork::NotYetDetermined, None)
+                .broken_rules()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -99,3 +99,51 @@ async fn a_read_waits_for_the_position_intake_answered_and_is_unavailable_if_it_
         .expect_err("not reached");
     assert_eq!(status.code(), tonic::Code::Unavailable);
 }
+
+#[tokio::test]
+async fn a_case_with_a_capacity_not_yet_determined_and_the_newer_barriers_arrives() {
+    use fallwerk_proto::{intake, types};
+    let world = World::open().await;
+    let office = &world.office;
+    let started = office.consultation(&office.desk, &office.advisor).await;
+    let mut advisor = office.client(&office.advisor).await;
+    let mut outcome = fallwerk_tests::office::complete(&started.id);
+    let o = outcome.outcome.as_mut().expect("outcome");
+    o.capacity_to_work = types::CapacityToWork::NotYetDetermined.into();
+    o.capacity_basis = 0;
+    o.barriers = vec![
+        types::Barrier::MentalHealth.into(),
+        types::Barrier::CaringForRelatives.into(),
+    ];
+    advisor
+        .complete_consultation(outcome)
+        .await
+        .expect("completed without guessing");
+    let opened = advisor
+        .open_case(intake::OpenCaseRequest {
+            consultation_id: started.id,
+            ..Default::default()
+        })
+        .await
+        .expect("opened")
+        .into_inner();
+    let case = world
+        .read_case_at(
+            &office.advisor,
+            &opened.case_opening.expect("opening").case_id,
+            opened.feed_position,
+        )
+        .await;
+    let first = case.first_consultation.expect("first consultation");
+    assert_eq!(
+        first.capacity_to_work(),
+        types::CapacityToWork::NotYetDetermined
+    );
+    assert_eq!(
+        first.barriers,
+        [
+            i32::from(types::Barrier::MentalHealth),
+            i32::from(types::Barrier::CaringForRelatives)
+        ]
+    );
+}

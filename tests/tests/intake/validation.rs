@@ -181,7 +181,7 @@ async fn start_consultation_needs_a_visit_id() {
 }
 
 #[tokio::test]
-async fn an_outcome_names_missing_steps_repeated_barriers_and_a_track_beyond_capacity() {
+async fn an_outcome_names_missing_steps_repeated_barriers_a_track_beyond_capacity_and_no_basis() {
     let office = Office::open().await;
     let consultation = office.consultation(&office.desk, &office.advisor).await;
     let mut advisor = office.client(&office.advisor).await;
@@ -202,6 +202,7 @@ async fn an_outcome_names_missing_steps_repeated_barriers_and_a_track_beyond_cap
         &[
             "outcome.activation_track",
             "outcome.barriers[1]",
+            "outcome.capacity_basis",
             "outcome.first_steps",
         ],
     )

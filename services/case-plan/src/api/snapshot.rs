@@ -81,11 +81,7 @@ impl CasePlan {
         }
         let barriers = &case.consultation.barriers;
         if wants(types::DataCategory::Health) {
-            let health: Vec<Barrier> = barriers
-                .iter()
-                .copied()
-                .filter(|b| matches!(b, Barrier::Health | Barrier::Addiction))
-                .collect();
+            let health: Vec<Barrier> = barriers.iter().copied().filter(|b| b.is_health()).collect();
             answer.health_barriers = barrier_numbers(&health);
         }
         if wants(types::DataCategory::Finances) {

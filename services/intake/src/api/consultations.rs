@@ -181,6 +181,16 @@ fn consultation_outcome(
         "outcome.activation_track",
         enum_value::<types::ActivationTrack, _>(o.activation_track),
     );
+    // Unset is allowed here; whether it may be is the domain's rule (named below).
+    let basis = if o.capacity_basis == 0 {
+        Some(None)
+    } else {
+        v.check(
+            "outcome.capacity_basis",
+            enum_value::<types::CapacityBasis, _>(o.capacity_basis),
+        )
+        .map(Some)
+    };
     let mut barriers = Vec::with_capacity(o.barriers.len());
     let mut barriers_ok = true;
     for (i, b) in o.barriers.iter().enumerate() {
@@ -199,7 +209,8 @@ fn consultation_outcome(
         first_steps,
         self_help_options,
         office_offers,
-        capacity_to_work: capacity.unwrap_or(CapacityToWork::Full),
+        capacity_to_work: capacity.unwrap_or(CapacityToWork::NotYetDetermined),
+        capacity_basis: basis.flatten(),
         activation_track: track.unwrap_or(ActivationTrack::WithSupport),
         barriers,
         notes: notes.unwrap_or_default(),
@@ -219,9 +230,14 @@ fn consultation_outcome(
                 v.add(format!("outcome.barriers[{i}]"), "is listed twice")
             }
             OutcomeRule::BarrierTwice(_) => {}
+            OutcomeRule::CapacityWithoutBasis if basis.is_some() => v.add(
+                "outcome.capacity_basis",
+                "is required for an assessed capacity to work (self report, medical service or pension insurance)",
+            ),
+            OutcomeRule::CapacityWithoutBasis => {}
         }
     }
-    (capacity.is_some() && track.is_some() && v.is_empty()).then_some(outcome)
+    (capacity.is_some() && track.is_some() && basis.is_some() && v.is_empty()).then_some(outcome)
 }
 
 fn barriers(outcome: &ConsultationOutcome) -> Vec<i32> {
@@ -245,6 +261,10 @@ impl From<ConsultationRow> for pb::Consultation {
             complete_time: row.completed_at.map(timestamp),
             outcome: row.outcome.map(|o| pb::ConsultationOutcome {
                 capacity_to_work: types::CapacityToWork::from(o.capacity_to_work).into(),
+                capacity_basis: o
+                    .capacity_basis
+                    .map(|b| types::CapacityBasis::from(b).into())
+                    .unwrap_or_default(),
                 activation_track: types::ActivationTrack::from(o.activation_track).into(),
                 barriers: barriers(&o),
                 first_steps: o.first_steps,

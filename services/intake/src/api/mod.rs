@@ -108,7 +108,12 @@ wire_enum!(
         ChildBenefit,
         Maintenance,
         OwnIncome,
-        OwnAssets
+        OwnAssets,
+        Pension,
+        ChildMaintenanceAdvance,
+        SicknessBenefit,
+        TrainingAllowance,
+        Other
     ]
 );
 wire_enum!(

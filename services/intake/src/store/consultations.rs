@@ -5,8 +5,8 @@ use sqlx::PgConnection;
 
 use super::visits::VisitRow;
 use crate::domain::{
-    ActivationTrack, AdvisorId, ApplicantId, Barrier, CapacityToWork, ConsultationId,
-    ConsultationOutcome, ConsultationState, TeamId, VisitId,
+    ActivationTrack, AdvisorId, ApplicantId, Barrier, CapacityBasis, CapacityToWork,
+    ConsultationId, ConsultationOutcome, ConsultationState, TeamId, VisitId,
 };
 
 /// A consultation as stored.
@@ -49,6 +49,7 @@ struct Stored {
     self_help_options: Vec<String>,
     office_offers: Vec<String>,
     capacity_to_work: Option<CapacityToWork>,
+    capacity_basis: Option<CapacityBasis>,
     activation_track: Option<ActivationTrack>,
     barriers: Vec<Barrier>,
     notes: String,
@@ -64,6 +65,7 @@ impl Stored {
                     self_help_options: self.self_help_options,
                     office_offers: self.office_offers,
                     capacity_to_work,
+                    capacity_basis: self.capacity_basis,
                     activation_track,
                     barriers: self.barriers,
                     notes: self.notes,
@@ -121,6 +123,7 @@ pub async fn insert(
              advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
              same_day, completed_at, first_steps, self_help_options, office_offers,
              capacity_to_work AS "capacity_to_work: CapacityToWork",
+             capacity_basis AS "capacity_basis: CapacityBasis",
              activation_track AS "activation_track: ActivationTrack",
              barriers AS "barriers: Vec<Barrier>", notes"#,
         new.id.0,
@@ -150,6 +153,7 @@ pub async fn get(
              advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
              same_day, completed_at, first_steps, self_help_options, office_offers,
              capacity_to_work AS "capacity_to_work: CapacityToWork",
+             capacity_basis AS "capacity_basis: CapacityBasis",
              activation_track AS "activation_track: ActivationTrack",
              barriers AS "barriers: Vec<Barrier>", notes
          FROM intake.consultations WHERE id = $1"#,
@@ -172,6 +176,7 @@ pub async fn lock(
              advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
              same_day, completed_at, first_steps, self_help_options, office_offers,
              capacity_to_work AS "capacity_to_work: CapacityToWork",
+             capacity_basis AS "capacity_basis: CapacityBasis",
              activation_track AS "activation_track: ActivationTrack",
              barriers AS "barriers: Vec<Barrier>", notes
          FROM intake.consultations WHERE id = $1 FOR UPDATE"#,
@@ -199,13 +204,14 @@ pub async fn complete(
         Stored,
         r#"UPDATE intake.consultations SET state = $2, completed_at = $3, first_steps = $4,
              self_help_options = $5, office_offers = $6, capacity_to_work = $7, activation_track = $8,
-             barriers = $9, notes = $10
+             barriers = $9, notes = $10, capacity_basis = $11
          WHERE id = $1
          RETURNING id AS "id: ConsultationId", visit_id AS "visit_id: VisitId",
              applicant_id AS "applicant_id: ApplicantId", team_id AS "team_id: TeamId",
              advisor_id AS "advisor_id: AdvisorId", state AS "state: ConsultationState", started_at,
              same_day, completed_at, first_steps, self_help_options, office_offers,
              capacity_to_work AS "capacity_to_work: CapacityToWork",
+             capacity_basis AS "capacity_basis: CapacityBasis",
              activation_track AS "activation_track: ActivationTrack",
              barriers AS "barriers: Vec<Barrier>", notes"#,
         id.0,
@@ -218,6 +224,7 @@ pub async fn complete(
         outcome.activation_track.as_str(),
         &barriers,
         outcome.notes,
+        outcome.capacity_basis.map(CapacityBasis::as_str),
     )
     .fetch_one(conn)
     .await?;
