@@ -19,10 +19,13 @@ impl Clock for SystemClock {
     }
 }
 
+/// The office's time zone: its calendar days and the times people read.
+pub const OFFICE_ZONE: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+
 /// The office's calendar day of an instant. fallwerk's offices keep Europe/Berlin days: the
 /// same-day promise and review dates are counted in them, also across summer-time changes.
 pub fn office_day(at: DateTime<Utc>) -> chrono::NaiveDate {
-    at.with_timezone(&chrono_tz::Europe::Berlin).date_naive()
+    at.with_timezone(&OFFICE_ZONE).date_naive()
 }
 
 /// Whether two instants fall on the same office day.

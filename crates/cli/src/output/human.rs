@@ -3,7 +3,7 @@
 
 pub mod caseplan;
 
-use chrono::Local;
+use fallwerk_platform::clock::OFFICE_ZONE;
 use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use prost_types::Timestamp;
 
@@ -391,11 +391,16 @@ fn full_name(given: &str, family: &str) -> String {
     format!("{family}, {given}")
 }
 
-/// Local date and time to the minute, `-` when unset.
+/// Date and time to the minute on the office's clock (Europe/Berlin, whatever the machine's
+/// zone), `-` when unset; `--json` keeps RFC 3339 UTC.
 fn time(timestamp: Option<&Timestamp>) -> String {
     datetime(timestamp).map_or_else(
         || "-".to_owned(),
-        |t| t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string(),
+        |t| {
+            t.with_timezone(&OFFICE_ZONE)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        },
     )
 }
 
@@ -449,5 +454,21 @@ mod tests {
             vec![vec!["Müller, Anna".to_owned(), "a1".to_owned()]],
         );
         assert_eq!(text, "NAME          ID\nMüller, Anna  a1\n");
+    }
+}
+
+#[cfg(test)]
+mod office_clock_tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_on_the_office_clock_whatever_the_machines_zone() {
+        // 23:30 UTC on 14 January is 00:30 on 15 January in Berlin (winter time).
+        let winter = Timestamp {
+            seconds: 1_768_433_400,
+            nanos: 0,
+        };
+        assert_eq!(time(Some(&winter)), "2026-01-15 00:30");
+        assert_eq!(time(None), "-");
     }
 }

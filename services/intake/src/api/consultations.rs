@@ -126,7 +126,6 @@ impl Intake {
                     team_id: consultation.team_id.to_string(),
                     capacity_to_work: types::CapacityToWork::from(outcome.capacity_to_work).into(),
                     activation_track: types::ActivationTrack::from(outcome.activation_track).into(),
-                    barriers: barriers(&outcome),
                     complete_time: Some(timestamp(now)),
                 };
                 change.event(id, now, &event).await?;
