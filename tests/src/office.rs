@@ -134,6 +134,7 @@ impl Office {
                 applicant_id: applicant,
                 concern: "Miete nicht bezahlt".into(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .expect("visit registered")

@@ -76,6 +76,7 @@ impl World {
                 applicant_id: applicant_id.into(),
                 concern: "Wieder da".into(),
                 request_id: String::new(),
+                ..Default::default()
             })
             .await
             .expect("visit")

@@ -169,6 +169,13 @@ pub enum VisitCommand {
         /// What the person came for, in a few words.
         #[arg(long)]
         concern: Option<String>,
+        /// How the person came.
+        #[arg(long, value_enum, default_value = "walk-in")]
+        kind: parse::VisitKind,
+        /// The team's queue to join (a central front desk names it; a team's desk may leave it
+        /// out).
+        #[arg(long)]
+        team: Option<Uuid>,
     },
     /// Shows one visit with its access check.
     Get {
@@ -447,11 +454,15 @@ async fn visit(
         VisitCommand::Register {
             applicant_id,
             concern,
+            kind,
+            team,
         } => {
             let request = pb::RegisterVisitRequest {
                 applicant_id: applicant_id.to_string(),
                 concern: concern.unwrap_or_default(),
                 request_id: String::new(),
+                kind: pb::VisitKind::from(kind).into(),
+                team_id: team.map(|t| t.to_string()).unwrap_or_default(),
             };
             client.register_visit(request).await?.into_inner().visit
         }

@@ -201,6 +201,27 @@ impl From<Claim> for pb::PriorityClaim {
     }
 }
 
+/// How a person came (`visit register --kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VisitKind {
+    /// Without an appointment.
+    WalkIn,
+    /// To an appointment.
+    Appointment,
+    /// Back to follow up an earlier visit.
+    FollowUp,
+}
+
+impl From<VisitKind> for pb::VisitKind {
+    fn from(value: VisitKind) -> Self {
+        match value {
+            VisitKind::WalkIn => pb::VisitKind::WalkIn,
+            VisitKind::Appointment => pb::VisitKind::Appointment,
+            VisitKind::FollowUp => pb::VisitKind::FollowUp,
+        }
+    }
+}
+
 /// What checking a claim found (the right side of `--claim`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Outcome {

@@ -99,6 +99,18 @@ impl VisitState {
 }
 
 stored_enum!(
+    /// How a person came to the office.
+    VisitKind {
+        /// Without an appointment.
+        WalkIn = "walk_in",
+        /// To an appointment.
+        Appointment = "appointment",
+        /// Back to follow up an earlier visit.
+        FollowUp = "follow_up",
+    }
+);
+
+stored_enum!(
     /// Why a visit ended without a consultation.
     VisitEndReason {
         /// Left before being seen.

@@ -48,6 +48,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0005_open_vocabularies",
                 sql: include_str!("../migrations/0005_open_vocabularies.sql"),
             },
+            Migration {
+                id: "0006_visit_kind",
+                sql: include_str!("../migrations/0006_visit_kind.sql"),
+            },
         ],
     ),
     api: api::api,

@@ -116,6 +116,7 @@ async fn concurrent_retries_of_one_visit_registration_register_one_visit() {
         applicant_id: applicant,
         concern: String::new(),
         request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
     };
     let mut calls = Vec::new();
     for _ in 0..4 {

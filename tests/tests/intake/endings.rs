@@ -186,6 +186,7 @@ async fn the_queue_calls_emergencies_first_then_those_needing_an_interpreter() {
             applicant_id: person.id,
             concern: "Strom abgestellt".into(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("visit")
@@ -218,4 +219,65 @@ async fn the_queue_calls_emergencies_first_then_those_needing_an_interpreter() {
             (first.id, false, String::new()),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_central_front_desk_registers_a_visit_into_the_named_teams_queue() {
+    let office = Office::open().await;
+    let person = office.applicant(&office.desk, "Novak").await;
+    let central = fallwerk_tests::token(
+        "desk-central",
+        &[fallwerk_platform::auth::Role::FrontDesk],
+        None,
+    );
+    let register = |team: Option<String>, kind: pb::VisitKind| pb::RegisterVisitRequest {
+        applicant_id: person.clone(),
+        concern: "Termin zur Antragstellung".into(),
+        request_id: String::new(),
+        kind: kind.into(),
+        team_id: team.unwrap_or_default(),
+    };
+    let visit = office
+        .client(&central)
+        .await
+        .register_visit(register(
+            Some(office.team.to_string()),
+            pb::VisitKind::Appointment,
+        ))
+        .await
+        .expect("registered for the team")
+        .into_inner()
+        .visit
+        .expect("visit");
+    assert_eq!(visit.team_id, office.team.to_string());
+    assert_eq!(visit.kind(), pb::VisitKind::Appointment);
+    let queue = office.queue(&office.desk).await;
+    assert_eq!(
+        queue
+            .iter()
+            .filter_map(|e| e.visit.as_ref())
+            .map(|v| v.id.as_str())
+            .collect::<Vec<_>>(),
+        [visit.id.as_str()],
+        "it waits in that team's queue"
+    );
+
+    // Without naming the team it cannot know where; another team's desk cannot name ours.
+    let status = office
+        .client(&central)
+        .await
+        .register_visit(register(None, pb::VisitKind::WalkIn))
+        .await
+        .expect_err("no team");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = office
+        .client(&office.other_desk)
+        .await
+        .register_visit(register(
+            Some(office.team.to_string()),
+            pb::VisitKind::WalkIn,
+        ))
+        .await
+        .expect_err("another team's queue");
+    assert_eq!(status.code(), Code::NotFound);
 }

@@ -34,6 +34,7 @@ async fn a_person_who_walks_in_is_registered_consulted_the_same_day_and_gets_a_c
             applicant_id: person.id.clone(),
             concern: "Kein Geld für Miete".into(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("visit registered")
@@ -302,6 +303,7 @@ async fn a_returning_client_with_an_open_case_is_refused_a_second_one_and_told_w
             applicant_id: case.applicant_id.clone(),
             concern: "Frage zum Kita-Gutschein".into(),
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .expect("second visit")

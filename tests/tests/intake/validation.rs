@@ -103,6 +103,7 @@ async fn register_visit_names_a_malformed_id_and_an_overlong_concern() {
         applicant_id: "42".into(),
         concern: "c".repeat(501),
         request_id: String::new(),
+        ..Default::default()
     };
     assert_refused(
         &office,

@@ -143,3 +143,8 @@ wire_enum!(
         NotLocallyResponsible
     ]
 );
+wire_enum!(
+    domain::VisitKind,
+    pb::VisitKind,
+    [WalkIn, Appointment, FollowUp]
+);

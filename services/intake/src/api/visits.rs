@@ -14,7 +14,7 @@ use super::Intake;
 use crate::{
     domain::{
         AccessCheck, AccessCheckRule, AccessDecision, ApplicantId, ClaimCheck, TeamId,
-        VisitEndReason, VisitId, VisitState,
+        VisitEndReason, VisitId, VisitKind, VisitState,
     },
     store::{
         applicants, roster,
@@ -29,14 +29,26 @@ impl Intake {
         caller: &Caller,
         request: pb::RegisterVisitRequest,
     ) -> Result<pb::RegisterVisitResponse, ApiError> {
-        let team = TeamId(caller.team()?);
         let mut v = Violations::new();
         let key = request_key(&mut v, caller, &request.request_id, &request);
         let applicant = v
             .check("applicant_id", wire::id(&request.applicant_id))
             .map(ApplicantId);
         let concern = v.check("concern", wire::optional_text(&request.concern, 500));
-        let (applicant, concern) = v.finish(applicant.zip(concern))?;
+        let kind = if request.kind == 0 {
+            Some(VisitKind::WalkIn)
+        } else {
+            v.check("kind", enum_value::<pb::VisitKind, _>(request.kind))
+        };
+        let named = if request.team_id.is_empty() {
+            Some(None)
+        } else {
+            v.check("team_id", wire::id(&request.team_id))
+                .map(|t| Some(TeamId(t)))
+        };
+        let parsed = (|| Some((applicant?, concern?, kind?, named?)))();
+        let (applicant, concern, kind, named) = v.finish(parsed)?;
+        let team = desk_team(caller, named)?;
 
         self.changes
             .create(key, async |change| {
@@ -59,6 +71,7 @@ impl Intake {
                     arrival_day: office_day(now),
                     concern: &concern,
                     registered_by: &caller.subject,
+                    kind,
                 };
                 visits::insert(change.conn(), &visit).await?;
                 let event = pb::VisitRegistered {
@@ -80,6 +93,7 @@ impl Intake {
                     end_reason: None,
                     ended_at: None,
                     end_note: None,
+                    kind,
                 };
                 Ok(pb::RegisterVisitResponse {
                     visit: Some(visit_message(row, None)),
@@ -381,6 +395,23 @@ fn visit_message(row: VisitRow, check: Option<AccessCheckRecord>) -> pb::Visit {
             .unwrap_or_default(),
         end_time: row.ended_at.map(timestamp),
         end_note: row.end_note.unwrap_or_default(),
+        kind: pb::VisitKind::from(row.kind).into(),
+    }
+}
+
+/// The team a visit is registered with: a team's desk registers with its own team (naming
+/// another is NOT_FOUND, as another team's objects are); a central front desk, a front-desk
+/// token without a team, with the team it names.
+fn desk_team(caller: &Caller, named: Option<TeamId>) -> Result<TeamId, ApiError> {
+    match (caller.team_id, named) {
+        (Some(own), None) => Ok(TeamId(own)),
+        (Some(own), Some(team)) if team.0 == own => Ok(team),
+        (Some(_), Some(team)) => Err(ApiError::not_found("team", team)),
+        (None, Some(team)) if caller.has(fallwerk_platform::auth::Role::FrontDesk) => Ok(team),
+        (None, _) => Err(ApiError::PermissionDenied(
+            "a token without a team registers visits only as a central front desk, naming the team"
+                .into(),
+        )),
     }
 }
 

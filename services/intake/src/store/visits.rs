@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     AccessCheck, AccessDecision, ApplicantId, ClaimCheck, ClaimOutcome, PriorityClaim, TeamId,
-    VisitEndReason, VisitId, VisitState,
+    VisitEndReason, VisitId, VisitKind, VisitState,
 };
 
 /// A visit as stored, with the id of its consultation if one started.
@@ -34,6 +34,8 @@ pub struct VisitRow {
     pub ended_at: Option<DateTime<Utc>>,
     /// Where the person was sent, or a remark.
     pub end_note: Option<String>,
+    /// How the person came.
+    pub kind: VisitKind,
 }
 
 /// A visit as registered.
@@ -53,13 +55,15 @@ pub struct NewVisit<'a> {
     pub concern: &'a str,
     /// Who registered it.
     pub registered_by: &'a str,
+    /// How the person came.
+    pub kind: VisitKind,
 }
 
 /// Inserts a waiting visit.
 pub async fn insert(conn: &mut PgConnection, visit: &NewVisit<'_>) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "INSERT INTO intake.visits (id, applicant_id, team_id, arrived_at, arrival_day, concern, state, registered_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO intake.visits (id, applicant_id, team_id, arrived_at, arrival_day, concern, state, registered_by, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         visit.id.0,
         visit.applicant.0,
         visit.team.0,
@@ -68,6 +72,7 @@ pub async fn insert(conn: &mut PgConnection, visit: &NewVisit<'_>) -> Result<(),
         visit.concern,
         VisitState::Waiting.as_str(),
         visit.registered_by,
+        visit.kind.as_str(),
     )
     .execute(conn)
     .await?;
@@ -81,7 +86,7 @@ pub async fn get(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
              c.id AS "consultation_id?", v.end_reason AS "end_reason: VisitEndReason", v.ended_at,
-             v.end_note
+             v.end_note, v.kind AS "kind: VisitKind"
          FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
          WHERE v.id = $1"#,
         id.0
@@ -97,7 +102,7 @@ pub async fn lock(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRo
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
              c.id AS "consultation_id?", v.end_reason AS "end_reason: VisitEndReason", v.ended_at,
-             v.end_note
+             v.end_note, v.kind AS "kind: VisitKind"
          FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
          WHERE v.id = $1 FOR UPDATE OF v"#,
         id.0
@@ -196,7 +201,7 @@ pub async fn waiting_queue(
     let rows = sqlx::query!(
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
-             a.given_name, a.family_name, a.interpreter_language,
+             v.kind AS "kind: VisitKind", a.given_name, a.family_name, a.interpreter_language,
              coalesce(ac.emergency_need, false) AS "emergency_need!"
          FROM intake.visits v JOIN intake.applicants a ON a.id = v.applicant_id
          LEFT JOIN intake.access_checks ac ON ac.visit_id = v.id
@@ -225,6 +230,7 @@ pub async fn waiting_queue(
                 end_reason: None,
                 ended_at: None,
                 end_note: None,
+                kind: r.kind,
             },
             given_name: r.given_name,
             family_name: r.family_name,
@@ -247,7 +253,7 @@ pub async fn of_applicant(
         r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
              v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
              c.id AS "consultation_id?", v.end_reason AS "end_reason: VisitEndReason", v.ended_at,
-             v.end_note
+             v.end_note, v.kind AS "kind: VisitKind"
          FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
          WHERE v.applicant_id = $1 AND v.team_id = $2
            AND ($3::uuid IS NULL OR (v.arrived_at, v.id) < (SELECT arrived_at, id FROM intake.visits WHERE id = $3))
