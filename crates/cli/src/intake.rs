@@ -189,6 +189,17 @@ pub enum VisitCommand {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Ends a waiting visit without a consultation (front_desk, advisor).
+    End {
+        /// Visit id.
+        id: Uuid,
+        /// Why.
+        #[arg(long, value_enum)]
+        reason: parse::EndReason,
+        /// Where the person was sent (required for not-locally-responsible), or a remark.
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 /// `fallwerk access-check`.
@@ -469,6 +480,15 @@ async fn visit(
         VisitCommand::Get { id } => {
             let request = pb::GetVisitRequest { id: id.to_string() };
             client.get_visit(request).await?.into_inner().visit
+        }
+        VisitCommand::End { id, reason, note } => {
+            let request = pb::EndVisitRequest {
+                visit_id: id.to_string(),
+                reason: pb::VisitEndReason::from(reason).into(),
+                note: note.unwrap_or_default(),
+                request_id: String::new(),
+            };
+            client.end_visit(request).await?.into_inner().visit
         }
         VisitCommand::List { applicant_id, page } => {
             let request = pb::ListVisitsRequest {

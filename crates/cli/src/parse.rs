@@ -222,6 +222,33 @@ impl From<VisitKind> for pb::VisitKind {
     }
 }
 
+/// Why a visit ends without a consultation (`visit end --reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EndReason {
+    /// The person left before being seen.
+    Left,
+    /// Sent to a priority provider.
+    PriorityProvider,
+    /// No need of assistance.
+    NoNeed,
+    /// Given an appointment for another day.
+    AppointmentLater,
+    /// Another office is locally responsible (say where in --note).
+    NotLocallyResponsible,
+}
+
+impl From<EndReason> for pb::VisitEndReason {
+    fn from(value: EndReason) -> Self {
+        match value {
+            EndReason::Left => pb::VisitEndReason::Left,
+            EndReason::PriorityProvider => pb::VisitEndReason::PriorityProvider,
+            EndReason::NoNeed => pb::VisitEndReason::NoNeed,
+            EndReason::AppointmentLater => pb::VisitEndReason::AppointmentLater,
+            EndReason::NotLocallyResponsible => pb::VisitEndReason::NotLocallyResponsible,
+        }
+    }
+}
+
 /// What checking a claim found (the right side of `--claim`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Outcome {

@@ -136,9 +136,23 @@ pub fn visit(visit: &pb::Visit) -> String {
             "state",
             short_name(visit.state, pb::VisitState::as_str_name),
         ),
+        ("kind", short_name(visit.kind, pb::VisitKind::as_str_name)),
         ("concern", dash_if_empty(&visit.concern)),
         ("consultation", dash_if_empty(&visit.consultation_id)),
     ];
+    if visit.end_reason != 0 {
+        rows.push((
+            "ended",
+            format!(
+                "{}, {}",
+                short_name(visit.end_reason, pb::VisitEndReason::as_str_name),
+                time(visit.end_time.as_ref())
+            ),
+        ));
+        if !visit.end_note.is_empty() {
+            rows.push(("note", visit.end_note.clone()));
+        }
+    }
     if let Some(check) = &visit.access_check {
         let claims: Vec<_> = check
             .claims

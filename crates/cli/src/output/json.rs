@@ -79,6 +79,10 @@ pub fn visit(visit: &pb::Visit) -> Value {
         "state": enum_value(visit.state, pb::VisitState::as_str_name),
         "access_check": visit.access_check.as_ref().map(access_check),
         "consultation_id": visit.consultation_id,
+        "kind": enum_value(visit.kind, pb::VisitKind::as_str_name),
+        "end_reason": enum_value(visit.end_reason, pb::VisitEndReason::as_str_name),
+        "end_time": timestamp(visit.end_time.as_ref()),
+        "end_note": visit.end_note,
     })
 }
 
