@@ -195,8 +195,8 @@ impl Intake {
             consultations: figures.consultations as i32,
             same_day_consultations: figures.same_day as i32,
             same_day_rate: rate,
-            median_wait_minutes: figures.median_wait_minutes.unwrap_or(0.0),
-            p90_wait_minutes: figures.p90_wait_minutes.unwrap_or(0.0),
+            median_wait_minutes: arrivals.median_wait_minutes.unwrap_or(0.0),
+            p90_wait_minutes: arrivals.p90_wait_minutes.unwrap_or(0.0),
             caseloads: advisors
                 .into_iter()
                 .map(|a| pb::AdvisorCaseload {

@@ -96,29 +96,23 @@ pub struct FiguresRow {
     pub consultations: i64,
     /// Of those, on the day of arrival.
     pub same_day: i64,
-    /// Median minutes from arrival to consultation.
-    pub median_wait_minutes: Option<f64>,
-    /// 90th percentile of those minutes.
-    pub p90_wait_minutes: Option<f64>,
 }
 
-/// The team's figures from office day `first` to `last`, both included.
+/// The team's visit and consultation counts from office day `first` to `last`, both included
+/// (what became of the arrivals is [`arrivals`]).
 pub async fn team_figures(
     conn: &mut PgConnection,
     team: TeamId,
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<FiguresRow, sqlx::Error> {
-    // Counts are never NULL; the percentiles are NULL on a range without consultations.
     sqlx::query_as!(
         FiguresRow,
         r#"SELECT
             (SELECT count(*) FROM intake.visits v WHERE v.team_id = $1 AND v.arrival_day BETWEEN $2 AND $3) AS "visits!",
             count(c.id) AS "consultations!",
-            count(c.id) FILTER (WHERE c.same_day) AS "same_day!",
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM c.started_at - v.arrived_at) / 60)::float8 AS median_wait_minutes,
-            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.started_at - v.arrived_at) / 60)::float8 AS p90_wait_minutes
-         FROM intake.consultations c JOIN intake.visits v ON v.id = c.visit_id
+            count(c.id) FILTER (WHERE c.same_day) AS "same_day!"
+         FROM intake.consultations c
          WHERE c.team_id = $1 AND c.start_day BETWEEN $2 AND $3"#,
         team.0,
         first,
@@ -141,10 +135,16 @@ pub struct ArrivalsRow {
     pub left_unseen: i64,
     /// Arrivals sent elsewhere or without need.
     pub sent_elsewhere: i64,
+    /// Median minutes waited by everyone who waited: until the consultation started, or
+    /// until they left or were sent on.
+    pub median_wait_minutes: Option<f64>,
+    /// 90th percentile of those minutes.
+    pub p90_wait_minutes: Option<f64>,
 }
 
 /// What became of the team's arrivals from `first` to `last`: needing a consultation is every
-/// arrival not ended as no need, priority provider or not locally responsible.
+/// arrival not ended as no need, priority provider or not locally responsible. Visits still
+/// waiting count in no wait figure yet.
 pub async fn arrivals(
     conn: &mut PgConnection,
     team: TeamId,
@@ -155,7 +155,8 @@ pub async fn arrivals(
         ArrivalsRow,
         r#"WITH arrivals AS (
                SELECT v.end_reason, c.same_day,
-                      coalesce(v.end_reason IN ('priority_provider', 'no_need', 'not_locally_responsible'), false) AS elsewhere
+                      coalesce(v.end_reason IN ('priority_provider', 'no_need', 'not_locally_responsible'), false) AS elsewhere,
+                      extract(epoch FROM coalesce(c.started_at, v.ended_at) - v.arrived_at) / 60 AS waited
                FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
                WHERE v.team_id = $1 AND v.arrival_day BETWEEN $2 AND $3
            )
@@ -163,7 +164,9 @@ pub async fn arrivals(
                   count(*) FILTER (WHERE NOT elsewhere AND same_day) AS "consulted_same_day!",
                   count(*) FILTER (WHERE NOT elsewhere AND NOT same_day) AS "consulted_later!",
                   count(*) FILTER (WHERE end_reason IN ('left', 'left_unseen')) AS "left_unseen!",
-                  count(*) FILTER (WHERE elsewhere) AS "sent_elsewhere!"
+                  count(*) FILTER (WHERE elsewhere) AS "sent_elsewhere!",
+                  (percentile_cont(0.5) WITHIN GROUP (ORDER BY waited))::float8 AS median_wait_minutes,
+                  (percentile_cont(0.9) WITHIN GROUP (ORDER BY waited))::float8 AS p90_wait_minutes
            FROM arrivals"#,
         team.0,
         first,
