@@ -88,7 +88,7 @@ impl Office {
     pub async fn queue(&self, token: &str) -> Vec<pb::QueueEntry> {
         self.client(token)
             .await
-            .list_waiting_queue(pb::ListWaitingQueueRequest {})
+            .list_waiting_queue(pb::ListWaitingQueueRequest::default())
             .await
             .expect("queue")
             .into_inner()
@@ -209,10 +209,20 @@ impl Office {
 
 /// Creates a team; its id.
 pub async fn create_team(client: &mut IntakeClient, name: &str) -> Uuid {
+    create_team_with_area(client, name, &[]).await
+}
+
+/// Creates a team serving the postal codes starting with `prefixes`; its id.
+pub async fn create_team_with_area(
+    client: &mut IntakeClient,
+    name: &str,
+    prefixes: &[&str],
+) -> Uuid {
     let team = client
         .create_team(pb::CreateTeamRequest {
             team: Some(pb::Team {
                 display_name: name.into(),
+                postal_code_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
                 ..Default::default()
             }),
             request_id: String::new(),
@@ -249,6 +259,7 @@ pub fn applicant(family: &str, given: &str, year: i32, month: i32, day: i32) -> 
         household: Some(pb::Household {
             single_parent: true,
             children_ages: vec![3],
+            ..Default::default()
         }),
         interpreter_language: String::new(),
         ..Default::default()

@@ -135,6 +135,10 @@ fn hint(
             "look at the candidates with `fallwerk applicant get <id>` and reuse one; \
              if none is this person, repeat with --allow-duplicate",
         ),
+        (_, Some("NOT_LOCALLY_RESPONSIBLE")) => Some(
+            "forward the application: `fallwerk access-check <visit-id> --decision \
+             not-locally-responsible --forwarded-to \"<authority>\"`",
+        ),
         (_, Some("LEGAL_BASIS_REQUIRED")) => {
             Some("set the case's legal basis first: `fallwerk case set-basis <case-id>`")
         }

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use clap::{ArgGroup, Args, Subcommand};
 use fallwerk_platform::wire::wire_date;
-use fallwerk_proto::{intake as pb, types};
+use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -31,8 +31,13 @@ pub enum IntakeCommand {
     /// Arrivals at the office.
     #[command(subcommand)]
     Visit(VisitCommand),
-    /// Today's waiting queue of your team, longest waiting first.
-    Queue,
+    /// Today's waiting queue of your team: emergencies, then interpreter needs, then longest
+    /// waiting first.
+    Queue {
+        /// The team whose queue to show (a central front desk names it).
+        #[arg(long)]
+        team: Option<Uuid>,
+    },
     /// Records the access check of a waiting visit (front_desk, advisor).
     AccessCheck(AccessCheckArgs),
     /// First consultations (advisor).
@@ -50,6 +55,9 @@ pub enum TeamCommand {
         /// Display name, unique.
         #[arg(value_name = "DISPLAY_NAME")]
         display_name: String,
+        /// The leading digits of postal codes the team serves (its service area); repeat.
+        #[arg(long = "serves", value_name = "POSTAL_CODE_PREFIX")]
+        serves: Vec<String>,
     },
     /// Lists all teams.
     List,
@@ -92,7 +100,7 @@ pub struct AdvisorAddArgs {
 #[derive(Debug, Subcommand)]
 pub enum ApplicantCommand {
     /// Registers a person seeking help; refuses a likely duplicate unless told otherwise.
-    Create(ApplicantCreateArgs),
+    Create(Box<ApplicantCreateArgs>),
     /// Shows one applicant.
     Get {
         /// Applicant id.
@@ -111,15 +119,34 @@ pub struct ApplicantCreateArgs {
     /// Family name as the person writes it.
     #[arg(long)]
     family: String,
-    /// Date of birth, YYYY-MM-DD.
-    #[arg(long, value_parser = parse::date)]
-    birth: NaiveDate,
-    /// The person raises children alone.
-    #[arg(long)]
-    single_parent: bool,
+    /// Date of birth: YYYY-MM-DD, or YYYY-MM or YYYY when the identity document leaves day or
+    /// month unknown.
+    #[arg(long, value_parser = parse::birth_date)]
+    birth: Date,
+    /// Does the person raise children alone? Alone, the flag means yes; left out: not asked.
+    #[arg(long, value_enum, value_name = "yes|no", num_args = 0..=1, default_missing_value = "yes")]
+    single_parent: Option<parse::Answer>,
+    /// Do children live in the household? Left out: not asked (or yes, with --child-age).
+    #[arg(long, value_enum, value_name = "yes|no", num_args = 0..=1, default_missing_value = "yes")]
+    children: Option<parse::Answer>,
     /// Age in years of a child in the household; repeat for each child.
     #[arg(long = "child-age", value_name = "YEARS")]
     child_ages: Vec<u32>,
+    /// Does a spouse or partner live in the household? Left out: not asked.
+    #[arg(long, value_enum, value_name = "yes|no", num_args = 0..=1, default_missing_value = "yes")]
+    partner: Option<parse::Answer>,
+    /// Another applicant living in the same household; repeat for each.
+    #[arg(long, value_name = "APPLICANT_ID")]
+    household_member: Vec<Uuid>,
+    /// Where the person lives and how to reach them.
+    #[command(flatten)]
+    contact: ContactArgs,
+    /// The identity was checked with a document of this kind (its number is never recorded).
+    #[arg(long, value_enum, value_name = "DOCUMENT")]
+    identity_checked: Option<parse::Document>,
+    /// Residence status, as far as entitlement needs it.
+    #[arg(long, value_enum, value_name = "STATUS")]
+    residence: Option<parse::Status>,
     /// Language the person needs an interpreter for (BCP 47, e.g. ar, uk).
     #[arg(long, value_name = "BCP47")]
     interpreter: Option<String>,
@@ -129,6 +156,64 @@ pub struct ApplicantCreateArgs {
     /// Idempotency key: repeating the command with the same id registers the person once.
     #[arg(long)]
     request_id: Option<Uuid>,
+}
+
+/// Address and contact of `fallwerk applicant create`; all left out: not recorded yet.
+#[derive(Debug, Args)]
+pub struct ContactArgs {
+    /// Street and house number of the home address.
+    #[arg(long, requires_all = ["postal_code", "city"])]
+    street: Option<String>,
+    /// Postal code (five digits) of the home address, or of the contact address with
+    /// --no-fixed-abode.
+    #[arg(long)]
+    postal_code: Option<String>,
+    /// City of the home address, or of the contact address.
+    #[arg(long)]
+    city: Option<String>,
+    /// The person has no fixed abode; --contact-street etc. say where post reaches them
+    /// (left out: at the office).
+    #[arg(long, conflicts_with = "street")]
+    no_fixed_abode: bool,
+    /// Street of the contact address of a person without fixed abode.
+    #[arg(long, requires_all = ["no_fixed_abode", "postal_code", "city"])]
+    contact_street: Option<String>,
+    /// Phone number.
+    #[arg(long)]
+    phone: Option<String>,
+    /// E-mail address.
+    #[arg(long)]
+    email: Option<String>,
+    /// How the person wants to be contacted.
+    #[arg(long, value_enum)]
+    contact_by: Option<parse::Channel>,
+}
+
+impl ContactArgs {
+    /// The contact to send, or `None` when nothing of it was given.
+    fn contact(self) -> Option<pb::Contact> {
+        let address = |street: String| pb::PostalAddress {
+            street,
+            postal_code: self.postal_code.clone().unwrap_or_default(),
+            city: self.city.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        let given = self.street.is_some()
+            || self.no_fixed_abode
+            || self.phone.is_some()
+            || self.email.is_some()
+            || self.contact_by.is_some();
+        given.then(|| pb::Contact {
+            address: self.street.clone().map(address),
+            no_fixed_abode: self.no_fixed_abode,
+            contact_address: self.contact_street.clone().map(address),
+            phone: self.phone.unwrap_or_default(),
+            email: self.email.unwrap_or_default(),
+            preferred_channel: self
+                .contact_by
+                .map_or(0, |c| pb::ContactChannel::from(c).into()),
+        })
+    }
 }
 
 /// `fallwerk applicant search`.
@@ -141,9 +226,9 @@ pub struct SearchArgs {
     /// Given name starts with this.
     #[arg(long)]
     given: Option<String>,
-    /// Date of birth, YYYY-MM-DD.
-    #[arg(long, value_parser = parse::date)]
-    birth: Option<NaiveDate>,
+    /// Date of birth: YYYY-MM-DD, or YYYY-MM / YYYY (matches every date it allows).
+    #[arg(long, value_parser = parse::birth_date)]
+    birth: Option<Date>,
     #[command(flatten)]
     page: PageArgs,
 }
@@ -219,6 +304,10 @@ pub struct AccessCheckArgs {
     /// There is an emergency need today; the note says what it is.
     #[arg(long, value_name = "NOTE")]
     emergency: Option<String>,
+    /// With --decision not-locally-responsible: the office or authority the application is
+    /// forwarded to.
+    #[arg(long, value_name = "AUTHORITY")]
+    forwarded_to: Option<String>,
 }
 
 /// `fallwerk consult ...`.
@@ -306,9 +395,11 @@ pub async fn run(
         IntakeCommand::Advisor(command) => advisor(command, client, out).await,
         IntakeCommand::Applicant(command) => applicant(command, client, out).await,
         IntakeCommand::Visit(command) => visit(command, client, out).await,
-        IntakeCommand::Queue => {
+        IntakeCommand::Queue { team } => {
             let answer = client
-                .list_waiting_queue(pb::ListWaitingQueueRequest {})
+                .list_waiting_queue(pb::ListWaitingQueueRequest {
+                    team_id: team.map(|t| t.to_string()).unwrap_or_default(),
+                })
                 .await?
                 .into_inner();
             out.show(
@@ -328,10 +419,14 @@ async fn team(
     out: &Output,
 ) -> Result<(), CliError> {
     match command {
-        TeamCommand::Create { display_name } => {
+        TeamCommand::Create {
+            display_name,
+            serves,
+        } => {
             let request = pb::CreateTeamRequest {
                 team: Some(pb::Team {
                     display_name,
+                    postal_code_prefixes: serves,
                     ..Default::default()
                 }),
                 request_id: String::new(),
@@ -408,11 +503,27 @@ async fn applicant(
                 applicant: Some(pb::Applicant {
                     given_name: args.given,
                     family_name: args.family,
-                    birth_date: Some(wire_date(args.birth)),
+                    birth_date: Some(args.birth),
                     household: Some(pb::Household {
-                        single_parent: args.single_parent,
+                        single_parent_answer: parse::answer(args.single_parent).into(),
+                        children_answer: parse::answer(args.children).into(),
+                        partner_answer: parse::answer(args.partner).into(),
                         children_ages: args.child_ages,
+                        member_applicant_ids: args
+                            .household_member
+                            .iter()
+                            .map(Uuid::to_string)
+                            .collect(),
+                        ..Default::default()
                     }),
+                    contact: args.contact.contact(),
+                    identity_check: args.identity_checked.map(|d| pb::IdentityCheck {
+                        document: pb::IdentityDocument::from(d).into(),
+                        ..Default::default()
+                    }),
+                    residence_status: args
+                        .residence
+                        .map_or(0, |r| pb::ResidenceStatus::from(r).into()),
                     interpreter_language: args.interpreter.unwrap_or_default(),
                     ..Default::default()
                 }),
@@ -433,7 +544,7 @@ async fn applicant(
             let request = pb::SearchApplicantsRequest {
                 family_name: args.family.unwrap_or_default(),
                 given_name: args.given.unwrap_or_default(),
-                birth_date: args.birth.map(wire_date),
+                birth_date: args.birth,
                 page_size: args.page.page_size.unwrap_or_default(),
                 page_token: args.page.page_token.unwrap_or_default(),
             };
@@ -523,6 +634,7 @@ async fn access_check(
             emergency_need: args.emergency.is_some(),
             emergency_note: args.emergency.unwrap_or_default(),
             decision: pb::AccessDecision::from(args.decision).into(),
+            forwarded_to: args.forwarded_to.unwrap_or_default(),
             ..Default::default()
         }),
         request_id: String::new(),

@@ -6,10 +6,10 @@
 
 pub mod caseplan;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use clap::ValueEnum;
 use fallwerk_platform::auth::Role;
-use fallwerk_proto::{intake as pb, types};
+use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use tonic::{
     metadata::AsciiMetadataValue,
     transport::{Certificate, Uri},
@@ -24,6 +24,45 @@ pub fn date(text: &str) -> Result<NaiveDate, String> {
         .ok()
         .filter(|_| shaped)
         .ok_or_else(|| format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 1985-03-14"))
+}
+
+/// A date of birth that may be partly unknown: `YYYY-MM-DD`, `YYYY-MM` or `YYYY` (the unknown
+/// parts travel as 0).
+pub fn birth_date(text: &str) -> Result<Date, String> {
+    let wrong = || {
+        format!(
+            "`{text}` is not a date of birth; write YYYY-MM-DD, or YYYY-MM or YYYY when the document leaves day or month unknown"
+        )
+    };
+    let parts: Vec<&str> = text.split('-').collect();
+    let number = |p: &str, len: usize| {
+        (p.len() == len && p.chars().all(|c| c.is_ascii_digit()))
+            .then(|| p.parse::<i32>().ok())
+            .flatten()
+    };
+    match parts.as_slice() {
+        [_, _, _] => date(text).map(|d| Date {
+            year: d.year(),
+            month: d.month() as i32,
+            day: d.day() as i32,
+        }),
+        [y, m] => match (number(y, 4), number(m, 2)) {
+            (Some(year), Some(month)) if (1..=12).contains(&month) => Ok(Date {
+                year,
+                month,
+                day: 0,
+            }),
+            _ => Err(wrong()),
+        },
+        [y] => number(y, 4)
+            .map(|year| Date {
+                year,
+                month: 0,
+                day: 0,
+            })
+            .ok_or_else(wrong),
+        _ => Err(wrong()),
+    }
 }
 
 /// A service's address: `http://` or `https://` with a host.
@@ -141,6 +180,8 @@ pub enum Decision {
     PriorityProvider,
     /// No need of assistance.
     NoNeed,
+    /// Another office is locally responsible: forward the application (`--forwarded-to`).
+    NotLocallyResponsible,
 }
 
 impl From<Decision> for pb::AccessDecision {
@@ -149,6 +190,113 @@ impl From<Decision> for pb::AccessDecision {
             Decision::Continue => pb::AccessDecision::Continue,
             Decision::PriorityProvider => pb::AccessDecision::PriorityProvider,
             Decision::NoNeed => pb::AccessDecision::NoNeed,
+            Decision::NotLocallyResponsible => pb::AccessDecision::NotLocallyResponsible,
+        }
+    }
+}
+
+/// An answer to a household question (`--single-parent`, `--children`, `--partner`); left
+/// out, the question counts as not asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Answer {
+    /// Yes.
+    Yes,
+    /// No.
+    No,
+}
+
+/// The wire answer of an optional `--flag yes|no`: unset is "not asked".
+pub fn answer(value: Option<Answer>) -> pb::HouseholdAnswer {
+    match value {
+        None => pb::HouseholdAnswer::Unspecified,
+        Some(Answer::Yes) => pb::HouseholdAnswer::Yes,
+        Some(Answer::No) => pb::HouseholdAnswer::No,
+    }
+}
+
+/// The kind of identity document seen (`--identity-checked`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Document {
+    /// Personalausweis.
+    IdCard,
+    /// Passport.
+    Passport,
+    /// Electronic residence permit (eAT).
+    ResidencePermit,
+    /// Ankunftsnachweis.
+    ArrivalCertificate,
+    /// Ausweisersatz.
+    IdSubstitute,
+    /// Another document.
+    Other,
+}
+
+impl From<Document> for pb::IdentityDocument {
+    fn from(value: Document) -> Self {
+        match value {
+            Document::IdCard => pb::IdentityDocument::IdCard,
+            Document::Passport => pb::IdentityDocument::Passport,
+            Document::ResidencePermit => pb::IdentityDocument::ResidencePermit,
+            Document::ArrivalCertificate => pb::IdentityDocument::ArrivalCertificate,
+            Document::IdSubstitute => pb::IdentityDocument::IdSubstitute,
+            Document::Other => pb::IdentityDocument::Other,
+        }
+    }
+}
+
+/// Residence status as far as entitlement needs it (`--residence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Status {
+    /// German citizen.
+    German,
+    /// EU, EEA or Swiss citizen.
+    EuFreedomOfMovement,
+    /// Niederlassungserlaubnis.
+    SettlementPermit,
+    /// Aufenthaltserlaubnis.
+    ResidencePermit,
+    /// Aufenthaltsgestattung.
+    AsylumProcedure,
+    /// Duldung.
+    Tolerated,
+    /// Another status.
+    Other,
+}
+
+impl From<Status> for pb::ResidenceStatus {
+    fn from(value: Status) -> Self {
+        match value {
+            Status::German => pb::ResidenceStatus::German,
+            Status::EuFreedomOfMovement => pb::ResidenceStatus::EuFreedomOfMovement,
+            Status::SettlementPermit => pb::ResidenceStatus::SettlementPermit,
+            Status::ResidencePermit => pb::ResidenceStatus::ResidencePermit,
+            Status::AsylumProcedure => pb::ResidenceStatus::AsylumProcedure,
+            Status::Tolerated => pb::ResidenceStatus::Tolerated,
+            Status::Other => pb::ResidenceStatus::Other,
+        }
+    }
+}
+
+/// How the person wants to be contacted (`--contact-by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Channel {
+    /// By letter.
+    Post,
+    /// By phone.
+    Phone,
+    /// By e-mail.
+    Email,
+    /// Only in person.
+    InPerson,
+}
+
+impl From<Channel> for pb::ContactChannel {
+    fn from(value: Channel) -> Self {
+        match value {
+            Channel::Post => pb::ContactChannel::Post,
+            Channel::Phone => pb::ContactChannel::Phone,
+            Channel::Email => pb::ContactChannel::Email,
+            Channel::InPerson => pb::ContactChannel::InPerson,
         }
     }
 }
@@ -394,6 +542,17 @@ pub(crate) mod tests {
     use fallwerk_proto::google::r#type::Date;
 
     #[test]
+    fn a_birth_date_may_leave_day_or_month_unknown() {
+        let d = |year, month, day| Date { year, month, day };
+        assert_eq!(birth_date("1985-03-14"), Ok(d(1985, 3, 14)));
+        assert_eq!(birth_date("1985-03"), Ok(d(1985, 3, 0)));
+        assert_eq!(birth_date("1985"), Ok(d(1985, 0, 0)));
+        for bad in ["85", "1985-13", "1985-3", "1985-03-32", "x"] {
+            assert!(birth_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_date_is_read_as_year_month_day() {
         let parsed = date("1985-03-14").map(wire_date);
         assert_eq!(
@@ -479,6 +638,18 @@ pub(crate) mod tests {
         assert_names_match::<Decision, pb::AccessDecision>(
             "ACCESS_DECISION_",
             pb::AccessDecision::as_str_name,
+        );
+        assert_names_match::<Document, pb::IdentityDocument>(
+            "IDENTITY_DOCUMENT_",
+            pb::IdentityDocument::as_str_name,
+        );
+        assert_names_match::<Status, pb::ResidenceStatus>(
+            "RESIDENCE_STATUS_",
+            pb::ResidenceStatus::as_str_name,
+        );
+        assert_names_match::<Channel, pb::ContactChannel>(
+            "CONTACT_CHANNEL_",
+            pb::ContactChannel::as_str_name,
         );
         assert_names_match::<Claim, pb::PriorityClaim>(
             "PRIORITY_CLAIM_",

@@ -59,6 +59,15 @@ pub fn text_list(
         .collect()
 }
 
+/// An optional id: empty is `None`, anything else must be a UUID.
+pub fn optional_id(value: &str) -> Result<Option<Uuid>, String> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        id(value).map(Some)
+    }
+}
+
 /// A required calendar date.
 pub fn date(value: Option<&Date>) -> Result<NaiveDate, String> {
     let d = value.ok_or("is required")?;
@@ -73,13 +82,88 @@ pub fn optional_date(value: Option<&Date>) -> Result<Option<NaiveDate>, String> 
     value.map(|d| date(Some(d))).transpose()
 }
 
-/// A date of birth: a real date, not after `today`, not before 1900.
-pub fn birth_date(value: Option<&Date>, today: NaiveDate) -> Result<NaiveDate, String> {
-    let d = date(value)?;
-    if d > today {
+crate::stored_enum!(
+    /// How much of a date of birth is known: identity documents may leave the day, or day and
+    /// month, unknown (`google.type.Date` with `day` or `month` and `day` 0).
+    DatePrecision {
+        /// The full date.
+        Day = "day",
+        /// Year and month; stored as the month's first day.
+        Month = "month",
+        /// The year only; stored as 1 January.
+        Year = "year",
+    }
+);
+
+/// A date of birth, perhaps partly unknown: the earliest date it can be, and what is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BirthDate {
+    /// The date, or the first day of the month or year when those are all that is known.
+    pub earliest: NaiveDate,
+    /// What is known.
+    pub precision: DatePrecision,
+}
+
+impl BirthDate {
+    /// A fully known date.
+    pub fn exact(date: NaiveDate) -> Self {
+        BirthDate {
+            earliest: date,
+            precision: DatePrecision::Day,
+        }
+    }
+
+    /// The wire form, with the unknown parts 0.
+    pub fn to_wire(self) -> Date {
+        let d = self.earliest;
+        match self.precision {
+            DatePrecision::Day => wire_date(d),
+            DatePrecision::Month => Date {
+                year: d.year(),
+                month: d.month() as i32,
+                day: 0,
+            },
+            DatePrecision::Year => Date {
+                year: d.year(),
+                month: 0,
+                day: 0,
+            },
+        }
+    }
+
+    /// Reads the wire form: a full date, or one with the day 0, or with month and day 0.
+    pub fn from_wire(value: Option<&Date>) -> Result<Self, String> {
+        let d = value.ok_or("is required")?;
+        let (precision, month, day) = match (d.month, d.day) {
+            (0, 0) => (DatePrecision::Year, 1, 1),
+            (0, _) => {
+                return Err(
+                    "a date with an unknown month must leave the day unknown (0) too".into(),
+                );
+            }
+            (m, 0) => (DatePrecision::Month, m, 1),
+            (m, d) => (DatePrecision::Day, m, d),
+        };
+        let (Ok(month), Ok(day)) = (u32::try_from(month), u32::try_from(day)) else {
+            return Err("is not a valid calendar date".into());
+        };
+        let earliest =
+            NaiveDate::from_ymd_opt(d.year, month, day).ok_or("is not a valid calendar date")?;
+        Ok(BirthDate {
+            earliest,
+            precision,
+        })
+    }
+}
+
+/// A date of birth, perhaps partly unknown ([`BirthDate::from_wire`]): not after `today`, not
+/// before 1900.
+pub fn birth_date(value: Option<&Date>, today: NaiveDate) -> Result<BirthDate, String> {
+    let d = BirthDate::from_wire(value)?;
+    if d.earliest > today {
         return Err("must not be in the future".into());
     }
-    if d.year() < 1900 {
+    if d.earliest.year() < 1900 {
         return Err("must not be before 1900".into());
     }
     Ok(d)
@@ -116,6 +200,22 @@ where
         .ok()
         .and_then(|p| D::try_from(p).ok())
         .ok_or_else(|| "is required and must be one of the enum's values".into())
+}
+
+/// An optional enum value: `*_UNSPECIFIED` (0) is `None`, any other must be known.
+pub fn optional_enum<P, D>(value: i32) -> Result<Option<D>, String>
+where
+    P: TryFrom<i32>,
+    D: TryFrom<P>,
+{
+    if value == 0 {
+        return Ok(None);
+    }
+    P::try_from(value)
+        .ok()
+        .and_then(|p| D::try_from(p).ok())
+        .map(Some)
+        .ok_or_else(|| "must be one of the enum's values".into())
 }
 
 /// An etag as issued by fallwerk (the object's version).
@@ -193,6 +293,23 @@ pub fn wire_date(d: NaiveDate) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_birth_date_may_leave_day_or_month_unknown() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let wire = |year, month, day| Date { year, month, day };
+        for d in [wire(1990, 5, 14), wire(1990, 5, 0), wire(1990, 0, 0)] {
+            let parsed = birth_date(Some(&d), today).unwrap();
+            assert_eq!(parsed.to_wire(), d);
+        }
+        let month = birth_date(Some(&wire(1990, 5, 0)), today).unwrap();
+        assert_eq!(month.precision, DatePrecision::Month);
+        assert_eq!(month.earliest, NaiveDate::from_ymd_opt(1990, 5, 1).unwrap());
+        assert!(birth_date(Some(&wire(1990, 0, 14)), today).is_err());
+        assert!(birth_date(Some(&wire(1990, 13, 0)), today).is_err());
+        assert!(birth_date(Some(&wire(2027, 0, 0)), today).is_err());
+        assert!(birth_date(Some(&wire(1899, 0, 0)), today).is_err());
+    }
 
     #[test]
     fn a_timestamp_survives_the_round_trip_to_the_nanosecond() {

@@ -149,7 +149,7 @@ fn new_case(e: pb::CaseOpened) -> Result<NewCase, ApplyError> {
 
 fn client_row(c: pb::ClientFacts) -> Result<ClientRow, ApplyError> {
     Ok(ClientRow {
-        birth_date: wire::date(c.birth_date.as_ref())
+        birth_date: wire::BirthDate::from_wire(c.birth_date.as_ref())
             .map_err(|e| ApplyError::Poison(format!("client.birth_date {e}")))?,
         display_name: c.display_name,
         interpreter_language: c.interpreter_language,

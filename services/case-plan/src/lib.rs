@@ -62,6 +62,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0005_open_vocabularies",
                 sql: include_str!("../migrations/0005_open_vocabularies.sql"),
             },
+            Migration {
+                id: "0006_partial_birth_dates",
+                sql: include_str!("../migrations/0006_partial_birth_dates.sql"),
+            },
         ],
     ),
     api: api::api,

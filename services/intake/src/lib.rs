@@ -52,6 +52,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0006_visit_kind",
                 sql: include_str!("../migrations/0006_visit_kind.sql"),
             },
+            Migration {
+                id: "0007_person",
+                sql: include_str!("../migrations/0007_person.sql"),
+            },
         ],
     ),
     api: api::api,

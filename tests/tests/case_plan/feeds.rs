@@ -147,3 +147,30 @@ async fn a_case_with_a_capacity_not_yet_determined_and_the_newer_barriers_arrive
         ]
     );
 }
+
+#[tokio::test]
+async fn a_birth_date_known_only_to_the_month_arrives_as_intake_recorded_it() {
+    let world = World::open().await;
+    let office = &world.office;
+    let mut person = fallwerk_tests::office::applicant("Teilweise", "Tarek", 1990, 5, 1);
+    let partial = fallwerk_proto::google::r#type::Date {
+        year: 1990,
+        month: 5,
+        day: 0,
+    };
+    person.birth_date = Some(partial);
+    let applicant = office
+        .client(&office.desk)
+        .await
+        .create_applicant(fallwerk_proto::intake::CreateApplicantRequest {
+            applicant: Some(person),
+            ..Default::default()
+        })
+        .await
+        .expect("applicant")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+    let case = world.returning_case(&applicant.id).await;
+    assert_eq!(case.client.and_then(|c| c.birth_date), Some(partial));
+}

@@ -281,3 +281,80 @@ async fn a_central_front_desk_registers_a_visit_into_the_named_teams_queue() {
         .expect_err("another team's queue");
     assert_eq!(status.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn a_central_front_desk_serves_every_teams_queue_and_visits() {
+    let office = Office::open().await;
+    let central = fallwerk_tests::token(
+        "desk-central",
+        &[fallwerk_platform::auth::Role::FrontDesk],
+        None,
+    );
+    let visit = office.visit(&office.desk).await;
+    let mut desk = office.client(&central).await;
+    let queue = |team: &str| pb::ListWaitingQueueRequest {
+        team_id: team.into(),
+    };
+
+    let listed = desk
+        .list_waiting_queue(queue(&office.team.to_string()))
+        .await
+        .expect("the named team's queue")
+        .into_inner()
+        .entries;
+    assert_eq!(
+        listed
+            .iter()
+            .filter_map(|e| e.visit.as_ref())
+            .map(|v| v.id.as_str())
+            .collect::<Vec<_>>(),
+        [visit.id.as_str()]
+    );
+    let checked = desk
+        .record_access_check(continue_check(&visit.id))
+        .await
+        .expect("a central desk checks any team's visit")
+        .into_inner()
+        .visit
+        .expect("visit");
+    assert_eq!(checked.state(), pb::VisitState::ReadyForConsultation);
+    desk.get_visit(pb::GetVisitRequest {
+        id: visit.id.clone(),
+    })
+    .await
+    .expect("reads it");
+    let history = desk
+        .list_visits(pb::ListVisitsRequest {
+            applicant_id: visit.applicant_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the person's visits at every team")
+        .into_inner()
+        .visits;
+    assert_eq!(history.len(), 1);
+    desk.end_visit(end(&visit.id, pb::VisitEndReason::Left, ""))
+        .await
+        .expect("ends it");
+
+    // A central desk names the team; a team's desk sees only its own.
+    let status = desk
+        .list_waiting_queue(queue(""))
+        .await
+        .expect_err("which team");
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = office
+        .client(&office.other_desk)
+        .await
+        .list_waiting_queue(queue(&office.team.to_string()))
+        .await
+        .expect_err("another team's queue");
+    assert_eq!(status.code(), Code::NotFound);
+    let status = office
+        .client(&office.other_desk)
+        .await
+        .get_visit(pb::GetVisitRequest { id: visit.id })
+        .await
+        .expect_err("another team's visit");
+    assert_eq!(status.code(), Code::NotFound);
+}

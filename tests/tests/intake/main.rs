@@ -5,6 +5,7 @@ mod applicants;
 mod endings;
 mod flow;
 mod operations;
+mod person;
 mod roster;
 mod same_day;
 mod validation;

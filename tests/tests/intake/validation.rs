@@ -12,7 +12,7 @@ async fn written(office: &Office) -> i64 {
               + (SELECT count(*) FROM intake.access_checks) + (SELECT count(*) FROM intake.consultations)
               + (SELECT count(*) FROM intake.case_openings) + (SELECT count(*) FROM intake.teams)
               + (SELECT count(*) FROM intake.advisors) + (SELECT count(*) FROM intake.outbox)
-              + (SELECT count(*) FROM intake.idempotency)",
+              + (SELECT count(*) FROM intake.idempotency) + (SELECT count(*) FROM intake.household_links)",
     )
     .fetch_one(&office.app.db.pool().await)
     .await
@@ -49,6 +49,7 @@ async fn create_applicant_names_every_bad_field() {
             household: Some(pb::Household {
                 single_parent: true,
                 children_ages: vec![4, 31],
+                ..Default::default()
             }),
             interpreter_language: "not a tag!".into(),
             ..Default::default()

@@ -14,6 +14,10 @@ pub fn team(team: &pb::Team) -> String {
     fields(&[
         ("id", team.id.clone()),
         ("name", team.display_name.clone()),
+        (
+            "serves",
+            dash_if_empty(&team.postal_code_prefixes.join(", ")),
+        ),
         ("created", time(team.create_time.as_ref())),
     ])
 }
@@ -83,7 +87,7 @@ pub fn advisors(advisors: &[pb::Advisor]) -> String {
 pub fn applicant(applicant: &pb::Applicant) -> String {
     let household = applicant.household.clone().unwrap_or_default();
     let children = if household.children_ages.is_empty() {
-        "none".to_owned()
+        answer(household.children_answer)
     } else {
         let ages: Vec<_> = household.children_ages.iter().map(u32::to_string).collect();
         format!("aged {}", ages.join(", "))
@@ -99,9 +103,32 @@ pub fn applicant(applicant: &pb::Applicant) -> String {
             full_name(&applicant.given_name, &applicant.family_name),
         ),
         ("born", date(applicant.birth_date.as_ref())),
-        ("single parent", yes_no(household.single_parent)),
+        ("single parent", answer(household.single_parent_answer)),
         ("children", children),
+        ("partner in household", answer(household.partner_answer)),
+        (
+            "household members",
+            dash_if_empty(&household.member_applicant_ids.join(", ")),
+        ),
         ("interpreter", interpreter),
+        ("lives at", residence(applicant.contact.as_ref())),
+        ("contact", contact(applicant.contact.as_ref())),
+        (
+            "locally responsible",
+            responsibility(
+                applicant.local_responsibility,
+                &applicant.responsible_team_id,
+            ),
+        ),
+        (
+            "identity checked",
+            identity(applicant.identity_check.as_ref()),
+        ),
+        (
+            "residence status",
+            named(applicant.residence_status, pb::ResidenceStatus::as_str_name)
+                .unwrap_or_else(|| "not asked".into()),
+        ),
         ("registered", time(applicant.create_time.as_ref())),
         ("changed", time(applicant.update_time.as_ref())),
     ])
@@ -178,15 +205,25 @@ pub fn visit(visit: &pb::Visit) -> String {
             ),
             ("claims", lines_or_none(&claims)),
             ("emergency", emergency),
-            (
-                "checked",
-                format!(
-                    "by {} at {}",
-                    check.checked_by,
-                    time(check.check_time.as_ref())
-                ),
-            ),
         ]);
+        if !check.forwarded_to.is_empty() {
+            rows.push((
+                "forwarded to",
+                format!(
+                    "{} (need known since {})",
+                    check.forwarded_to,
+                    date(check.need_known_date.as_ref())
+                ),
+            ));
+        }
+        rows.extend([(
+            "checked",
+            format!(
+                "by {} at {}",
+                check.checked_by,
+                time(check.check_time.as_ref())
+            ),
+        )]);
     }
     fields(&rows)
 }
@@ -419,10 +456,84 @@ fn time(timestamp: Option<&Timestamp>) -> String {
 }
 
 fn date(date: Option<&Date>) -> String {
-    date.map_or_else(
-        || "-".to_owned(),
-        |d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
+    date.map_or_else(|| "-".to_owned(), super::partial_date)
+}
+
+/// A household answer: yes, no, or not asked.
+fn answer(value: i32) -> String {
+    match pb::HouseholdAnswer::try_from(value) {
+        Ok(pb::HouseholdAnswer::Yes) => "yes",
+        Ok(pb::HouseholdAnswer::No) => "no",
+        _ => "not asked",
+    }
+    .to_owned()
+}
+
+fn address(a: &pb::PostalAddress) -> String {
+    let extra = if a.extra_line.is_empty() {
+        String::new()
+    } else {
+        format!("{}, ", a.extra_line)
+    };
+    format!("{extra}{}, {} {}", a.street, a.postal_code, a.city)
+}
+
+fn residence(contact: Option<&pb::Contact>) -> String {
+    match contact {
+        None => "not recorded".into(),
+        Some(c) if c.no_fixed_abode => match &c.contact_address {
+            Some(post) => format!("no fixed abode; post to {}", address(post)),
+            None => "no fixed abode; post held at the office".into(),
+        },
+        Some(c) => c.address.as_ref().map_or_else(|| "-".into(), address),
+    }
+}
+
+fn contact(contact: Option<&pb::Contact>) -> String {
+    let Some(c) = contact else {
+        return "-".into();
+    };
+    let by = named(c.preferred_channel, pb::ContactChannel::as_str_name)
+        .unwrap_or_else(|| "post".into());
+    let mut parts = vec![format!("prefers {by}")];
+    if !c.phone.is_empty() {
+        parts.push(format!("phone {}", c.phone));
+    }
+    if !c.email.is_empty() {
+        parts.push(format!("e-mail {}", c.email));
+    }
+    parts.join("; ")
+}
+
+fn responsibility(value: i32, team: &str) -> String {
+    match pb::LocalResponsibility::try_from(value) {
+        Ok(pb::LocalResponsibility::Responsible) if team.is_empty() => "yes".into(),
+        Ok(pb::LocalResponsibility::Responsible) => format!("yes (team {team})"),
+        Ok(pb::LocalResponsibility::NotResponsible) => {
+            "no: another office; forward the application".into()
+        }
+        _ => "not decided".into(),
+    }
+}
+
+fn identity(check: Option<&pb::IdentityCheck>) -> String {
+    check.map_or_else(
+        || "no".into(),
+        |c| {
+            let document =
+                named(c.document, pb::IdentityDocument::as_str_name).unwrap_or_else(|| "?".into());
+            format!(
+                "{document}, by {} at {}",
+                c.checked_by,
+                time(c.check_time.as_ref())
+            )
+        },
     )
+}
+
+/// An optional enum value for a person; `None` when unspecified.
+fn named<E: TryFrom<i32> + Default>(value: i32, name: fn(&E) -> &'static str) -> Option<String> {
+    (value != 0).then(|| short_name(value, name))
 }
 
 fn yes_no(value: bool) -> String {

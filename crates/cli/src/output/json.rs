@@ -21,6 +21,7 @@ pub fn team(team: &pb::Team) -> Value {
     json!({
         "id": team.id,
         "display_name": team.display_name,
+        "postal_code_prefixes": team.postal_code_prefixes,
         "create_time": timestamp(team.create_time.as_ref()),
     })
 }
@@ -49,12 +50,41 @@ pub fn applicant(applicant: &pb::Applicant) -> Value {
         "birth_date": date(applicant.birth_date.as_ref()),
         "household": applicant.household.as_ref().map(|h| json!({
             "single_parent": h.single_parent,
+            "single_parent_answer": enum_value(h.single_parent_answer, pb::HouseholdAnswer::as_str_name),
+            "children_answer": enum_value(h.children_answer, pb::HouseholdAnswer::as_str_name),
             "children_ages": h.children_ages,
+            "partner_answer": enum_value(h.partner_answer, pb::HouseholdAnswer::as_str_name),
+            "member_applicant_ids": h.member_applicant_ids,
         })),
         "interpreter_language": applicant.interpreter_language,
+        "contact": applicant.contact.as_ref().map(|c| json!({
+            "address": c.address.as_ref().map(address),
+            "no_fixed_abode": c.no_fixed_abode,
+            "contact_address": c.contact_address.as_ref().map(address),
+            "phone": c.phone,
+            "email": c.email,
+            "preferred_channel": enum_value(c.preferred_channel, pb::ContactChannel::as_str_name),
+        })),
+        "identity_check": applicant.identity_check.as_ref().map(|i| json!({
+            "document": enum_value(i.document, pb::IdentityDocument::as_str_name),
+            "checked_by": i.checked_by,
+            "check_time": timestamp(i.check_time.as_ref()),
+        })),
+        "residence_status": enum_value(applicant.residence_status, pb::ResidenceStatus::as_str_name),
+        "local_responsibility": enum_value(applicant.local_responsibility, pb::LocalResponsibility::as_str_name),
+        "responsible_team_id": applicant.responsible_team_id,
         "etag": applicant.etag,
         "create_time": timestamp(applicant.create_time.as_ref()),
         "update_time": timestamp(applicant.update_time.as_ref()),
+    })
+}
+
+fn address(a: &pb::PostalAddress) -> Value {
+    json!({
+        "street": a.street,
+        "extra_line": a.extra_line,
+        "postal_code": a.postal_code,
+        "city": a.city,
     })
 }
 
@@ -95,6 +125,8 @@ fn access_check(check: &pb::AccessCheck) -> Value {
         "decision": enum_value(check.decision, pb::AccessDecision::as_str_name),
         "checked_by": check.checked_by,
         "check_time": timestamp(check.check_time.as_ref()),
+        "forwarded_to": check.forwarded_to,
+        "need_known_date": date(check.need_known_date.as_ref()),
     })
 }
 
@@ -190,9 +222,7 @@ fn timestamp(timestamp: Option<&Timestamp>) -> Value {
 
 /// `YYYY-MM-DD`, `null` when unset.
 fn date(date: Option<&Date>) -> Value {
-    date.map_or(Value::Null, |d| {
-        Value::from(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
-    })
+    date.map_or(Value::Null, |d| Value::from(super::partial_date(d)))
 }
 
 /// The proto name, or the bare number when this build does not know it.

@@ -54,6 +54,15 @@ impl Output {
     }
 }
 
+/// A date as `YYYY-MM-DD`, or `YYYY-MM` / `YYYY` when day or month are unknown (0).
+fn partial_date(d: &fallwerk_proto::google::r#type::Date) -> String {
+    match (d.month, d.day) {
+        (0, _) => format!("{:04}", d.year),
+        (m, 0) => format!("{:04}-{m:02}", d.year),
+        (m, day) => format!("{:04}-{m:02}-{day:02}", d.year),
+    }
+}
+
 /// The proto name of an enum value (`VISIT_STATE_WAITING`); `None` for a number this build
 /// does not know (a newer service).
 fn proto_name<E: TryFrom<i32>>(value: i32, name: fn(&E) -> &'static str) -> Option<&'static str> {

@@ -119,6 +119,12 @@ impl Principal {
         self.team_id == Some(team)
     }
 
+    /// A central front desk: the front-desk role without a team in the token. It serves the
+    /// front desk work (visits, queues) of every team, naming the team where it must.
+    pub fn is_central_desk(&self) -> bool {
+        self.team_id.is_none() && self.has(Role::FrontDesk)
+    }
+
     /// The roles as token strings, for the audit log.
     pub fn role_names(&self) -> Vec<String> {
         self.roles.iter().map(|r| r.as_str().to_owned()).collect()
@@ -151,6 +157,21 @@ impl Caller {
             .get::<Caller>()
             .cloned()
             .ok_or_else(|| ApiError::Unauthenticated("no authenticated caller".into()))
+    }
+
+    /// Like [`Self::same_team`], but a central front desk serves every team: for front-desk
+    /// objects (visits, queues).
+    pub fn desk_of(
+        &self,
+        team: impl Into<Uuid>,
+        resource: &'static str,
+        id: impl ToString,
+    ) -> Result<(), ApiError> {
+        if self.is_central_desk() {
+            Ok(())
+        } else {
+            self.same_team(team, resource, id)
+        }
     }
 
     /// Another team's object answers NOT_FOUND: its existence is none of the caller's

@@ -520,7 +520,7 @@ impl From<CaseRow> for pb::Case {
             state: pb::CaseState::from(c.state).into(),
             client: Some(pb::Client {
                 display_name: c.client.display_name,
-                birth_date: Some(wire_date(c.client.birth_date)),
+                birth_date: Some(c.client.birth_date.to_wire()),
                 interpreter_language: c.client.interpreter_language,
                 single_parent: c.client.single_parent,
                 youngest_child_age: c

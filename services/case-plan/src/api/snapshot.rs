@@ -1,12 +1,7 @@
 //! The case snapshot other services take under the client's consent (partner, for a
 //! referral): exactly the categories asked for, audited.
 
-use fallwerk_platform::{
-    ApiError, Violations,
-    auth::Caller,
-    vocabulary::barrier_numbers,
-    wire::{self, wire_date},
-};
+use fallwerk_platform::{ApiError, Violations, auth::Caller, vocabulary::barrier_numbers, wire};
 use fallwerk_proto::{caseplan as pb, types};
 
 use super::CasePlan;
@@ -59,7 +54,7 @@ impl CasePlan {
         };
         if wants(types::DataCategory::Identity) {
             answer.display_name = case.client.display_name.clone();
-            answer.birth_date = Some(wire_date(case.client.birth_date));
+            answer.birth_date = Some(case.client.birth_date.to_wire());
         }
         if wants(types::DataCategory::Household) {
             answer.single_parent = case.client.single_parent;

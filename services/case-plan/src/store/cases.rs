@@ -1,6 +1,7 @@
 //! Cases: written from intake's CaseOpened events, read by the case's team, closed here.
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use fallwerk_platform::wire::{BirthDate, DatePrecision};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -68,8 +69,8 @@ impl CaseRow {
 pub struct ClientRow {
     /// "given family".
     pub display_name: String,
-    /// Date of birth.
-    pub birth_date: NaiveDate,
+    /// Date of birth, perhaps partly unknown.
+    pub birth_date: BirthDate,
     /// BCP 47 tag, empty for none.
     pub interpreter_language: String,
     /// Raises children alone.
@@ -162,9 +163,9 @@ pub async fn insert(conn: &mut PgConnection, case: &NewCase) -> Result<bool, sql
              client_single_parent, client_youngest_child_age,
              consultation_id, consulting_advisor_id, consultation_started_at, arrived_at, same_day,
              first_steps, self_help_options, office_offers, capacity_to_work, activation_track,
-             barriers, updated_at)
+             barriers, updated_at, client_birth_date_precision)
          VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19, $20, $21, $5)
+                 $17, $18, $19, $20, $21, $5, $22)
          ON CONFLICT (id) DO NOTHING",
         Uuid::from(case.id),
         Uuid::from(case.applicant_id),
@@ -172,7 +173,7 @@ pub async fn insert(conn: &mut PgConnection, case: &NewCase) -> Result<bool, sql
         Uuid::from(case.responsible_advisor_id),
         case.opened_at,
         c.display_name,
-        c.birth_date,
+        c.birth_date.earliest,
         c.interpreter_language,
         c.single_parent,
         c.youngest_child_age,
@@ -187,6 +188,7 @@ pub async fn insert(conn: &mut PgConnection, case: &NewCase) -> Result<bool, sql
         f.capacity_to_work.as_str(),
         f.activation_track.as_str(),
         &barriers,
+        c.birth_date.precision.as_str(),
     )
     .execute(conn)
     .await?;
@@ -203,15 +205,17 @@ pub async fn update_client(
     sqlx::query!(
         "UPDATE caseplan.cases SET client_display_name = $2, client_birth_date = $3,
              client_interpreter_language = $4, client_single_parent = $5,
-             client_youngest_child_age = $6, version = version + 1, updated_at = $7
+             client_youngest_child_age = $6, version = version + 1, updated_at = $7,
+             client_birth_date_precision = $8
          WHERE applicant_id = $1",
         Uuid::from(applicant),
         client.display_name,
-        client.birth_date,
+        client.birth_date.earliest,
         client.interpreter_language,
         client.single_parent,
         client.youngest_child_age,
         at,
+        client.birth_date.precision.as_str(),
     )
     .execute(conn)
     .await?;
@@ -228,6 +232,7 @@ struct Columns {
     opened_at: DateTime<Utc>,
     client_display_name: String,
     client_birth_date: NaiveDate,
+    client_birth_date_precision: DatePrecision,
     client_interpreter_language: String,
     client_single_parent: bool,
     client_youngest_child_age: Option<i32>,
@@ -301,7 +306,10 @@ impl TryFrom<Columns> for CaseRow {
             opened_at: c.opened_at,
             client: ClientRow {
                 display_name: c.client_display_name,
-                birth_date: c.client_birth_date,
+                birth_date: BirthDate {
+                    earliest: c.client_birth_date,
+                    precision: c.client_birth_date_precision,
+                },
                 interpreter_language: c.client_interpreter_language,
                 single_parent: c.client_single_parent,
                 youngest_child_age: c.client_youngest_child_age,
@@ -337,7 +345,9 @@ pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>,
     let columns = sqlx::query_as!(
         Columns,
         r#"SELECT id, applicant_id, team_id, responsible_advisor_id, state AS "state: _",
-               opened_at, client_display_name, client_birth_date, client_interpreter_language,
+               opened_at, client_display_name, client_birth_date,
+               client_birth_date_precision AS "client_birth_date_precision: DatePrecision",
+               client_interpreter_language,
                client_single_parent, client_youngest_child_age, consultation_id,
                consulting_advisor_id, consultation_started_at, arrived_at, same_day, first_steps,
                self_help_options, office_offers, capacity_to_work AS "capacity_to_work: _",
@@ -360,7 +370,9 @@ pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>
     let columns = sqlx::query_as!(
         Columns,
         r#"SELECT id, applicant_id, team_id, responsible_advisor_id, state AS "state: _",
-               opened_at, client_display_name, client_birth_date, client_interpreter_language,
+               opened_at, client_display_name, client_birth_date,
+               client_birth_date_precision AS "client_birth_date_precision: DatePrecision",
+               client_interpreter_language,
                client_single_parent, client_youngest_child_age, consultation_id,
                consulting_advisor_id, consultation_started_at, arrived_at, same_day, first_steps,
                self_help_options, office_offers, capacity_to_work AS "capacity_to_work: _",
@@ -394,7 +406,9 @@ pub async fn list(
     let rows = sqlx::query_as!(
         Columns,
         r#"SELECT id, applicant_id, team_id, responsible_advisor_id, state AS "state: _",
-               opened_at, client_display_name, client_birth_date, client_interpreter_language,
+               opened_at, client_display_name, client_birth_date,
+               client_birth_date_precision AS "client_birth_date_precision: DatePrecision",
+               client_interpreter_language,
                client_single_parent, client_youngest_child_age, consultation_id,
                consulting_advisor_id, consultation_started_at, arrived_at, same_day, first_steps,
                self_help_options, office_offers, capacity_to_work AS "capacity_to_work: _",

@@ -96,7 +96,7 @@ wire_enum!(
 wire_enum!(
     domain::AccessDecision,
     pb::AccessDecision,
-    [Continue, PriorityProvider, NoNeed]
+    [Continue, PriorityProvider, NoNeed, NotLocallyResponsible]
 );
 wire_enum!(
     domain::PriorityClaim,
@@ -147,4 +147,34 @@ wire_enum!(
     domain::VisitKind,
     pb::VisitKind,
     [WalkIn, Appointment, FollowUp]
+);
+wire_enum!(
+    domain::ContactChannel,
+    pb::ContactChannel,
+    [Post, Phone, Email, InPerson]
+);
+wire_enum!(
+    domain::IdentityDocument,
+    pb::IdentityDocument,
+    [
+        IdCard,
+        Passport,
+        ResidencePermit,
+        ArrivalCertificate,
+        IdSubstitute,
+        Other
+    ]
+);
+wire_enum!(
+    domain::ResidenceStatus,
+    pb::ResidenceStatus,
+    [
+        German,
+        EuFreedomOfMovement,
+        SettlementPermit,
+        ResidencePermit,
+        AsylumProcedure,
+        Tolerated,
+        Other
+    ]
 );

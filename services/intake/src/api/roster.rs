@@ -24,18 +24,20 @@ impl Intake {
     ) -> Result<pb::CreateTeamResponse, ApiError> {
         let mut v = Violations::new();
         let key = request_key(&mut v, caller, &request.request_id, &request);
-        let name = wire::required(&mut v, "team", request.team.as_ref()).and_then(|t| {
+        let team = wire::required(&mut v, "team", request.team.as_ref());
+        let name = team.and_then(|t| {
             v.check(
                 "team.display_name",
                 wire::required_text(&t.display_name, 200),
             )
         });
-        let name = v.finish(name)?;
+        let area = team.and_then(|t| service_area(&mut v, &t.postal_code_prefixes));
+        let (name, area) = v.finish(name.zip(area))?;
         self.changes
             .create(key, async |change| {
                 let now = self.clock.now();
                 let id = TeamId::generate();
-                let team: pb::Team = roster::insert_team(change.conn(), id, &name, now)
+                let team: pb::Team = roster::insert_team(change.conn(), id, &name, &area, now)
                     .await?
                     .ok_or_else(|| {
                         ApiError::precondition(
@@ -247,6 +249,7 @@ impl From<TeamRow> for pb::Team {
             id: row.id.to_string(),
             display_name: row.display_name,
             create_time: Some(timestamp(row.created_at)),
+            postal_code_prefixes: row.postal_code_prefixes,
         }
     }
 }
@@ -278,4 +281,31 @@ fn advisor_changed(advisor: &pb::Advisor) -> pb::AdvisorChanged {
         capacity: advisor.capacity,
         active: advisor.active,
     }
+}
+
+/// A team's service area: postal-code prefixes of 1 to 5 digits, each once.
+fn service_area(v: &mut Violations, prefixes: &[String]) -> Option<Vec<String>> {
+    const FIELD: &str = "team.postal_code_prefixes";
+    if prefixes.len() > 200 {
+        v.add(FIELD, "must list at most 200 prefixes");
+        return None;
+    }
+    let mut area: Vec<String> = Vec::with_capacity(prefixes.len());
+    let mut ok = true;
+    for (i, p) in prefixes.iter().enumerate() {
+        let p = p.trim();
+        if !(1..=5).contains(&p.len()) || !p.chars().all(|c| c.is_ascii_digit()) {
+            v.add(
+                format!("{FIELD}[{i}]"),
+                "must be 1 to 5 digits of a postal code",
+            );
+            ok = false;
+        } else if area.iter().any(|a| a == p) {
+            v.add(format!("{FIELD}[{i}]"), "is listed twice");
+            ok = false;
+        } else {
+            area.push(p.to_owned());
+        }
+    }
+    ok.then_some(area)
 }

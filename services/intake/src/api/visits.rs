@@ -1,12 +1,13 @@
 //! Visits: registration at the desk, the day's queue, a person's history, the access check.
 
+use chrono::NaiveDate;
 use fallwerk_platform::{
     ApiError, Violations,
     auth::Caller,
     clock::office_day,
     idempotency::request_key,
     page::PageRequest,
-    wire::{self, enum_value, timestamp},
+    wire::{self, enum_value, timestamp, wire_date},
 };
 use fallwerk_proto::intake as pb;
 
@@ -40,12 +41,9 @@ impl Intake {
         } else {
             v.check("kind", enum_value::<pb::VisitKind, _>(request.kind))
         };
-        let named = if request.team_id.is_empty() {
-            Some(None)
-        } else {
-            v.check("team_id", wire::id(&request.team_id))
-                .map(|t| Some(TeamId(t)))
-        };
+        let named = v
+            .check("team_id", wire::optional_id(&request.team_id))
+            .map(|t| t.map(TeamId));
         let parsed = (|| Some((applicant?, concern?, kind?, named?)))();
         let (applicant, concern, kind, named) = v.finish(parsed)?;
         let team = desk_team(caller, named)?;
@@ -115,7 +113,7 @@ impl Intake {
         let row = visits::get(read.conn(), id)
             .await?
             .ok_or_else(|| ApiError::not_found("visit", id))?;
-        caller.same_team(row.team_id, "visit", id)?;
+        caller.desk_of(row.team_id, "visit", id)?;
         let mut checks = visits::access_checks(read.conn(), &[id]).await?;
         read.audit(caller, "visit", &[id.0]).await?;
         Ok(pb::GetVisitResponse {
@@ -128,9 +126,12 @@ impl Intake {
     pub(super) async fn list_waiting_queue(
         &self,
         caller: &Caller,
-        _request: pb::ListWaitingQueueRequest,
+        request: pb::ListWaitingQueueRequest,
     ) -> Result<pb::ListWaitingQueueResponse, ApiError> {
-        let team = TeamId(caller.team()?);
+        let mut v = Violations::new();
+        let named = v.check("team_id", wire::optional_id(&request.team_id));
+        let named = v.finish(named)?;
+        let team = desk_team(caller, named.map(TeamId))?;
         let now = self.clock.now();
         let mut read = self.changes.read().await?;
         let rows = visits::waiting_queue(read.conn(), team, office_day(now)).await?;
@@ -191,7 +192,7 @@ impl Intake {
                 let visit = visits::lock(change.conn(), visit_id)
                     .await?
                     .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
-                caller.same_team(visit.team_id, "visit", visit_id)?;
+                caller.desk_of(visit.team_id, "visit", visit_id)?;
                 let next = visit.state.end()?;
                 let now = self.clock.now();
                 let note = (!note.is_empty()).then_some(note.as_str());
@@ -225,12 +226,16 @@ impl Intake {
         caller: &Caller,
         request: pb::ListVisitsRequest,
     ) -> Result<pb::ListVisitsResponse, ApiError> {
-        let team = TeamId(caller.team()?);
+        // A team's staff see the visits at their team; a central desk those at every team.
+        let team = match caller.is_central_desk() {
+            true => None,
+            false => Some(TeamId(caller.team()?)),
+        };
         let mut v = Violations::new();
         let applicant = v
             .check("applicant_id", wire::id(&request.applicant_id))
             .map(ApplicantId);
-        let team_filter = team.to_string();
+        let team_filter = team.map(|t| t.to_string()).unwrap_or_default();
         let filters = [caller.method, request.applicant_id.as_str(), &team_filter];
         let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
         let (applicant, page) = v.finish(applicant.zip(page))?;
@@ -276,8 +281,14 @@ impl Intake {
                 let visit = visits::lock(change.conn(), visit_id)
                     .await?
                     .ok_or_else(|| ApiError::not_found("visit", visit_id))?;
-                caller.same_team(visit.team_id, "visit", visit_id)?;
+                caller.desk_of(visit.team_id, "visit", visit_id)?;
                 let next = visit.state.after_access_check(check.decision)?;
+                let person = applicants::get(change.conn(), visit.applicant_id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("applicant", visit.applicant_id))?;
+                let (responsibility, _) =
+                    applicants::responsibility(change.conn(), &person).await?;
+                check.fits(responsibility)?;
                 let now = self.clock.now();
                 let record = AccessCheckRecord {
                     check,
@@ -288,7 +299,9 @@ impl Intake {
                 let ended = VisitEndReason::of_decision(record.check.decision);
                 match ended {
                     Some(reason) => {
-                        visits::end(change.conn(), visit_id, reason, None, now, &caller.subject)
+                        let forwarded = &record.check.forwarded_to;
+                        let note = (!forwarded.is_empty()).then_some(forwarded.as_str());
+                        visits::end(change.conn(), visit_id, reason, note, now, &caller.subject)
                             .await?
                     }
                     None => visits::set_state(change.conn(), visit_id, next).await?,
@@ -306,6 +319,8 @@ impl Intake {
                     state: next,
                     end_reason: ended,
                     ended_at: ended.map(|_| now),
+                    end_note: (!record.check.forwarded_to.is_empty())
+                        .then(|| record.check.forwarded_to.clone()),
                     ..visit
                 };
                 Ok(pb::RecordAccessCheckResponse {
@@ -346,6 +361,10 @@ fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<AccessChe
         "access_check.decision",
         enum_value::<pb::AccessDecision, AccessDecision>(check.decision),
     );
+    let forwarded_to = v.check(
+        "access_check.forwarded_to",
+        wire::optional_text(&check.forwarded_to, 200),
+    );
     // The rules are checked even when a field is bad, so every broken one is named at once;
     // a bad field stands in with a value that breaks no rule by itself.
     let check = AccessCheck {
@@ -353,6 +372,7 @@ fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<AccessChe
         emergency_need: check.emergency_need,
         emergency_note: emergency_note.clone().unwrap_or_else(|| "(bad)".into()),
         decision: decision.unwrap_or(AccessDecision::Continue),
+        forwarded_to: forwarded_to.clone().unwrap_or_default(),
     };
     for rule in check.broken_rules() {
         match rule {
@@ -368,10 +388,19 @@ fn access_check(v: &mut Violations, check: &pb::AccessCheck) -> Option<AccessChe
                 "access_check.decision",
                 "sending to a priority provider needs a claim found RECEIVED or TO_BE_APPLIED",
             ),
+            AccessCheckRule::ForwardedNowhere => v.add(
+                "access_check.forwarded_to",
+                "is required when the decision is NOT_LOCALLY_RESPONSIBLE",
+            ),
+            AccessCheckRule::ForwardedWithoutDecision => v.add(
+                "access_check.forwarded_to",
+                "is only for the decision NOT_LOCALLY_RESPONSIBLE",
+            ),
         }
     }
     emergency_note?;
     decision?;
+    forwarded_to?;
     v.is_empty().then_some(check)
 }
 
@@ -384,7 +413,7 @@ fn visit_message(row: VisitRow, check: Option<AccessCheckRecord>) -> pb::Visit {
         arrive_time: Some(timestamp(row.arrived_at)),
         concern: row.concern,
         state: pb::VisitState::from(row.state).into(),
-        access_check: check.map(access_check_message),
+        access_check: check.map(|c| access_check_message(c, office_day(row.arrived_at))),
         consultation_id: row
             .consultation_id
             .map(|c| c.to_string())
@@ -407,15 +436,14 @@ fn desk_team(caller: &Caller, named: Option<TeamId>) -> Result<TeamId, ApiError>
         (Some(own), None) => Ok(TeamId(own)),
         (Some(own), Some(team)) if team.0 == own => Ok(team),
         (Some(_), Some(team)) => Err(ApiError::not_found("team", team)),
-        (None, Some(team)) if caller.has(fallwerk_platform::auth::Role::FrontDesk) => Ok(team),
+        (None, Some(team)) if caller.is_central_desk() => Ok(team),
         (None, _) => Err(ApiError::PermissionDenied(
-            "a token without a team registers visits only as a central front desk, naming the team"
-                .into(),
+            "a token without a team works only as a central front desk, naming the team".into(),
         )),
     }
 }
 
-fn access_check_message(record: AccessCheckRecord) -> pb::AccessCheck {
+fn access_check_message(record: AccessCheckRecord, arrival_day: NaiveDate) -> pb::AccessCheck {
     let check = record.check;
     pb::AccessCheck {
         claims: check
@@ -432,6 +460,8 @@ fn access_check_message(record: AccessCheckRecord) -> pb::AccessCheck {
         decision: pb::AccessDecision::from(check.decision).into(),
         checked_by: record.checked_by,
         check_time: Some(timestamp(record.checked_at)),
+        forwarded_to: check.forwarded_to,
+        need_known_date: Some(wire_date(arrival_day)),
     }
 }
 

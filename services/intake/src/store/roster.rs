@@ -12,6 +12,8 @@ pub struct TeamRow {
     pub id: TeamId,
     /// Name.
     pub display_name: String,
+    /// Leading digits of the postal codes of the team's service area.
+    pub postal_code_prefixes: Vec<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -21,15 +23,18 @@ pub async fn insert_team(
     conn: &mut PgConnection,
     id: TeamId,
     name: &str,
+    postal_code_prefixes: &[String],
     now: DateTime<Utc>,
 ) -> Result<Option<TeamRow>, sqlx::Error> {
     sqlx::query_as!(
         TeamRow,
-        r#"INSERT INTO intake.teams (id, display_name, created_at) VALUES ($1, $2, $3)
+        r#"INSERT INTO intake.teams (id, display_name, postal_code_prefixes, created_at)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT (display_name) DO NOTHING
-         RETURNING id AS "id: TeamId", display_name, created_at"#,
+         RETURNING id AS "id: TeamId", display_name, postal_code_prefixes, created_at"#,
         id.0,
         name,
+        postal_code_prefixes,
         now,
     )
     .fetch_optional(conn)
@@ -40,7 +45,8 @@ pub async fn insert_team(
 pub async fn teams(conn: &mut PgConnection) -> Result<Vec<TeamRow>, sqlx::Error> {
     sqlx::query_as!(
         TeamRow,
-        r#"SELECT id AS "id: TeamId", display_name, created_at FROM intake.teams ORDER BY display_name"#
+        r#"SELECT id AS "id: TeamId", display_name, postal_code_prefixes, created_at
+         FROM intake.teams ORDER BY display_name"#
     )
     .fetch_all(conn)
     .await

@@ -244,7 +244,7 @@ pub async fn waiting_queue(
 pub async fn of_applicant(
     conn: &mut PgConnection,
     applicant: ApplicantId,
-    team: TeamId,
+    team: Option<TeamId>,
     before: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<VisitRow>, sqlx::Error> {
@@ -255,12 +255,12 @@ pub async fn of_applicant(
              c.id AS "consultation_id?", v.end_reason AS "end_reason: VisitEndReason", v.ended_at,
              v.end_note, v.kind AS "kind: VisitKind"
          FROM intake.visits v LEFT JOIN intake.consultations c ON c.visit_id = v.id
-         WHERE v.applicant_id = $1 AND v.team_id = $2
+         WHERE v.applicant_id = $1 AND ($2::uuid IS NULL OR v.team_id = $2)
            AND ($3::uuid IS NULL OR (v.arrived_at, v.id) < (SELECT arrived_at, id FROM intake.visits WHERE id = $3))
          ORDER BY v.arrived_at DESC, v.id DESC
          LIMIT $4"#,
         applicant.0,
-        team.0,
+        team.map(|t| t.0),
         before,
         limit,
     )
@@ -287,14 +287,16 @@ pub async fn insert_access_check(
 ) -> Result<(), sqlx::Error> {
     let check = &record.check;
     sqlx::query!(
-        "INSERT INTO intake.access_checks (visit_id, emergency_need, emergency_note, decision, checked_by, checked_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO intake.access_checks (visit_id, emergency_need, emergency_note, decision, checked_by,
+             checked_at, forwarded_to)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         visit.0,
         check.emergency_need,
         check.emergency_note,
         check.decision.as_str(),
         record.checked_by,
         record.checked_at,
+        check.forwarded_to,
     )
     .execute(&mut *conn)
     .await?;
@@ -322,7 +324,7 @@ pub async fn access_checks(
     let ids: Vec<Uuid> = visits.iter().map(|v| v.0).collect();
     let checks = sqlx::query!(
         r#"SELECT visit_id AS "visit_id: VisitId", emergency_need, emergency_note,
-             decision AS "decision: AccessDecision", checked_by, checked_at
+             decision AS "decision: AccessDecision", checked_by, checked_at, forwarded_to
          FROM intake.access_checks WHERE visit_id = ANY($1)"#,
         &ids
     )
@@ -344,6 +346,7 @@ pub async fn access_checks(
             emergency_need: c.emergency_need,
             emergency_note: c.emergency_note,
             decision: c.decision,
+            forwarded_to: c.forwarded_to,
         };
         let record = AccessCheckRecord {
             check,
