@@ -59,6 +59,23 @@ pub enum TeamCommand {
         #[arg(long = "serves", value_name = "POSTAL_CODE_PREFIX")]
         serves: Vec<String>,
     },
+    /// Renames a team or changes its service area (admin).
+    Update {
+        /// Team id.
+        id: Uuid,
+        /// The team's current etag (`team list --json` shows it).
+        #[arg(long)]
+        etag: String,
+        /// The new display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The leading digits of the postal codes the team serves from now on; repeat.
+        #[arg(long = "serves", value_name = "POSTAL_CODE_PREFIX")]
+        serves: Vec<String>,
+        /// The team serves no postal area any more.
+        #[arg(long, conflicts_with = "serves")]
+        serves_none: bool,
+    },
     /// Lists all teams.
     List,
 }
@@ -432,6 +449,36 @@ async fn team(
                 request_id: String::new(),
             };
             let team = present(client.create_team(request).await?.into_inner().team, "team")?;
+            out.show(
+                || json!({ "team": json::team(&team) }),
+                || human::team(&team),
+            )
+        }
+        TeamCommand::Update {
+            id,
+            etag,
+            name,
+            serves,
+            serves_none,
+        } => {
+            let mut paths = Vec::new();
+            if name.is_some() {
+                paths.push("display_name".to_owned());
+            }
+            if !serves.is_empty() || serves_none {
+                paths.push("postal_code_prefixes".to_owned());
+            }
+            let request = pb::UpdateTeamRequest {
+                team: Some(pb::Team {
+                    id: id.to_string(),
+                    etag,
+                    display_name: name.unwrap_or_default(),
+                    postal_code_prefixes: serves,
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask { paths }),
+            };
+            let team = present(client.update_team(request).await?.into_inner().team, "team")?;
             out.show(
                 || json!({ "team": json::team(&team) }),
                 || human::team(&team),

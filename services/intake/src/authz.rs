@@ -75,6 +75,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             roles: &[Admin],
         },
         MethodRule {
+            method: "UpdateTeam",
+            roles: &[Admin],
+        },
+        MethodRule {
             method: "ListTeams",
             roles: &[FrontDesk, Advisor, TeamLead, Admin],
         },

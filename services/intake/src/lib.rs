@@ -56,6 +56,10 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0007_person",
                 sql: include_str!("../migrations/0007_person.sql"),
             },
+            Migration {
+                id: "0008_team_version",
+                sql: include_str!("../migrations/0008_team_version.sql"),
+            },
         ],
     ),
     api: api::api,

@@ -34,6 +34,7 @@ const EXPECTED: &[(&str, &[Role])] = {
         ("CompleteConsultation", &[Advisor]),
         ("GetConsultation", &[Advisor, TeamLead]),
         ("CreateTeam", &[Admin]),
+        ("UpdateTeam", &[Admin]),
         ("ListTeams", &[FrontDesk, Advisor, TeamLead, Admin]),
         ("CreateAdvisor", &[Admin, TeamLead]),
         ("UpdateAdvisor", &[Admin, TeamLead]),

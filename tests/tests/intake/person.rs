@@ -741,3 +741,100 @@ async fn contact_and_person_fields_are_refused_field_by_field_and_nothing_is_wri
     .expect("count");
     assert_eq!(written, 0);
 }
+
+#[tokio::test]
+async fn an_admin_changes_a_teams_service_area_and_responsibility_follows() {
+    let office = Office::open().await;
+    let person = create(
+        &office,
+        person_at("Umzug", Some(home("Torstr. 5", "10119", "Berlin"))),
+    )
+    .await;
+    let mut admin = office.client(&office.admin).await;
+    let teams = admin
+        .list_teams(pb::ListTeamsRequest {})
+        .await
+        .expect("teams")
+        .into_inner()
+        .teams;
+    let nord = teams
+        .iter()
+        .find(|t| t.id == office.team.to_string())
+        .expect("home team")
+        .clone();
+    let serve = |etag: &str, prefixes: &[&str]| pb::UpdateTeamRequest {
+        team: Some(pb::Team {
+            id: nord.id.clone(),
+            etag: etag.into(),
+            postal_code_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        }),
+        update_mask: Some(FieldMask {
+            paths: vec!["postal_code_prefixes".into()],
+        }),
+    };
+    let updated = admin
+        .update_team(serve(&nord.etag, &["101"]))
+        .await
+        .expect("service area set")
+        .into_inner()
+        .team
+        .expect("team");
+    assert_eq!(updated.postal_code_prefixes, ["101"]);
+    assert_eq!(
+        updated.display_name, nord.display_name,
+        "unmasked fields stay"
+    );
+    let read = get(&office, &person.id).await;
+    assert_eq!(
+        read.local_responsibility(),
+        pb::LocalResponsibility::Responsible
+    );
+    assert_eq!(read.responsible_team_id, nord.id);
+
+    // A stale etag changes nothing; nor does a name another team has.
+    let status = admin
+        .update_team(serve(&nord.etag, &["80"]))
+        .await
+        .expect_err("stale");
+    assert_eq!(status.code(), Code::Aborted);
+    let status = admin
+        .update_team(pb::UpdateTeamRequest {
+            team: Some(pb::Team {
+                id: nord.id.clone(),
+                etag: updated.etag.clone(),
+                display_name: "Aktivierung Süd".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        })
+        .await
+        .expect_err("name taken");
+    assert_eq!(error_reason(&status).as_deref(), Some("TEAM_NAME_TAKEN"));
+    let status = admin
+        .update_team(serve(&updated.etag, &["8x"]))
+        .await
+        .expect_err("bad prefix");
+    assert_eq!(bad_fields(&status), ["team.postal_code_prefixes[0]"]);
+
+    // Moving the area elsewhere leaves the person outside it.
+    admin
+        .update_team(serve(&updated.etag, &["80"]))
+        .await
+        .expect("area moved");
+    assert_eq!(
+        get(&office, &person.id).await.local_responsibility(),
+        pb::LocalResponsibility::NotResponsible
+    );
+
+    // Only an admin changes a team.
+    let status = office
+        .client(&office.lead)
+        .await
+        .update_team(serve(&updated.etag, &["101"]))
+        .await
+        .expect_err("a team lead may not");
+    assert_eq!(status.code(), Code::PermissionDenied);
+}

@@ -22,6 +22,7 @@ pub fn team(team: &pb::Team) -> Value {
         "id": team.id,
         "display_name": team.display_name,
         "postal_code_prefixes": team.postal_code_prefixes,
+        "etag": team.etag,
         "create_time": timestamp(team.create_time.as_ref()),
     })
 }

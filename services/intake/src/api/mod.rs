@@ -63,6 +63,7 @@ grpc_handlers! { Intake: IntakeService {
     complete_consultation(pb::CompleteConsultationRequest) -> pb::CompleteConsultationResponse;
     get_consultation(pb::GetConsultationRequest) -> pb::GetConsultationResponse;
     create_team(pb::CreateTeamRequest) -> pb::CreateTeamResponse;
+    update_team(pb::UpdateTeamRequest) -> pb::UpdateTeamResponse;
     list_teams(pb::ListTeamsRequest) -> pb::ListTeamsResponse;
     create_advisor(pb::CreateAdvisorRequest) -> pb::CreateAdvisorResponse;
     update_advisor(pb::UpdateAdvisorRequest) -> pb::UpdateAdvisorResponse;

@@ -39,12 +39,7 @@ impl Intake {
                 let id = TeamId::generate();
                 let team: pb::Team = roster::insert_team(change.conn(), id, &name, &area, now)
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::precondition(
-                            "TEAM_NAME_TAKEN",
-                            format!("a team named {name:?} exists"),
-                        )
-                    })?
+                    .ok_or_else(|| name_taken(&name))?
                     .into();
                 let event = pb::TeamCreated {
                     team_id: id.to_string(),
@@ -53,6 +48,61 @@ impl Intake {
                 };
                 change.event(id, now, &event).await?;
                 Ok(pb::CreateTeamResponse { team: Some(team) })
+            })
+            .await
+    }
+
+    /// UpdateTeam: renames a team or changes its service area, if the etag is current.
+    pub(super) async fn update_team(
+        &self,
+        caller: &Caller,
+        request: pb::UpdateTeamRequest,
+    ) -> Result<pb::UpdateTeamResponse, ApiError> {
+        const FIELDS: &[&str] = &["display_name", "postal_code_prefixes"];
+        let mut v = Violations::new();
+        let paths = wire::update_mask(&mut v, request.update_mask.as_ref(), FIELDS);
+        let named = |f: &str| paths.iter().any(|p| p == f);
+        let parsed = wire::required(&mut v, "team", request.team.as_ref()).and_then(|t| {
+            let id = v.check("team.id", wire::id(&t.id)).map(TeamId);
+            let version = v.check("team.etag", wire::etag(&t.etag));
+            let name = named("display_name").then(|| {
+                v.check(
+                    "team.display_name",
+                    wire::required_text(&t.display_name, 200),
+                )
+            });
+            let area = named("postal_code_prefixes")
+                .then(|| service_area(&mut v, &t.postal_code_prefixes));
+            Some((id?, version?, name, area))
+        });
+        let (id, version, name, area) = v.finish(parsed)?;
+        // A bad named field is in the violations already, so `finish` refused it.
+        let (name, area) = (name.flatten(), area.flatten());
+
+        self.changes
+            .update(async |change| {
+                let current = roster::lock_team(change.conn(), id)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("team", id))?;
+                if current.version != version {
+                    return Err(ApiError::stale("team", id));
+                }
+                let name = name.unwrap_or(current.display_name);
+                let area = area.unwrap_or(current.postal_code_prefixes);
+                let team: pb::Team = roster::update_team(change.conn(), id, &name, &area)
+                    .await?
+                    .ok_or_else(|| name_taken(&name))?
+                    .into();
+                let now = self.clock.now();
+                let event = pb::TeamUpdated {
+                    team_id: id.to_string(),
+                    display_name: name,
+                    changed_fields: paths,
+                    occur_time: Some(timestamp(now)),
+                };
+                change.event(id, now, &event).await?;
+                change.audit(caller, "team", &[id.0]).await?;
+                Ok(pb::UpdateTeamResponse { team: Some(team) })
             })
             .await
     }
@@ -250,6 +300,7 @@ impl From<TeamRow> for pb::Team {
             display_name: row.display_name,
             create_time: Some(timestamp(row.created_at)),
             postal_code_prefixes: row.postal_code_prefixes,
+            etag: row.version.to_string(),
         }
     }
 }
@@ -281,6 +332,11 @@ fn advisor_changed(advisor: &pb::Advisor) -> pb::AdvisorChanged {
         capacity: advisor.capacity,
         active: advisor.active,
     }
+}
+
+/// FAILED_PRECONDITION `TEAM_NAME_TAKEN`.
+fn name_taken(name: &str) -> ApiError {
+    ApiError::precondition("TEAM_NAME_TAKEN", format!("a team named {name:?} exists"))
 }
 
 /// A team's service area: postal-code prefixes of 1 to 5 digits, each once.

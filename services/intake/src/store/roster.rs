@@ -14,6 +14,8 @@ pub struct TeamRow {
     pub display_name: String,
     /// Leading digits of the postal codes of the team's service area.
     pub postal_code_prefixes: Vec<String>,
+    /// Version (the etag).
+    pub version: i32,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -31,7 +33,7 @@ pub async fn insert_team(
         r#"INSERT INTO intake.teams (id, display_name, postal_code_prefixes, created_at)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (display_name) DO NOTHING
-         RETURNING id AS "id: TeamId", display_name, postal_code_prefixes, created_at"#,
+         RETURNING id AS "id: TeamId", display_name, postal_code_prefixes, version, created_at"#,
         id.0,
         name,
         postal_code_prefixes,
@@ -45,11 +47,51 @@ pub async fn insert_team(
 pub async fn teams(conn: &mut PgConnection) -> Result<Vec<TeamRow>, sqlx::Error> {
     sqlx::query_as!(
         TeamRow,
-        r#"SELECT id AS "id: TeamId", display_name, postal_code_prefixes, created_at
+        r#"SELECT id AS "id: TeamId", display_name, postal_code_prefixes, version, created_at
          FROM intake.teams ORDER BY display_name"#
     )
     .fetch_all(conn)
     .await
+}
+
+/// Reads a team and locks it for a change in this transaction.
+pub async fn lock_team(
+    conn: &mut PgConnection,
+    id: TeamId,
+) -> Result<Option<TeamRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TeamRow,
+        r#"SELECT id AS "id: TeamId", display_name, postal_code_prefixes, version, created_at
+         FROM intake.teams WHERE id = $1 FOR UPDATE"#,
+        id.0
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Writes a team's name and service area; `None` when another team has the name. The caller
+/// holds the row's lock and checked the version.
+pub async fn update_team(
+    conn: &mut PgConnection,
+    id: TeamId,
+    name: &str,
+    postal_code_prefixes: &[String],
+) -> Result<Option<TeamRow>, sqlx::Error> {
+    let updated = sqlx::query_as!(
+        TeamRow,
+        r#"UPDATE intake.teams SET display_name = $2, postal_code_prefixes = $3, version = version + 1
+         WHERE id = $1
+         RETURNING id AS "id: TeamId", display_name, postal_code_prefixes, version, created_at"#,
+        id.0,
+        name,
+        postal_code_prefixes,
+    )
+    .fetch_one(conn)
+    .await;
+    match updated {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+        other => other.map(Some),
+    }
 }
 
 /// Whether the team exists.
