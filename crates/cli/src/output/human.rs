@@ -19,6 +19,7 @@ pub fn team(team: &pb::Team) -> String {
             dash_if_empty(&team.postal_code_prefixes.join(", ")),
         ),
         ("created", time(team.create_time.as_ref())),
+        ("etag", team.etag.clone()),
     ])
 }
 
