@@ -8,6 +8,7 @@ use prost::Message;
 const PROTO_ROOT: &str = "../../proto";
 const FILES: &[&str] = &[
     "fallwerk/type/v1/assessment.proto",
+    "fallwerk/type/v1/contact.proto",
     "fallwerk/type/v1/data.proto",
     "fallwerk/intake/v1/intake.proto",
     "fallwerk/intake/v1/events.proto",

@@ -90,7 +90,8 @@ GRPC_LISTEN=127.0.0.1:50052 METRICS_LISTEN=127.0.0.1:9102 \
     UPSTREAMS=intake=http://127.0.0.1:50051,partner=http://127.0.0.1:50053 \
     "$target_dir/case-plan" serve &
 pids+=($!)
-GRPC_LISTEN=127.0.0.1:50053 METRICS_LISTEN=127.0.0.1:9103 UPSTREAMS=case-plan=http://127.0.0.1:50052 \
+GRPC_LISTEN=127.0.0.1:50053 METRICS_LISTEN=127.0.0.1:9103 \
+    UPSTREAMS=case-plan=http://127.0.0.1:50052,intake=http://127.0.0.1:50051 \
     "$target_dir/partner" serve &
 pids+=($!)
 

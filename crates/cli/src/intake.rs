@@ -208,8 +208,8 @@ pub struct ContactArgs {
 
 impl ContactArgs {
     /// The contact to send, or `None` when nothing of it was given.
-    fn contact(self) -> Option<pb::Contact> {
-        let address = |street: String| pb::PostalAddress {
+    fn contact(self) -> Option<types::Contact> {
+        let address = |street: String| types::PostalAddress {
             street,
             postal_code: self.postal_code.clone().unwrap_or_default(),
             city: self.city.clone().unwrap_or_default(),
@@ -220,7 +220,7 @@ impl ContactArgs {
             || self.phone.is_some()
             || self.email.is_some()
             || self.contact_by.is_some();
-        given.then(|| pb::Contact {
+        given.then(|| types::Contact {
             address: self.street.clone().map(address),
             no_fixed_abode: self.no_fixed_abode,
             contact_address: self.contact_street.clone().map(address),
@@ -228,7 +228,7 @@ impl ContactArgs {
             email: self.email.unwrap_or_default(),
             preferred_channel: self
                 .contact_by
-                .map_or(0, |c| pb::ContactChannel::from(c).into()),
+                .map_or(0, |c| types::ContactChannel::from(c).into()),
         })
     }
 }

@@ -290,13 +290,13 @@ pub enum Channel {
     InPerson,
 }
 
-impl From<Channel> for pb::ContactChannel {
+impl From<Channel> for types::ContactChannel {
     fn from(value: Channel) -> Self {
         match value {
-            Channel::Post => pb::ContactChannel::Post,
-            Channel::Phone => pb::ContactChannel::Phone,
-            Channel::Email => pb::ContactChannel::Email,
-            Channel::InPerson => pb::ContactChannel::InPerson,
+            Channel::Post => types::ContactChannel::Post,
+            Channel::Phone => types::ContactChannel::Phone,
+            Channel::Email => types::ContactChannel::Email,
+            Channel::InPerson => types::ContactChannel::InPerson,
         }
     }
 }
@@ -647,9 +647,9 @@ pub(crate) mod tests {
             "RESIDENCE_STATUS_",
             pb::ResidenceStatus::as_str_name,
         );
-        assert_names_match::<Channel, pb::ContactChannel>(
+        assert_names_match::<Channel, types::ContactChannel>(
             "CONTACT_CHANNEL_",
-            pb::ContactChannel::as_str_name,
+            types::ContactChannel::as_str_name,
         );
         assert_names_match::<Claim, pb::PriorityClaim>(
             "PRIORITY_CLAIM_",

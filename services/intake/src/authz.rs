@@ -31,6 +31,11 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             method: "UpdateApplicant",
             roles: STAFF,
         },
+        // Contact for another fallwerk service holding the client's consent (partner).
+        MethodRule {
+            method: "GetApplicantContact",
+            roles: &[Service],
+        },
         // Visits: the caller's team only.
         MethodRule {
             method: "RegisterVisit",

@@ -25,6 +25,7 @@ const EXPECTED: &[(&str, &[Role])] = {
         ("GetApplicant", &[FrontDesk, Advisor, TeamLead]),
         ("SearchApplicants", &[FrontDesk, Advisor, TeamLead]),
         ("UpdateApplicant", &[FrontDesk, Advisor, TeamLead]),
+        ("GetApplicantContact", &[Service]),
         ("RegisterVisit", &[FrontDesk, Advisor]),
         ("GetVisit", &[FrontDesk, Advisor, TeamLead]),
         ("ListWaitingQueue", &[FrontDesk, Advisor, TeamLead]),

@@ -2,16 +2,16 @@
 //! forwarding of a misplaced application, identity checked without a document number,
 //! household questions that can be "not asked", linked household members, partial birth dates.
 
-use fallwerk_proto::{google::r#type::Date, intake as pb};
+use fallwerk_proto::{google::r#type::Date, intake as pb, types};
 use fallwerk_tests::{bad_fields, error_reason, office::create_team_with_area};
 use prost_types::FieldMask;
 use tonic::Code;
 
 use crate::{Office, applicant, continue_check, date};
 
-fn home(street: &str, postal_code: &str, city: &str) -> pb::Contact {
-    pb::Contact {
-        address: Some(pb::PostalAddress {
+fn home(street: &str, postal_code: &str, city: &str) -> types::Contact {
+    types::Contact {
+        address: Some(types::PostalAddress {
             street: street.into(),
             postal_code: postal_code.into(),
             city: city.into(),
@@ -21,7 +21,7 @@ fn home(street: &str, postal_code: &str, city: &str) -> pb::Contact {
     }
 }
 
-fn person_at(family: &str, contact: Option<pb::Contact>) -> pb::CreateApplicantRequest {
+fn person_at(family: &str, contact: Option<types::Contact>) -> pb::CreateApplicantRequest {
     pb::CreateApplicantRequest {
         applicant: Some(pb::Applicant {
             contact,
@@ -156,9 +156,9 @@ async fn the_address_decides_local_responsibility_by_the_teams_service_areas() {
         &office,
         person_at(
             "Ohnewohnung",
-            Some(pb::Contact {
+            Some(types::Contact {
                 no_fixed_abode: true,
-                preferred_channel: pb::ContactChannel::InPerson.into(),
+                preferred_channel: types::ContactChannel::InPerson.into(),
                 ..Default::default()
             }),
         ),
@@ -634,8 +634,8 @@ async fn contact_and_person_fields_are_refused_field_by_field_and_nothing_is_wri
         month: 0,
         day: 14,
     });
-    person.contact = Some(pb::Contact {
-        address: Some(pb::PostalAddress {
+    person.contact = Some(types::Contact {
+        address: Some(types::PostalAddress {
             street: "Hauptstr. 1".into(),
             postal_code: "1011".into(),
             city: String::new(),
@@ -685,9 +685,9 @@ async fn contact_and_person_fields_are_refused_field_by_field_and_nothing_is_wri
 
     // Preferring a channel needs its address; a contact address is only for the homeless.
     let mut person = applicant("Falsch", "Frieda", 1990, 1, 1);
-    person.contact = Some(pb::Contact {
+    person.contact = Some(types::Contact {
         contact_address: home("Postfach 1", "10115", "Berlin").address,
-        preferred_channel: pb::ContactChannel::Email.into(),
+        preferred_channel: types::ContactChannel::Email.into(),
         ..home("Hauptstr. 1", "10115", "Berlin")
     });
     let status = desk

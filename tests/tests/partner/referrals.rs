@@ -4,7 +4,7 @@
 use fallwerk_proto::{caseplan, partner as pb, types};
 use fallwerk_tests::{bad_fields, error_metadata, error_reason};
 use tonic::Code;
-use types::DataCategory::{Health, Household, Identity, PlanSteps};
+use types::DataCategory::{Contact, Health, Household, Identity, PlanSteps};
 
 use crate::{Cooperation, WorldExt, consent, create_offer, date, new_uuid};
 
@@ -37,6 +37,70 @@ async fn a_referral_carries_exactly_the_consented_data_from_case_plan() {
         .referrals;
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].data, Some(data));
+}
+
+#[tokio::test]
+async fn a_referral_with_contact_consented_carries_how_to_reach_the_client_from_intake() {
+    use fallwerk_proto::intake;
+    let c = Cooperation::open(3).await;
+    let office = &c.world.office;
+    let mut desk = office.client(&office.desk).await;
+    let applicant = desk
+        .get_applicant(intake::GetApplicantRequest {
+            id: c.case.applicant_id.clone(),
+        })
+        .await
+        .expect("applicant")
+        .into_inner()
+        .applicant
+        .expect("applicant");
+    let contact = types::Contact {
+        address: Some(types::PostalAddress {
+            street: "Torstr. 5".into(),
+            postal_code: "10119".into(),
+            city: "Berlin".into(),
+            ..Default::default()
+        }),
+        phone: "030 1234567".into(),
+        preferred_channel: types::ContactChannel::Phone.into(),
+        ..Default::default()
+    };
+    desk.update_applicant(intake::UpdateApplicantRequest {
+        applicant: Some(intake::Applicant {
+            id: applicant.id.clone(),
+            etag: applicant.etag.clone(),
+            contact: Some(contact.clone()),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["contact".into()],
+        }),
+    })
+    .await
+    .expect("contact recorded");
+
+    c.consent(&[Identity, PlanSteps, Contact]).await;
+    let mut staff = c.staff(&office.advisor).await;
+    let with_contact = staff
+        .create_referral(c.referral(&[PlanSteps, Contact]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let data = with_contact.data.expect("data");
+    assert_eq!(data.contact, Some(contact));
+    assert_eq!(data.display_name, "", "identity was not asked for");
+
+    // Without the category, no contact travels, though the consent would allow it.
+    let without = staff
+        .create_referral(c.referral(&[Identity, PlanSteps]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    assert_eq!(without.data.expect("data").contact, None);
 }
 
 #[tokio::test]

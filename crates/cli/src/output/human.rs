@@ -470,7 +470,7 @@ fn answer(value: i32) -> String {
     .to_owned()
 }
 
-fn address(a: &pb::PostalAddress) -> String {
+fn address(a: &types::PostalAddress) -> String {
     let extra = if a.extra_line.is_empty() {
         String::new()
     } else {
@@ -479,7 +479,7 @@ fn address(a: &pb::PostalAddress) -> String {
     format!("{extra}{}, {} {}", a.street, a.postal_code, a.city)
 }
 
-fn residence(contact: Option<&pb::Contact>) -> String {
+fn residence(contact: Option<&types::Contact>) -> String {
     match contact {
         None => "not recorded".into(),
         Some(c) if c.no_fixed_abode => match &c.contact_address {
@@ -490,11 +490,11 @@ fn residence(contact: Option<&pb::Contact>) -> String {
     }
 }
 
-fn contact(contact: Option<&pb::Contact>) -> String {
+fn contact(contact: Option<&types::Contact>) -> String {
     let Some(c) = contact else {
         return "-".into();
     };
-    let by = named(c.preferred_channel, pb::ContactChannel::as_str_name)
+    let by = named(c.preferred_channel, types::ContactChannel::as_str_name)
         .unwrap_or_else(|| "post".into());
     let mut parts = vec![format!("prefers {by}")];
     if !c.phone.is_empty() {

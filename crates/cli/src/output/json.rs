@@ -64,7 +64,7 @@ pub fn applicant(applicant: &pb::Applicant) -> Value {
             "contact_address": c.contact_address.as_ref().map(address),
             "phone": c.phone,
             "email": c.email,
-            "preferred_channel": enum_value(c.preferred_channel, pb::ContactChannel::as_str_name),
+            "preferred_channel": enum_value(c.preferred_channel, types::ContactChannel::as_str_name),
         })),
         "identity_check": applicant.identity_check.as_ref().map(|i| json!({
             "document": enum_value(i.document, pb::IdentityDocument::as_str_name),
@@ -80,7 +80,7 @@ pub fn applicant(applicant: &pb::Applicant) -> Value {
     })
 }
 
-fn address(a: &pb::PostalAddress) -> Value {
+fn address(a: &types::PostalAddress) -> Value {
     json!({
         "street": a.street,
         "extra_line": a.extra_line,

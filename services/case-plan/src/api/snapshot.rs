@@ -56,6 +56,10 @@ impl CasePlan {
             answer.display_name = case.client.display_name.clone();
             answer.birth_date = Some(case.client.birth_date.to_wire());
         }
+        if wants(types::DataCategory::Contact) {
+            // case-plan keeps no contact; intake does, under this id.
+            answer.applicant_id = case.applicant_id.to_string();
+        }
         if wants(types::DataCategory::Household) {
             answer.single_parent = case.client.single_parent;
             answer.youngest_child_age = case

@@ -12,7 +12,7 @@ use fallwerk_platform::{
     page::PageRequest,
     wire::{self, BirthDate, optional_enum, timestamp},
 };
-use fallwerk_proto::intake as pb;
+use fallwerk_proto::{intake as pb, types};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -84,6 +84,28 @@ impl Intake {
         read.audit(caller, "applicant", &[id.0]).await?;
         Ok(pb::GetApplicantResponse {
             applicant: Some(applicant),
+        })
+    }
+
+    /// GetApplicantContact: how to reach a person, for a service sharing it under the client's
+    /// consent (audited).
+    pub(super) async fn get_applicant_contact(
+        &self,
+        caller: &Caller,
+        request: pb::GetApplicantContactRequest,
+    ) -> Result<pb::GetApplicantContactResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v
+            .check("applicant_id", wire::id(&request.applicant_id))
+            .map(ApplicantId);
+        let id = v.finish(id)?;
+        let mut read = self.changes.read().await?;
+        let row = applicants::get(read.conn(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("applicant", id))?;
+        read.audit(caller, "applicant_contact", &[id.0]).await?;
+        Ok(pb::GetApplicantContactResponse {
+            contact: row.person.contact.map(contact_message),
         })
     }
 
@@ -522,7 +544,7 @@ fn household(
 }
 
 /// A contact: where the person lives and how to reach them. Absent means not recorded.
-fn contact(v: &mut Violations, contact: Option<&pb::Contact>) -> Option<Option<Contact>> {
+fn contact(v: &mut Violations, contact: Option<&types::Contact>) -> Option<Option<Contact>> {
     const F: &str = "applicant.contact";
     let Some(c) = contact else {
         return Some(None);
@@ -575,7 +597,7 @@ fn contact(v: &mut Violations, contact: Option<&pb::Contact>) -> Option<Option<C
     let channel = v
         .check(
             &format!("{F}.preferred_channel"),
-            optional_enum::<pb::ContactChannel, _>(c.preferred_channel),
+            optional_enum::<types::ContactChannel, _>(c.preferred_channel),
         )
         .map(|c| c.unwrap_or(ContactChannel::Post));
     if channel == Some(ContactChannel::Phone) && phone.as_deref() == Some("") {
@@ -602,7 +624,11 @@ fn contact(v: &mut Violations, contact: Option<&pb::Contact>) -> Option<Option<C
 }
 
 /// A German postal address under `field`.
-fn postal_address(v: &mut Violations, field: &str, a: &pb::PostalAddress) -> Option<PostalAddress> {
+fn postal_address(
+    v: &mut Violations,
+    field: &str,
+    a: &types::PostalAddress,
+) -> Option<PostalAddress> {
     let street = v.check(
         &format!("{field}.street"),
         wire::required_text(&a.street, 200),
@@ -707,8 +733,8 @@ async fn applicant_message(
     })
 }
 
-fn contact_message(c: Contact) -> pb::Contact {
-    let wire = |a: PostalAddress| pb::PostalAddress {
+fn contact_message(c: Contact) -> types::Contact {
+    let wire = |a: PostalAddress| types::PostalAddress {
         street: a.street,
         extra_line: a.extra_line,
         postal_code: a.postal_code,
@@ -718,13 +744,13 @@ fn contact_message(c: Contact) -> pb::Contact {
         Dwelling::Address(a) => (Some(wire(a)), false, None),
         Dwelling::NoFixedAbode { contact_address } => (None, true, contact_address.map(wire)),
     };
-    pb::Contact {
+    types::Contact {
         address,
         no_fixed_abode,
         contact_address,
         phone: c.phone,
         email: c.email,
-        preferred_channel: pb::ContactChannel::from(c.preferred_channel).into(),
+        preferred_channel: types::ContactChannel::from(c.preferred_channel).into(),
     }
 }
 

@@ -18,9 +18,12 @@ use fallwerk_platform::{
     clock::Clock,
     grpc_handlers, wire_enum,
 };
-use fallwerk_proto::intake::{
-    self as pb,
-    intake_service_server::{IntakeService, IntakeServiceServer},
+use fallwerk_proto::{
+    intake::{
+        self as pb,
+        intake_service_server::{IntakeService, IntakeServiceServer},
+    },
+    types,
 };
 
 use crate::{authz, domain};
@@ -53,6 +56,7 @@ grpc_handlers! { Intake: IntakeService {
     get_applicant(pb::GetApplicantRequest) -> pb::GetApplicantResponse;
     search_applicants(pb::SearchApplicantsRequest) -> pb::SearchApplicantsResponse;
     update_applicant(pb::UpdateApplicantRequest) -> pb::UpdateApplicantResponse;
+    get_applicant_contact(pb::GetApplicantContactRequest) -> pb::GetApplicantContactResponse;
     register_visit(pb::RegisterVisitRequest) -> pb::RegisterVisitResponse;
     get_visit(pb::GetVisitRequest) -> pb::GetVisitResponse;
     list_waiting_queue(pb::ListWaitingQueueRequest) -> pb::ListWaitingQueueResponse;
@@ -151,7 +155,7 @@ wire_enum!(
 );
 wire_enum!(
     domain::ContactChannel,
-    pb::ContactChannel,
+    types::ContactChannel,
     [Post, Phone, Email, InPerson]
 );
 wire_enum!(

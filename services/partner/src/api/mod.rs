@@ -39,13 +39,14 @@ use crate::{
 /// How long a referral's snapshot call to case-plan may take, retries included.
 const SNAPSHOT_DEADLINE: Duration = Duration::from_secs(3);
 
-/// The partner service: its changes and audited reads, its clock, and its client of
-/// case-plan's snapshot service.
+/// The partner service: its changes and audited reads, its clock, and its clients of
+/// case-plan's snapshot service and intake's contact.
 #[derive(Clone)]
 pub struct PartnerApi {
     changes: Changes,
     clock: Arc<dyn Clock>,
     case_plan: Option<Outbound>,
+    intake: Option<Outbound>,
     shutdown: CancellationToken,
 }
 
@@ -57,6 +58,9 @@ pub fn api(context: Context) -> Api {
         case_plan: context
             .upstream_clients
             .outbound("case-plan", SNAPSHOT_DEADLINE),
+        intake: context
+            .upstream_clients
+            .outbound("intake", SNAPSHOT_DEADLINE),
         shutdown: context.shutdown,
     };
     let agency = PartnerAgencyServiceServer::new(partner.clone())

@@ -10,7 +10,7 @@ use fallwerk_platform::{
     idempotency::request_key,
     wire::{self, timestamp},
 };
-use fallwerk_proto::{caseplan, partner as pb, types};
+use fallwerk_proto::{caseplan, intake, partner as pb, types};
 use prost::Message;
 use sqlx::PgConnection;
 
@@ -178,6 +178,11 @@ impl PartnerApi {
                 )),
             })?;
         let has = |c: DataCategory| wanted.contains(&c);
+        let contact = if has(DataCategory::Contact) {
+            self.contact(&snapshot.applicant_id).await?
+        } else {
+            None
+        };
         Ok(pb::SharedData {
             display_name: snapshot.display_name,
             birth_date: snapshot.birth_date,
@@ -202,7 +207,34 @@ impl PartnerApi {
                 .map(|c| types::DataCategory::from(*c).into())
                 .collect(),
             redact_time: None,
+            contact,
         })
+    }
+
+    /// How to reach the client, from intake, which keeps it (DATA_CATEGORY_CONTACT). UNAVAILABLE
+    /// when intake cannot be reached within the deadline.
+    async fn contact(&self, applicant_id: &str) -> Result<Option<types::Contact>, ApiError> {
+        let client = self
+            .intake
+            .as_ref()
+            .ok_or_else(|| ApiError::Unavailable("intake's address is not configured".into()))?;
+        let request = intake::GetApplicantContactRequest {
+            applicant_id: applicant_id.to_owned(),
+        };
+        let answer = client
+            .call(request, async |channel, request| {
+                intake::intake_service_client::IntakeServiceClient::new(channel)
+                    .get_applicant_contact(request)
+                    .await
+            })
+            .await
+            .map_err(|status| {
+                ApiError::Unavailable(format!(
+                    "intake could not give the client's contact ({:?}); nothing was written, retry with the same request_id",
+                    status.code()
+                ))
+            })?;
+        Ok(answer.contact)
     }
 
     /// GetReferral: a referral of a case of the caller's team (audited).
