@@ -146,14 +146,56 @@ impl ApiError {
     }
 }
 
+/// The most bytes of the caller's own input an error echoes: status and details travel in
+/// HTTP/2 trailers, and a standard client refuses trailers over 16 KiB, so an unbounded echo
+/// (a 20 000-character mask path) would hide the real answer behind the client's own
+/// RESOURCE_EXHAUSTED.
+const ECHO_LIMIT: usize = 256;
+/// The most field violations one answer lists.
+const VIOLATIONS_LIMIT: usize = 50;
+
+/// `text` cut to at most `max` bytes at a character boundary, marked when cut.
+fn bounded(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// The violations as sent: each bounded, and at most [`VIOLATIONS_LIMIT`] of them.
+fn bounded_violations(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let total = violations.len();
+    let mut sent: Vec<FieldViolation> = violations
+        .into_iter()
+        .take(VIOLATIONS_LIMIT)
+        .map(|v| {
+            FieldViolation::new(
+                bounded(v.field, ECHO_LIMIT),
+                bounded(v.description, ECHO_LIMIT),
+            )
+        })
+        .collect();
+    if total > VIOLATIONS_LIMIT {
+        sent.push(FieldViolation::new(
+            "",
+            format!("and {} more", total - VIOLATIONS_LIMIT),
+        ));
+    }
+    sent
+}
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
-        let message = error.to_string();
+        let message = bounded(error.to_string(), 4 * ECHO_LIMIT);
         match error {
             ApiError::InvalidArgument(violations) => Status::with_error_details(
                 Code::InvalidArgument,
                 message,
-                ErrorDetails::with_bad_request(violations),
+                ErrorDetails::with_bad_request(bounded_violations(violations)),
             ),
             ApiError::NotFound { resource, id } => Status::with_error_details(
                 Code::NotFound,
@@ -208,5 +250,32 @@ fn database_status(cause: sqlx::Error) -> Status {
             tracing::error!(error = %other, "database error");
             Status::internal("internal error")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_echoes_only_a_bounded_part_of_the_callers_input() {
+        let long = "ä".repeat(20_000);
+        let mut v = Violations::new();
+        v.add("update_mask.paths", format!("`{long}` cannot be updated"));
+        for i in 0..200 {
+            v.add(format!("items[{i}]"), "is bad");
+        }
+        let status = Status::from(v.finish::<()>(None).expect_err("refused"));
+        let sent = status.get_details_bad_request().expect("bad request");
+        assert_eq!(sent.field_violations.len(), VIOLATIONS_LIMIT + 1);
+        assert!(sent.field_violations[0].description.len() <= ECHO_LIMIT + '…'.len_utf8());
+        assert_eq!(
+            sent.field_violations[VIOLATIONS_LIMIT].description,
+            "and 151 more"
+        );
+        assert!(
+            status.details().len() < 16 * 1024,
+            "fits a client's trailers"
+        );
     }
 }

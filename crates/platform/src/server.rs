@@ -280,7 +280,7 @@ where
             async move {
                 let started = Instant::now();
                 let response = match admitted {
-                    Ok(()) => inner.call(request).await?,
+                    Ok(()) => callers_fault(inner.call(request).await?),
                     Err(status) => status.into_http(),
                 };
                 let code = grpc_code(&response);
@@ -294,6 +294,30 @@ where
             .instrument(span),
         )
     }
+}
+
+/// tonic answers a request that does not decode INTERNAL and one over the size limit
+/// OUT_OF_RANGE. Both are the caller's fault, and an operator's alert on INTERNAL must mean a
+/// fault of ours: they become INVALID_ARGUMENT and RESOURCE_EXHAUSTED (as the gRPC spec names
+/// it for a message too large). Such answers are trailers-only, their status in the headers.
+fn callers_fault(response: http::Response<Body>) -> http::Response<Body> {
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    let message = status.message();
+    let replaced = match status.code() {
+        tonic::Code::Internal
+            if message.starts_with("failed to decode Protobuf message")
+                || message == "Missing request message." =>
+        {
+            Status::invalid_argument(format!("the request is not a valid message: {message}"))
+        }
+        tonic::Code::OutOfRange if message.contains("message length too large") => {
+            Status::resource_exhausted(message.to_owned())
+        }
+        _ => return response,
+    };
+    replaced.into_http()
 }
 
 fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {

@@ -68,9 +68,16 @@ pub fn optional_id(value: &str) -> Result<Option<Uuid>, String> {
     }
 }
 
+/// The years `google.type.Date` allows; outside them a date is refused here rather than by
+/// the database (whose range ends at 4713 BC, and its error would be ours).
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 /// A required calendar date.
 pub fn date(value: Option<&Date>) -> Result<NaiveDate, String> {
     let d = value.ok_or("is required")?;
+    if !YEARS.contains(&d.year) {
+        return Err("must have a year from 1 to 9999".into());
+    }
     let (Ok(month), Ok(day)) = (u32::try_from(d.month), u32::try_from(d.day)) else {
         return Err("is not a valid calendar date".into());
     };
@@ -134,6 +141,9 @@ impl BirthDate {
     /// Reads the wire form: a full date, or one with the day 0, or with month and day 0.
     pub fn from_wire(value: Option<&Date>) -> Result<Self, String> {
         let d = value.ok_or("is required")?;
+        if !YEARS.contains(&d.year) {
+            return Err("must have a year from 1 to 9999".into());
+        }
         let (precision, month, day) = match (d.month, d.day) {
             (0, 0) => (DatePrecision::Year, 1, 1),
             (0, _) => {
@@ -293,6 +303,23 @@ pub fn wire_date(d: NaiveDate) -> Date {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_outside_the_years_of_google_type_date_is_refused() {
+        let wire = |year| {
+            Some(Date {
+                year,
+                month: 1,
+                day: 1,
+            })
+        };
+        for year in [-5000, 0, 10_000] {
+            assert!(date(wire(year).as_ref()).is_err(), "{year}");
+            assert!(BirthDate::from_wire(wire(year).as_ref()).is_err(), "{year}");
+        }
+        assert!(date(wire(1).as_ref()).is_ok());
+        assert!(date(wire(9999).as_ref()).is_ok());
+    }
 
     #[test]
     fn a_birth_date_may_leave_day_or_month_unknown() {

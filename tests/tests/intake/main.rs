@@ -4,6 +4,7 @@ mod access;
 mod applicants;
 mod endings;
 mod flow;
+mod hostile;
 mod operations;
 mod person;
 mod roster;
