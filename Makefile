@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench-feed load-intake load-case-plan bench-partner
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench-feed load-intake load-case-plan bench-partner bench-audit
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -53,6 +53,12 @@ bench-feed:
 bench-partner:
 	@deploy/local/postgres.sh start .dev/pg-bench 54349 --fresh
 	@FALLWERK_TEST_DATABASE_URL=postgres://fallwerk@127.0.0.1:54349/postgres cargo bench --locked -p fallwerk-tests --bench partner; \
+	status=$$?; deploy/local/postgres.sh stop .dev/pg-bench; exit $$status
+
+## The cost of the hash-chained audit trail: audited writes/s with and without the chainer.
+bench-audit:
+	@deploy/local/postgres.sh start .dev/pg-bench 54349 --fresh
+	@FALLWERK_TEST_DATABASE_URL=postgres://fallwerk@127.0.0.1:54349/postgres cargo bench --locked -p fallwerk-tests --bench audit; \
 	status=$$?; deploy/local/postgres.sh stop .dev/pg-bench; exit $$status
 
 ## Lint the public contract with buf (from the npm registry, kept in .dev/buf) and check it

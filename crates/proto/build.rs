@@ -17,6 +17,7 @@ const FILES: &[&str] = &[
     "fallwerk/partner/v1/partner.proto",
     "fallwerk/partner/v1/events.proto",
     "fallwerk/feed/v1/feed.proto",
+    "fallwerk/audit/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

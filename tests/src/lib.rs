@@ -22,6 +22,7 @@ use fallwerk_platform::{
     migrate::Migrator,
 };
 use fallwerk_proto::{
+    audit::audit_trail_service_client::AuditTrailServiceClient,
     caseplan::{
         case_plan_service_client::CasePlanServiceClient,
         case_snapshot_service_client::CaseSnapshotServiceClient,
@@ -302,6 +303,36 @@ pub type AgencyClient = PartnerAgencyServiceClient<Authenticated>;
 impl Client for AgencyClient {
     fn on(channel: Authenticated) -> Self {
         PartnerAgencyServiceClient::new(channel)
+    }
+}
+
+/// A client of any service's audit trail that sends a bearer token.
+pub type AuditClient = AuditTrailServiceClient<Authenticated>;
+
+impl Client for AuditClient {
+    fn on(channel: Authenticated) -> Self {
+        AuditTrailServiceClient::new(channel)
+    }
+}
+
+/// Reads `app`'s audit trail as an auditor once every record committed so far is linked
+/// into its chain (the chainer links within a second; at most 10 s).
+pub async fn linked_audit_trail(
+    app: &ServiceApp,
+) -> fallwerk_proto::audit::VerifyAuditTrailResponse {
+    let auditor = token("auditor-1", &[Role::Auditor], None);
+    let mut client: AuditClient = app.client(&auditor).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = client
+            .verify_audit_trail(fallwerk_proto::audit::VerifyAuditTrailRequest {})
+            .await
+            .expect("verify")
+            .into_inner();
+        if answer.unchained_records == 0 || std::time::Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::{
+    audit,
     auth::{AccessPolicy, Authenticator},
     change::Changes,
     clock::{Clock, SystemClock},
@@ -92,6 +93,17 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending migrations and exit (a Kubernetes Job or init container).
     Migrate,
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `<service> audit ...`.
+#[derive(clap::Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recomputes the trail's hash chain; exits 1 and names the first broken link when it is
+    /// not intact.
+    Verify,
 }
 
 /// Settings of `serve`.
@@ -126,6 +138,9 @@ pub enum RunError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// The audit trail could not be read.
+    #[error("reading the audit trail failed: {0}")]
+    Audit(sqlx::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -179,6 +194,16 @@ impl Blueprint {
             Command::Migrate => self.migrate(&cli.database).await.map(|applied| {
                 tracing::info!(applied, "migrations done");
             }),
+            Command::Audit(AuditCommand::Verify) => {
+                return match self.verify_audit(&cli.database).await {
+                    Ok(true) => ExitCode::SUCCESS,
+                    Ok(false) => ExitCode::FAILURE,
+                    Err(e) => {
+                        eprintln!("{}: {e}", self.name);
+                        ExitCode::from(2)
+                    }
+                };
+            }
             Command::Serve(args) => {
                 let metrics =
                     cli.telemetry.metrics_listen.unwrap_or_else(|| {
@@ -210,6 +235,22 @@ impl Blueprint {
                 ExitCode::FAILURE
             }
         }
+    }
+
+    /// Verifies the audit trail's hash chain and prints what it found; whether it is intact.
+    pub async fn verify_audit(&self, database: &DatabaseArgs) -> Result<bool, RunError> {
+        let pool = db::pool(database, &format!("{}-audit", self.name))?;
+        let found = audit::chain::verify(&pool, self.migrator.schema())
+            .await
+            .map_err(RunError::Audit)?;
+        println!("records linked:     {}", found.chained);
+        println!("not linked yet:     {}", found.unchained);
+        println!("head hash:          {}", found.head_hash);
+        match &found.broken {
+            None => println!("intact"),
+            Some((position, problem)) => println!("BROKEN at position {position}: {problem}"),
+        }
+        Ok(found.broken.is_none())
     }
 
     /// Applies the service's migrations; returns how many were pending.

@@ -192,4 +192,8 @@ const PLATFORM: &[Migration] = &[
         id: "0003_feed_wakeups_and_parking",
         sql: include_str!("../migrations/0003_feed_wakeups_and_parking.sql"),
     },
+    Migration {
+        id: "0004_audit_chain",
+        sql: include_str!("../migrations/0004_audit_chain.sql"),
+    },
 ];

@@ -29,6 +29,7 @@ use tracing::Instrument;
 use fallwerk_proto::feed::event_feed_server::EventFeedServer;
 
 use crate::{
+    audit::{self, chain::Chainer, service::AuditTrail},
     auth::{Access, AccessPolicy, Authenticator, Authorizer, Caller},
     config::{ConfigError, ServerArgs},
     db,
@@ -79,19 +80,25 @@ pub async fn serve(
         shutdown.child_token(),
     ));
     tokio::spawn(Sequencer::new(pool.clone(), schema).run(signals.clone(), shutdown.child_token()));
+    // Every service links its audit records into their hash chain and serves the trail.
+    tokio::spawn(Chainer::new(pool.clone(), schema).run(shutdown.child_token()));
     let event_feed = FeedService::new(
         pool.clone(),
         schema,
         signals.stamped.subscribe(),
         shutdown.clone(),
     );
-    let routes = service.routes.add_service(
-        EventFeedServer::new(event_feed)
-            .max_decoding_message_size(args.max_message_bytes)
-            .max_encoding_message_size(args.max_message_bytes),
-    );
+    let routes = service
+        .routes
+        .add_service(
+            EventFeedServer::new(event_feed)
+                .max_decoding_message_size(args.max_message_bytes)
+                .max_encoding_message_size(args.max_message_bytes),
+        )
+        .add_service(AuditTrail::server(pool.clone(), schema));
     let mut policies = service.policies.clone();
     policies.push(feed::POLICY);
+    policies.push(audit::service::POLICY);
 
     let service_names: Vec<&'static str> = policies.iter().map(|p| p.service).collect();
     let (health, health_service) = tonic_health::server::health_reporter();

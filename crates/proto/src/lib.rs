@@ -19,6 +19,13 @@ pub mod google {
 
 /// `fallwerk.*`.
 pub mod fallwerk {
+    /// `fallwerk.audit`.
+    pub mod audit {
+        /// `fallwerk.audit.v1`: the audit trail every service serves.
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/fallwerk.audit.v1.rs"));
+        }
+    }
     /// `fallwerk.feed`.
     pub mod feed {
         /// `fallwerk.feed.v1`: the event feed every service serves.
@@ -59,6 +66,6 @@ pub mod fallwerk {
 }
 
 pub use fallwerk::{
-    caseplan::v1 as caseplan, feed::v1 as feed, intake::v1 as intake, partner::v1 as partner,
-    r#type::v1 as types,
+    audit::v1 as audit, caseplan::v1 as caseplan, feed::v1 as feed, intake::v1 as intake,
+    partner::v1 as partner, r#type::v1 as types,
 };

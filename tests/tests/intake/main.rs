@@ -2,6 +2,7 @@
 
 mod access;
 mod applicants;
+mod audit;
 mod endings;
 mod flow;
 mod hostile;

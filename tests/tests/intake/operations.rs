@@ -35,6 +35,7 @@ async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_ser
                 "platform_0001_outbox_idempotency_audit",
                 "platform_0002_feed",
                 "platform_0003_feed_wakeups_and_parking",
+                "platform_0004_audit_chain",
             ]
             .map(str::to_owned),
         )
@@ -62,7 +63,7 @@ async fn the_service_is_not_serving_until_its_migrations_ran() {
     let cli = SERVICE
         .parse_cli(["intake", "--database-url", &db.url, "migrate"])
         .expect("cli");
-    let all = SERVICE.migrator.service_ids().len() + 3;
+    let all = SERVICE.migrator.service_ids().len() + 4;
     assert_eq!(SERVICE.migrate(&cli.database).await.expect("migrate"), all);
     app.wait_serving().await;
     // Running it again finds nothing to do.

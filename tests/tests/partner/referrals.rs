@@ -829,3 +829,51 @@ async fn a_partner_lists_only_what_changed_since_it_last_looked() {
         [second.id.as_str()]
     );
 }
+
+#[tokio::test]
+async fn every_service_keeps_its_own_chained_audit_trail_of_a_referral() {
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity, PlanSteps]).await;
+    let referral = c
+        .staff(&c.world.office.advisor)
+        .await
+        .create_referral(c.referral(&[Identity, PlanSteps]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    for (service, app) in [
+        ("intake", &c.world.office.app),
+        ("case-plan", &c.world.case_plan),
+        ("partner", c.world.partner()),
+    ] {
+        let trail = fallwerk_tests::linked_audit_trail(app).await;
+        assert!(trail.intact, "{service}: {trail:?}");
+        assert!(trail.chained_records > 0, "{service}");
+    }
+    // partner's trail names the referral; case-plan's the snapshot partner took for it.
+    let auditor =
+        fallwerk_tests::token("auditor-1", &[fallwerk_platform::auth::Role::Auditor], None);
+    let about = |kind: &str, id: &str| fallwerk_proto::audit::ListAuditRecordsRequest {
+        resource_type: kind.into(),
+        resource_id: id.into(),
+        ..Default::default()
+    };
+    let mut at_partner: fallwerk_tests::AuditClient = c.world.partner().client(&auditor).await;
+    let records = at_partner
+        .list_audit_records(about("referral", &referral.id))
+        .await
+        .expect("partner's trail")
+        .into_inner()
+        .records;
+    assert!(records.iter().any(|r| r.action == "CreateReferral"));
+    let mut at_case_plan: fallwerk_tests::AuditClient = c.world.case_plan.client(&auditor).await;
+    let records = at_case_plan
+        .list_audit_records(about("case_snapshot", &c.case.id))
+        .await
+        .expect("case-plan's trail")
+        .into_inner()
+        .records;
+    assert!(records.iter().any(|r| r.action == "GetCaseSnapshot"));
+}

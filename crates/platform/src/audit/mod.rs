@@ -1,5 +1,10 @@
 //! The audit log of personal-data access: who read or wrote which record, when, in which
 //! trace. Writes join the business transaction; reads are logged before the data is answered.
+//! The log is append-only and hash-chained ([`chain`]); auditors verify and query it over
+//! gRPC ([`service`]), and `<service> audit verify` verifies it from the command line.
+
+pub mod chain;
+pub mod service;
 
 use std::sync::Arc;
 
@@ -11,6 +16,7 @@ use crate::{ApiError, auth::Caller, telemetry};
 #[derive(Clone)]
 pub struct AuditLog {
     insert: Arc<str>,
+    insert_one: Arc<str>,
 }
 
 impl AuditLog {
@@ -22,7 +28,33 @@ impl AuditLog {
                  SELECT $1, $2, $3, $4, id::text, $6 FROM unnest($5::uuid[]) AS id"
             )
             .into(),
+            insert_one: format!(
+                "INSERT INTO {schema}.audit_log (subject, roles, action, resource_type, resource_id, trace_id)
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+            )
+            .into(),
         }
+    }
+
+    /// Records that `who` called their method on something named by text rather than a
+    /// record id (an auditor's query, say).
+    pub async fn record_text(
+        &self,
+        executor: impl PgExecutor<'_>,
+        who: &Caller,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Result<(), ApiError> {
+        sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.insert_one)))
+            .bind(&who.subject)
+            .bind(who.role_names())
+            .bind(who.method)
+            .bind(resource_type)
+            .bind(resource_id)
+            .bind(telemetry::trace_id_of(&tracing::Span::current()))
+            .execute(executor)
+            .await?;
+        Ok(())
     }
 
     /// Records that `who` called their method (the action) on each of `ids` of
