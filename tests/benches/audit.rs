@@ -36,6 +36,7 @@ async fn write_load(pool: &PgPool) -> f64 {
                     roles: [Role::Advisor].into(),
                     team_id: None,
                     partner_id: None,
+                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
                 },
                 method: "GetApplicant",
             };

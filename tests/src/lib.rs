@@ -43,6 +43,7 @@ use tonic::{
 };
 use uuid::Uuid;
 
+pub mod attacks;
 pub mod office;
 pub mod world;
 

@@ -484,6 +484,37 @@ async fn only_services_and_auditors_may_read_a_feed() {
 }
 
 #[tokio::test]
+async fn a_subscription_ends_unauthenticated_when_its_token_expires() {
+    let intake = ServiceApp::spawn(&SERVICE).await;
+    let short_lived = fallwerk_tests::signing_key().mint(&fallwerk_devkey::TokenSpec {
+        subject: "case-plan".into(),
+        roles: vec![Role::Service],
+        team_id: None,
+        partner_id: None,
+        ttl: std::time::Duration::from_secs(2),
+    });
+    let mut feed =
+        EventFeedClient::with_interceptor(intake.channel().await, Bearer::new(&short_lived));
+    let mut stream = feed
+        .subscribe(SubscribeRequest::default())
+        .await
+        .expect("subscribed")
+        .into_inner();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("the stream ended without saying why"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("ended within 10 s");
+    assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
+}
+
+#[tokio::test]
 async fn a_subscription_names_its_bad_fields() {
     let intake = ServiceApp::spawn(&SERVICE).await;
     let mut feed = EventFeedClient::with_interceptor(

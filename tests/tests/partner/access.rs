@@ -369,3 +369,54 @@ async fn each_role_may_call_exactly_the_rpcs_of_its_table() {
         }
     }
 }
+
+/// One method of every gRPC service fallwerk serves, by service.
+const ONE_METHOD_EACH: &[(&str, &str)] = &[
+    ("intake", "/fallwerk.intake.v1.IntakeService/ListTeams"),
+    (
+        "case-plan",
+        "/fallwerk.caseplan.v1.CasePlanService/ListCases",
+    ),
+    (
+        "case-plan",
+        "/fallwerk.caseplan.v1.CaseSnapshotService/GetCaseSnapshot",
+    ),
+    (
+        "partner",
+        "/fallwerk.partner.v1.PartnerService/ListPartners",
+    ),
+    (
+        "partner",
+        "/fallwerk.partner.v1.PartnerAgencyService/ListMyReferrals",
+    ),
+    (
+        "partner",
+        "/fallwerk.audit.v1.AuditTrailService/VerifyAuditTrail",
+    ),
+];
+
+#[tokio::test]
+async fn every_service_refuses_every_bad_token() {
+    use fallwerk_tests::attacks::{bad_tokens, raw_call, valid_token};
+    let world = crate::World::open_with_partner().await;
+    let app = |service: &str| match service {
+        "intake" => &world.office.app,
+        "case-plan" => &world.case_plan,
+        _ => world.partner.as_ref().expect("partner"),
+    };
+    let tokens = bad_tokens();
+    for (service, path) in ONE_METHOD_EACH {
+        for (what, token) in &tokens {
+            let status = raw_call(app(service), token, path).await;
+            assert_eq!(
+                status.code(),
+                Code::Unauthenticated,
+                "{path} with {what}: {status:?}"
+            );
+        }
+        // The same call with a valid token gets past authentication, so the refusals above
+        // are the tokens'.
+        let status = raw_call(app(service), &valid_token(), path).await;
+        assert_ne!(status.code(), Code::Unauthenticated, "{path}: {status:?}");
+    }
+}

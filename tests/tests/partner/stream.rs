@@ -127,3 +127,60 @@ async fn the_stream_resumes_after_a_disconnect_with_nothing_missed() {
         .expect("referral");
     assert!(read.data.expect("data").redact_time.is_some());
 }
+
+#[tokio::test]
+async fn a_stream_ends_unauthenticated_when_its_token_expires_and_resumes_with_a_fresh_one() {
+    let c = Cooperation::open(5).await;
+    c.consent(&[types::DataCategory::Identity]).await;
+    let partner_id: uuid::Uuid = c.partner.id.parse().expect("partner id");
+    let short_lived = fallwerk_tests::signing_key().mint(&fallwerk_devkey::TokenSpec {
+        subject: "kita-system".into(),
+        roles: vec![fallwerk_platform::auth::Role::Partner],
+        team_id: None,
+        partner_id: Some(partner_id.to_string()),
+        ttl: Duration::from_secs(2),
+    });
+    let mut stream = c
+        .agency(&short_lived)
+        .await
+        .stream_my_referral_changes(pb::StreamMyReferralChangesRequest { after_position: 0 })
+        .await
+        .expect("stream")
+        .into_inner();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(status)) => return status,
+                None => panic!("the stream ended without saying why"),
+            }
+        }
+    })
+    .await
+    .expect("ended within 10 s");
+    assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
+
+    // A fresh token resumes where the system left off, and sees what happened meanwhile.
+    let referral = c
+        .staff(&c.world.office.advisor)
+        .await
+        .create_referral(c.referral(&[types::DataCategory::Identity]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let mut resumed = c
+        .agency(&c.agency)
+        .await
+        .stream_my_referral_changes(pb::StreamMyReferralChangesRequest { after_position: 0 })
+        .await
+        .expect("stream")
+        .into_inner();
+    let change = next_change(&mut resumed).await;
+    assert_eq!(
+        change.referral.map(|r| r.id),
+        Some(referral.id),
+        "the referral made while disconnected"
+    );
+}

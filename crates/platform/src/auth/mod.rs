@@ -19,6 +19,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
+use chrono::{DateTime, Utc};
 use jwks::JwksSource;
 use tokio::sync::Notify;
 
@@ -100,9 +101,19 @@ pub struct Principal {
     pub team_id: Option<Uuid>,
     /// The `partner_id` claim.
     pub partner_id: Option<String>,
+    /// The token's `exp`: a stream opened with it ends then ([`Principal::until_token_expires`]).
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Principal {
+    /// Sleeps until the token expires. A long-lived stream races its work against this and
+    /// ends with [`token_expired`] when it wins: the client reconnects with a fresh token and
+    /// resumes from its last position.
+    pub async fn until_token_expires(&self) {
+        let left = (self.expires_at - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(left).await;
+    }
+
     /// Whether the caller holds `role`.
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
@@ -190,10 +201,18 @@ impl Caller {
     }
 }
 
+/// How a stream ends when the token it was opened with expires.
+pub fn token_expired() -> tonic::Status {
+    tonic::Status::unauthenticated(
+        "the token expired; reconnect with a fresh token and resume from your last position",
+    )
+}
+
 /// The claims fallwerk reads from a token.
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    exp: i64,
     #[serde(default)]
     roles: Vec<String>,
     #[serde(default)]
@@ -419,11 +438,14 @@ impl Authenticator {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // jsonwebtoken ignores `nbf` unless told: a token not yet valid is not valid.
+        validation.validate_nbf = true;
         validation.leeway = 30;
         let data = jsonwebtoken::decode::<Claims>(token, &key.key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             match e.kind() {
                 ErrorKind::ExpiredSignature => denied("expired"),
+                ErrorKind::ImmatureSignature => denied("not yet valid"),
                 ErrorKind::InvalidIssuer => denied("wrong issuer"),
                 ErrorKind::InvalidAudience => denied("wrong audience"),
                 ErrorKind::InvalidSignature => denied("bad signature"),
@@ -441,6 +463,8 @@ impl Authenticator {
             roles: claims.roles.iter().filter_map(|r| r.parse().ok()).collect(),
             team_id,
             partner_id: claims.partner_id.filter(|p| !p.is_empty()),
+            expires_at: DateTime::from_timestamp(claims.exp, 0)
+                .ok_or_else(|| denied("exp is out of range"))?,
         })
     }
 }

@@ -20,7 +20,10 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::Violations;
+use crate::{
+    Violations,
+    auth::{Caller, token_expired},
+};
 
 /// Events read per page.
 const PAGE: i64 = 256;
@@ -90,17 +93,25 @@ impl FeedService {
             .await
     }
 
-    /// Sends events after `cursor` until the client goes away or the server shuts down.
+    /// Sends events after `cursor` until the client goes away, the server shuts down or the
+    /// caller's token expires.
     async fn pump(
         self,
+        caller: Caller,
         mut cursor: i64,
         types: Vec<String>,
         out: mpsc::Sender<Result<SubscribeResponse, Status>>,
     ) {
+        let expired = caller.until_token_expires();
+        tokio::pin!(expired);
         let mut stamped = self.stamped.clone();
         let mut caught_up_once = false;
         metrics::gauge!("feed_subscriptions", "schema" => self.schema).increment(1.0);
         let reason = loop {
+            if caller.expires_at <= Utc::now() {
+                let _ = out.send(Err(token_expired())).await;
+                break "token expired";
+            }
             // Mark the current notification as seen before reading, so one that arrives while
             // reading wakes the next wait instead of being lost.
             stamped.borrow_and_update();
@@ -141,6 +152,10 @@ impl FeedService {
                     break "shutdown";
                 }
                 _ = out.closed() => break "client left",
+                () = &mut expired => {
+                    let _ = out.send(Err(token_expired())).await;
+                    break "token expired";
+                }
                 changed = stamped.changed() => if changed.is_err() { break "feed closed" },
                 _ = tokio::time::sleep(HEARTBEAT) => {
                     if !self.send_heartbeat(&out).await {
@@ -198,6 +213,7 @@ impl EventFeed for FeedService {
         &self,
         request: Request<SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let mut v = Violations::new();
         if request.after_position < 0 {
@@ -218,7 +234,7 @@ impl EventFeed for FeedService {
         let (out, stream) = mpsc::channel(BUFFER);
         let feed = self.clone();
         tokio::spawn(
-            feed.pump(request.after_position, request.event_types, out)
+            feed.pump(caller, request.after_position, request.event_types, out)
                 .instrument(tracing::Span::current()),
         );
         Ok(Response::new(ReceiverStream::new(stream)))

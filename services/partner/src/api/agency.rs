@@ -4,7 +4,11 @@
 use std::time::Duration;
 
 use fallwerk_platform::{
-    ApiError, Violations, auth::Caller, idempotency::request_key, page::PageRequest, wire,
+    ApiError, Violations,
+    auth::{Caller, token_expired},
+    idempotency::request_key,
+    page::PageRequest,
+    wire,
 };
 use fallwerk_proto::partner as pb;
 use prost::Message;
@@ -342,8 +346,9 @@ impl PartnerApi {
         Ok(ReceiverStream::new(rx))
     }
 
-    /// Sends `me`'s changes after `after` into `tx` until the reader leaves or the server
-    /// shuts down (then UNAVAILABLE: reconnect and resume).
+    /// Sends `me`'s changes after `after` into `tx` until the reader leaves, the server shuts
+    /// down (then UNAVAILABLE) or the caller's token expires (then UNAUTHENTICATED): either
+    /// way the partner system reconnects and resumes.
     async fn follow(
         &self,
         caller: &Caller,
@@ -352,7 +357,12 @@ impl PartnerApi {
         tx: &mpsc::Sender<Result<pb::StreamMyReferralChangesResponse, Status>>,
     ) -> Result<(), Status> {
         let mut stamped = self.changes.stamped();
+        let expired = caller.until_token_expires();
+        tokio::pin!(expired);
         loop {
+            if caller.expires_at <= chrono::Utc::now() {
+                return Err(token_expired());
+            }
             let page = {
                 let mut read = self.changes.read().await.map_err(Status::from)?;
                 let page = store::stream::changes(read.conn(), me, after)
@@ -406,6 +416,7 @@ impl PartnerApi {
                     return Err(Status::unavailable("the server is shutting down; resume from your last position"));
                 }
                 _ = tx.closed() => return Ok(()),
+                () = &mut expired => return Err(token_expired()),
                 changed = stamped.changed() => {
                     if changed.is_err() {
                         return Err(Status::unavailable("the feed stopped; resume from your last position"));
