@@ -367,7 +367,7 @@ pub async fn spawn_wired(services: &[&'static Blueprint]) -> Vec<ServiceApp> {
             }
         }
         let db = TestDatabase::migrated(&service.migrator).await;
-        apps.push(ServiceApp::start_on(service, listener, db, true, None, wired).await);
+        apps.push(ServiceApp::start_on(service, listener, db, true, None, wired, None).await);
     }
     for app in &apps {
         app.wait_serving().await;
@@ -399,6 +399,26 @@ impl ServiceApp {
         app
     }
 
+    /// [`Self::start`] with the plaintext health port on `health_listen` too.
+    pub async fn start_with_health_port(
+        service: &'static Blueprint,
+        db: TestDatabase,
+        migrate: bool,
+        health_listen: std::net::SocketAddr,
+    ) -> Self {
+        let listener = bind_loopback().await;
+        Self::start_on(
+            service,
+            listener,
+            db,
+            migrate,
+            None,
+            absent_upstreams(service),
+            Some(health_listen),
+        )
+        .await
+    }
+
     /// Starts `service` alone on `db`, migrating at start when `migrate`; does not wait for
     /// readiness.
     pub async fn start(service: &'static Blueprint, db: TestDatabase, migrate: bool) -> Self {
@@ -410,6 +430,7 @@ impl ServiceApp {
             migrate,
             None,
             absent_upstreams(service),
+            None,
         )
         .await
     }
@@ -426,6 +447,7 @@ impl ServiceApp {
             true,
             Some(jwks_url),
             absent_upstreams(service),
+            None,
         )
         .await;
         app.wait_serving().await;
@@ -463,6 +485,7 @@ impl ServiceApp {
             false,
             None,
             self.upstreams.clone(),
+            None,
         )
         .await;
         again.wait_serving().await;
@@ -479,6 +502,7 @@ impl ServiceApp {
         migrate: bool,
         jwks_url: Option<&str>,
         upstreams: Vec<(String, String)>,
+        health_listen: Option<std::net::SocketAddr>,
     ) -> Self {
         init_tracing();
         let jwks_file = keys().jwks.to_string_lossy().into_owned();
@@ -516,9 +540,10 @@ impl ServiceApp {
             args.push("--migrate");
         }
         let cli = service.parse_cli(args).expect("valid test configuration");
-        let Command::Serve(serve) = cli.command else {
+        let Command::Serve(mut serve) = cli.command else {
             unreachable!("serve was given")
         };
+        serve.server.health_listen = health_listen;
         let addr = listener.local_addr().expect("local addr");
         let clock = Arc::new(ManualClock::default());
         let shutdown = CancellationToken::new();

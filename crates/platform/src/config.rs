@@ -109,6 +109,11 @@ pub struct ServerArgs {
     /// Kubernetes Service spread over new replicas.
     #[arg(long, env = "GRPC_MAX_CONNECTION_AGE_SECS", default_value_t = 300)]
     pub max_connection_age_secs: u64,
+    /// A second, plaintext port serving only `grpc.health.v1` (the same statuses as the gRPC
+    /// port): for the kubelet's gRPC probe, which speaks no TLS, so readiness can follow the
+    /// database when the gRPC port is TLS-only. Unset: no such port.
+    #[arg(long, env = "HEALTH_LISTEN")]
+    pub health_listen: Option<std::net::SocketAddr>,
 }
 
 impl ServerArgs {

@@ -142,6 +142,10 @@ pub async fn serve(
     if let Some(tls) = tls_config(args)? {
         builder = builder.tls_config(tls)?;
     }
+    if let Some(addr) = args.health_listen {
+        serve_health(addr, health_service.clone(), shutdown.clone()).await?;
+    }
+
     let router = builder
         .layer(layer)
         .add_routes(routes)
@@ -173,6 +177,41 @@ pub async fn serve(
             tracing::warn!(?grace, "shutdown grace period over; dropping remaining RPCs");
         }
     }
+    Ok(())
+}
+
+/// Serves `grpc.health.v1` alone, in plaintext, on `addr` until `shutdown`.
+async fn serve_health<S>(
+    addr: std::net::SocketAddr,
+    health: S,
+    shutdown: CancellationToken,
+) -> Result<(), ConfigError>
+where
+    S: tower::Service<
+            http::Request<Body>,
+            Response = http::Response<Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let listener = TcpListener::bind(addr).await.map_err(|e| ConfigError {
+        setting: "HEALTH_LISTEN",
+        problem: format!("cannot listen on {addr}: {e}"),
+    })?;
+    tracing::info!(%addr, "health port listening (plaintext, grpc.health.v1 only)");
+    tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming_shutdown(incoming(listener), shutdown.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "health port failed");
+        }
+    });
     Ok(())
 }
 

@@ -50,14 +50,41 @@ async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_ser
     second.stop().await.expect("second stops cleanly");
 }
 
+/// The status the plaintext health port at `addr` reports for `name` (-1: no answer).
+async fn health_port(addr: std::net::SocketAddr, name: &str) -> i32 {
+    let Ok(channel) = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+    else {
+        return -1;
+    };
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: name.into(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+        .unwrap_or(-1)
+}
+
 #[tokio::test]
 async fn the_service_is_not_serving_until_its_migrations_ran() {
     let db = TestDatabase::create().await;
-    let app = ServiceApp::start(&SERVICE, db.clone(), false).await;
+    // A free port for the plaintext health port, as a pod's HEALTH_LISTEN.
+    let health = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let app = ServiceApp::start_with_health_port(&SERVICE, db.clone(), false, health).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(
         app.health_of(INTAKE).await,
         ServingStatus::NotServing as i32
+    );
+    assert_eq!(
+        health_port(health, INTAKE).await,
+        ServingStatus::NotServing as i32,
+        "the health port tells the same"
     );
     // The separate `intake migrate` step (a Kubernetes Job) runs; readiness follows.
     let cli = SERVICE
@@ -66,6 +93,14 @@ async fn the_service_is_not_serving_until_its_migrations_ran() {
     let all = SERVICE.migrator.service_ids().len() + 4;
     assert_eq!(SERVICE.migrate(&cli.database).await.expect("migrate"), all);
     app.wait_serving().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while health_port(health, INTAKE).await != ServingStatus::Serving as i32 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the health port follows readiness"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     // Running it again finds nothing to do.
     assert_eq!(
         SERVICE.migrate(&cli.database).await.expect("migrate again"),
