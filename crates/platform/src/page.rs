@@ -191,4 +191,32 @@ mod tests {
         assert_eq!(page(10_000, "", &[]).expect("capped").size, MAX_PAGE_SIZE);
         assert!(page(-1, "", &[]).is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn any_token_is_read_or_refused_never_misread(token in "\\PC{0,60}", size in any::<i32>()) {
+                // Whatever a client sends, parsing answers: a page or named bad fields.
+                let _ = page(size, &token, &["List", "a"]);
+            }
+
+            #[test]
+            fn a_token_leads_back_only_to_its_own_query(
+                rank in any::<i64>(), id in any::<u128>(), filter in "[a-z]{0,8}", other in "[a-z]{0,8}",
+            ) {
+                let first = page(1, "", &["List", &filter]).expect("first page");
+                let rows = vec![(rank, Uuid::from_u128(id)), (0, Uuid::nil())];
+                let (_, token) = first.finish_ranked(rows, |row| *row);
+                let again = page(1, &token, &["List", &filter]).expect("same query");
+                prop_assert_eq!((again.after_rank, again.after), (Some(rank), Some(Uuid::from_u128(id))));
+                if other != filter {
+                    prop_assert!(page(1, &token, &["List", &other]).is_err());
+                }
+            }
+        }
+    }
 }

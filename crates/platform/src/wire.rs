@@ -26,7 +26,9 @@ pub fn required_text(value: &str, max: usize) -> Result<String, String> {
     optional_text(trimmed, max)
 }
 
-/// Optional text, trimmed, at most `max` characters, without control characters.
+/// Optional text, trimmed, at most `max` characters, without control characters and without
+/// the bidirectional overrides and isolates that make text read otherwise than it is stored
+/// ("Trojan Source"); right-to-left script itself needs none of them.
 pub fn optional_text(value: &str, max: usize) -> Result<String, String> {
     let trimmed = value.trim();
     if trimmed.chars().count() > max {
@@ -38,7 +40,14 @@ pub fn optional_text(value: &str, max: usize) -> Result<String, String> {
     {
         return Err("must not contain control characters".into());
     }
+    if trimmed.chars().any(is_bidi_control) {
+        return Err("must not contain bidirectional override or isolate characters".into());
+    }
     Ok(trimmed.to_owned())
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A list of texts, each checked like [`required_text`]; at most `max_items`.
@@ -370,5 +379,49 @@ mod tests {
         assert_eq!(language_tag("sr-Latn"), Ok("sr-Latn".into()));
         assert!(language_tag("x").is_err());
         assert!(language_tag("de_DE").is_err());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn accepted_text_is_trimmed_bounded_clean_and_accepted_again(
+                text in "\\PC{0,40}|[\\x00-\\x1f\\u{202A}-\\u{202E} a-zé]{0,40}",
+                max in 0usize..50,
+            ) {
+                if let Ok(kept) = optional_text(&text, max) {
+                    prop_assert_eq!(kept.as_str(), kept.trim());
+                    prop_assert!(kept.chars().count() <= max);
+                    prop_assert!(!kept.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)));
+                    prop_assert_eq!(optional_text(&kept, max), Ok(kept.clone()));
+                }
+            }
+
+            #[test]
+            fn a_date_is_accepted_only_in_years_1_to_9999_and_reads_back_as_sent(
+                year in any::<i32>(), month in -2i32..15, day in -2i32..34,
+            ) {
+                let sent = Date { year, month, day };
+                if let Ok(parsed) = date(Some(&sent)) {
+                    prop_assert!((1..=9999).contains(&year));
+                    prop_assert_eq!(wire_date(parsed), sent);
+                }
+                if let Ok(birth) = BirthDate::from_wire(Some(&sent)) {
+                    prop_assert!((1..=9999).contains(&year));
+                    prop_assert_eq!(birth.to_wire(), sent);
+                }
+            }
+
+            #[test]
+            fn a_language_tag_is_kept_only_when_it_is_plain_ascii(text in "\\PC{0,20}") {
+                if let Ok(tag) = language_tag(&text) {
+                    prop_assert!(tag.is_ascii());
+                    prop_assert!(!tag.contains(char::is_whitespace));
+                }
+            }
+        }
     }
 }

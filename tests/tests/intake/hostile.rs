@@ -132,3 +132,72 @@ async fn a_date_outside_years_1_to_9999_is_a_bad_field_not_a_database_error() {
         .expect_err("out of range");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 }
+
+#[tokio::test]
+async fn hostile_texts_are_refused_by_name_or_stored_exactly_as_sent() {
+    let office = Office::open().await;
+    let mut desk = office.client(&office.desk).await;
+    let stored = [
+        "Robert'); DROP TABLE intake.applicants;--",
+        "Zoë Ñúñez-Ångström",
+        "e\u{301}\u{301}\u{301} combining marks",
+        "محمد",
+        "%_\\ wildcards",
+        "🙂 emoji",
+    ];
+    for text in stored {
+        let mut person = applicant(text, text, 1990, 1, 1);
+        person.interpreter_language = String::new();
+        let created = desk
+            .create_applicant(pb::CreateApplicantRequest {
+                applicant: Some(person),
+                allow_duplicate: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("{text:?}: {s:?}"))
+            .into_inner()
+            .applicant
+            .expect("applicant");
+        let read = desk
+            .get_applicant(pb::GetApplicantRequest { id: created.id })
+            .await
+            .expect("read back")
+            .into_inner()
+            .applicant
+            .expect("applicant");
+        assert_eq!(
+            (read.family_name.as_str(), read.given_name.as_str()),
+            (text, text)
+        );
+    }
+    // A wildcard in a search matches itself only.
+    let found = desk
+        .search_applicants(pb::SearchApplicantsRequest {
+            family_name: "%".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("search")
+        .into_inner()
+        .applicants;
+    assert_eq!(found.len(), 1, "only the name starting with %");
+
+    for (what, text) in [
+        ("NUL", "Anna\0Schmidt"),
+        ("a control character", "Anna\u{7}"),
+        ("a right-to-left override", "Anna\u{202E}tdimhcS"),
+        ("a directional isolate", "\u{2066}Anna\u{2069}"),
+    ] {
+        let status = desk
+            .create_applicant(pb::CreateApplicantRequest {
+                applicant: Some(applicant(text, "Anna", 1990, 1, 1)),
+                allow_duplicate: true,
+                ..Default::default()
+            })
+            .await
+            .expect_err(what);
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}");
+        assert_eq!(bad_fields(&status), ["applicant.family_name"], "{what}");
+    }
+}

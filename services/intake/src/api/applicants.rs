@@ -770,3 +770,89 @@ pub(super) fn client_facts(row: &ApplicantRow) -> pb::ClientFacts {
             .and_then(|age| u32::try_from(*age).ok()),
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9]{0,7}",
+            "\\PC{0,12}",
+            "[ a-z@.+()/0-9\\-]{0,40}",
+            Just(String::new())
+        ]
+    }
+
+    fn address() -> impl Strategy<Value = Option<types::PostalAddress>> {
+        proptest::option::of((text(), text(), text(), text()).prop_map(
+            |(street, extra_line, postal_code, city)| types::PostalAddress {
+                street,
+                extra_line,
+                postal_code,
+                city,
+            },
+        ))
+    }
+
+    proptest! {
+        /// A contact parses to a value exactly when nothing was named bad: never a value
+        /// with a complaint, never a refusal without one (the handler would answer INTERNAL).
+        #[test]
+        fn a_contact_is_a_value_or_named_bad_fields(
+            home in address(), post in address(), no_fixed_abode in any::<bool>(),
+            phone in text(), email in text(), channel in -1i32..6,
+        ) {
+            let sent = types::Contact {
+                address: home,
+                no_fixed_abode,
+                contact_address: post,
+                phone,
+                email,
+                preferred_channel: channel,
+            };
+            let mut v = Violations::new();
+            let parsed = contact(&mut v, Some(&sent));
+            prop_assert_eq!(parsed.is_some(), v.is_empty());
+            if let Some(Some(c)) = parsed {
+                prop_assert!(c.preferred_channel != ContactChannel::Phone || !c.phone.is_empty());
+                prop_assert!(c.preferred_channel != ContactChannel::Email || !c.email.is_empty());
+                if let Dwelling::Address(a) = &c.residence {
+                    prop_assert!(a.postal_code.len() == 5 && a.postal_code.chars().all(|d| d.is_ascii_digit()));
+                }
+            }
+        }
+
+        /// Likewise a household: answers, ages and members together, or named bad fields.
+        #[test]
+        fn a_household_is_a_value_or_named_bad_fields(
+            single_parent in any::<bool>(), single in -1i32..4, children in -1i32..4,
+            partner in -1i32..4, ages in proptest::collection::vec(0u32..40, 0..24),
+            members in proptest::collection::vec(prop_oneof![Just(uuid::Uuid::nil().to_string()), "[0-9a-f-]{0,36}"], 0..4),
+        ) {
+            let sent = pb::Household {
+                single_parent,
+                children_ages: ages,
+                single_parent_answer: single,
+                children_answer: children,
+                partner_answer: partner,
+                member_applicant_ids: members,
+            };
+            let mut v = Violations::new();
+            let parsed = household(&mut v, Some(&sent));
+            prop_assert_eq!(parsed.is_some(), v.is_empty());
+            if let Some((h, _)) = parsed {
+                prop_assert_eq!(h.has_children == Some(true), !h.children_ages.is_empty());
+                prop_assert!(h.children_ages.iter().all(|a| (0..=25).contains(a)));
+            }
+        }
+
+        #[test]
+        fn a_name_key_is_its_own_key(name in "\\PC{0,30}") {
+            let key = name_key(&name);
+            prop_assert_eq!(name_key(&key), key);
+        }
+    }
+}
