@@ -77,6 +77,8 @@ fi
 export JWKS_FILE=${JWKS_FILE:-.dev/jwks.json}
 export RUST_LOG_FORMAT=${RUST_LOG_FORMAT:-text}
 export SERVICE_TOKEN_FILE=.dev/service-token
+# This machine's loopback only: plaintext on purpose (each service warns at start).
+export GRPC_PLAINTEXT=true
 
 # Each service migrates its own schema in the one database. Start order does not matter: a
 # subscriber whose upstream is not up yet retries with backoff.

@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 export DATABASE_URL="postgres://fallwerk@127.0.0.1:$pg_port/fallwerk"
-export JWKS_FILE="$work/jwks.json" RUST_LOG=warn
+export JWKS_FILE="$work/jwks.json" RUST_LOG=warn GRPC_PLAINTEXT=true
 bin=target/release
 $bin/fallwerk dev-key --dir "$work" >/dev/null
 $bin/fallwerk dev-token --dir "$work" --role service --subject load-services > "$work/service-token"

@@ -26,7 +26,7 @@ target/release/intake migrate >/dev/null
 # intake alone: it consumes case-plan's feed, which is not running here (its subscriber waits
 # and retries, as while case-plan is down in a cluster).
 target/release/fallwerk dev-token --dir "$work" --role service --subject load-services > "$work/service-token"
-RUST_LOG=error GRPC_LISTEN=127.0.0.1:$port METRICS_LISTEN=127.0.0.1:$metrics JWKS_FILE="$work/jwks.json" \
+RUST_LOG=error GRPC_PLAINTEXT=true GRPC_LISTEN=127.0.0.1:$port METRICS_LISTEN=127.0.0.1:$metrics JWKS_FILE="$work/jwks.json" \
     UPSTREAMS=case-plan=http://127.0.0.1:$((port + 1)) SERVICE_TOKEN_FILE="$work/service-token" \
     target/release/intake serve >"$work/intake.log" 2>&1 &
 pid=$!

@@ -141,6 +141,11 @@ struct Keys {
     jwks: PathBuf,
 }
 
+/// The JWKS file the services under test read (the signing key's public half).
+pub fn jwks_file() -> &'static std::path::Path {
+    &keys().jwks
+}
+
 fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| {
@@ -530,6 +535,7 @@ impl ServiceApp {
             jwks,
             "--shutdown-grace-secs",
             "5",
+            "--plaintext",
             "--service-token-file",
             &token_file,
         ];

@@ -89,12 +89,17 @@ pub struct AuthArgs {
 /// How the gRPC server behaves.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerArgs {
-    /// PEM certificate chain for TLS; with `--tls-key`. Plaintext when absent (dev only).
+    /// PEM certificate chain for TLS; with `--tls-key`. Without it the service refuses to
+    /// start unless `--plaintext` says plaintext is meant.
     #[arg(long, env = "TLS_CERT_FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for TLS.
     #[arg(long, env = "TLS_KEY_FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Serve gRPC without TLS: on a developer's machine, or where a mesh terminates TLS in
+    /// front of the pod. Logged as a warning at every start.
+    #[arg(long, env = "GRPC_PLAINTEXT", conflicts_with = "tls_cert")]
+    pub plaintext: bool,
     /// Seconds an RPC may take before it is cancelled with DEADLINE_EXCEEDED.
     #[arg(long, env = "GRPC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,

@@ -215,9 +215,24 @@ where
     Ok(())
 }
 
+/// The TLS settings; `None` only when plaintext was asked for by name.
 fn tls_config(args: &ServerArgs) -> Result<Option<ServerTlsConfig>, ConfigError> {
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
-        return Ok(None);
+        if args.plaintext {
+            tracing::warn!(
+                "serving gRPC WITHOUT TLS (GRPC_PLAINTEXT): tokens and personal data cross the \
+                 network in the clear; only for a developer's machine or behind a mesh that \
+                 terminates TLS"
+            );
+            return Ok(None);
+        }
+        return Err(ConfigError {
+            setting: "TLS_CERT_FILE",
+            problem:
+                "no TLS certificate: set TLS_CERT_FILE and TLS_KEY_FILE, or GRPC_PLAINTEXT=true \
+                      to serve without TLS on purpose"
+                    .into(),
+        });
     };
     let read = |setting: &'static str, path: &std::path::Path| {
         std::fs::read(path).map_err(|e| ConfigError {

@@ -222,6 +222,49 @@ async fn bad_settings_are_refused_naming_the_setting_with_exit_code_2() {
         Err(fallwerk_platform::app::RunError::Config(e)) => assert_eq!(e.setting, "JWKS_FILE"),
         other => panic!("expected a configuration error, got {other:?}"),
     }
+
+    // Neither a certificate nor plaintext asked for by name: no start in the clear.
+    let jwks = fallwerk_tests::jwks_file().to_string_lossy().into_owned();
+    let token = fallwerk_tests::service_token_file("intake")
+        .to_string_lossy()
+        .into_owned();
+    let cli = SERVICE
+        .parse_cli([
+            "intake",
+            "--database-url",
+            &db.url,
+            "serve",
+            "--jwks-file",
+            &jwks,
+            "--service-token-file",
+            &token,
+            "--upstream",
+            "case-plan=http://127.0.0.1:9",
+        ])
+        .expect("parses");
+    let fallwerk_platform::app::Command::Serve(serve) = cli.command else {
+        unreachable!()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let result = SERVICE
+        .run(
+            listener,
+            &cli.database,
+            &serve,
+            std::sync::Arc::new(fallwerk_platform::clock::SystemClock),
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await;
+    match result {
+        Err(fallwerk_platform::app::RunError::Serve(
+            fallwerk_platform::server::ServeError::Config(e),
+        )) => {
+            assert_eq!(e.setting, "TLS_CERT_FILE")
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
 }
 
 #[tokio::test]
