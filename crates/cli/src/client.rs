@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use fallwerk_proto::{
+    audit::audit_trail_service_client::AuditTrailServiceClient,
     caseplan::case_plan_service_client::CasePlanServiceClient,
     intake::intake_service_client::IntakeServiceClient,
+    partner::partner_service_client::PartnerServiceClient,
 };
 use tonic::{
     Request, Status,
@@ -47,6 +49,36 @@ pub fn case_plan(
         channel,
         interceptor,
     ))
+}
+
+/// The audit-trail client of one service (every service serves one).
+pub type AuditClient = AuditTrailServiceClient<InterceptedService<Channel, CallMetadata>>;
+
+/// The partner (staff side) client.
+pub type PartnerClient = PartnerServiceClient<InterceptedService<Channel, CallMetadata>>;
+
+/// Builds the audit-trail client of the service at `addr` (whose option is `flag`).
+pub fn audit(
+    flag: &str,
+    addr: Uri,
+    authorization: AsciiMetadataValue,
+    ca_cert: Option<Certificate>,
+) -> Result<AuditClient, CliError> {
+    let (channel, interceptor) = channel(flag, addr, authorization, ca_cert)?;
+    Ok(AuditTrailServiceClient::with_interceptor(
+        channel,
+        interceptor,
+    ))
+}
+
+/// Builds the partner client.
+pub fn partner(
+    addr: Uri,
+    authorization: AsciiMetadataValue,
+    ca_cert: Option<Certificate>,
+) -> Result<PartnerClient, CliError> {
+    let (channel, interceptor) = channel("--partner-addr", addr, authorization, ca_cert)?;
+    Ok(PartnerServiceClient::with_interceptor(channel, interceptor))
 }
 
 /// The channel to one service and the metadata for its calls; `flag` names the address's

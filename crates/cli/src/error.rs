@@ -35,6 +35,9 @@ pub enum CliError {
         /// What the file system said.
         source: io::Error,
     },
+    /// A service's audit trail is not intact (shown above).
+    #[error("error: an audit trail is broken; see above")]
+    AuditBroken,
     /// Writing the answer to stdout failed.
     #[error("error: writing the answer: {0}")]
     Output(io::Error),
@@ -47,6 +50,8 @@ pub enum Service {
     Intake,
     /// case-plan (`--case-plan-addr`).
     CasePlan,
+    /// partner (`--partner-addr`).
+    Partner,
 }
 
 impl CliError {
@@ -172,6 +177,10 @@ fn hint(
             }
             // case-plan itself answered: it has not caught up with intake (--at-position).
             (Service::CasePlan, false) => "repeat in a moment",
+            (Service::Partner, _) => {
+                "is the partner service running at --partner-addr (FALLWERK_PARTNER_ADDR)? \
+                 With https://, does --ca-cert name the CA of its certificate?"
+            }
         }),
         (Code::Unauthenticated, _) => Some(
             "the token is missing, expired or not signed by a key the service knows; \

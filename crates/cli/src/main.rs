@@ -8,6 +8,7 @@
 //!
 //! Exit codes: 0 done, 1 the service refused or could not be reached, 2 bad usage.
 
+mod audit;
 mod caseplan;
 mod client;
 mod dev;
@@ -56,6 +57,18 @@ struct Cli {
     )]
     case_plan_addr: Uri,
 
+    /// Address of the partner service (http:// or https://).
+    #[arg(
+        long,
+        global = true,
+        help_heading = GLOBAL,
+        value_name = "ADDR",
+        env = "FALLWERK_PARTNER_ADDR",
+        default_value = "http://127.0.0.1:50053",
+        value_parser = parse::address
+    )]
+    partner_addr: Uri,
+
     /// Bearer token (JWT) sent with every service call; `fallwerk dev-token` mints a local one.
     // The env value is hidden so `--help` never prints a live token onto the screen.
     #[arg(
@@ -103,6 +116,9 @@ enum Command {
     /// The case-plan workflow.
     #[command(flatten)]
     CasePlan(caseplan::CasePlanCommand),
+    /// The audit trails of all three services (auditor).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -137,6 +153,18 @@ async fn main() -> ExitCode {
         }
         .await
         .map_err(|error| error.answered_by(Service::CasePlan)),
+        Command::Audit(command) => {
+            async {
+                let token = required_token(cli.token, "auditor")?;
+                let at = audit::Addresses {
+                    intake: cli.addr,
+                    case_plan: cli.case_plan_addr,
+                    partner: cli.partner_addr,
+                };
+                audit::run(command, at, token, cli.ca_cert, &out).await
+            }
+            .await
+        }
         Command::CasePlan(command) => async {
             let client = case_plan_client(cli.case_plan_addr, cli.token, cli.ca_cert)?;
             caseplan::run(command, client, &out).await

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::{
-    audit,
+    audit::{self, service::PersonRecords},
     auth::{AccessPolicy, Authenticator},
     change::Changes,
     clock::{Clock, SystemClock},
@@ -42,6 +42,9 @@ pub struct Blueprint {
     pub api: fn(Context) -> Api,
     /// The upstream event feeds the service consumes (their addresses come from `UPSTREAMS`).
     pub feeds: fn() -> Vec<Feed>,
+    /// The ids of every record the service holds about a person, for the audit trail's
+    /// person filter (the client's access report).
+    pub person_records: PersonRecords,
 }
 
 /// What a service's handlers are built with.
@@ -299,6 +302,7 @@ impl Blueprint {
             routes: api.routes,
             policies: api.policies,
             migrator: self.migrator,
+            person_records: self.person_records,
         };
         let served = server::serve(
             listener,

@@ -29,7 +29,11 @@ use tracing::Instrument;
 use fallwerk_proto::feed::event_feed_server::EventFeedServer;
 
 use crate::{
-    audit::{self, chain::Chainer, service::AuditTrail},
+    audit::{
+        self,
+        chain::Chainer,
+        service::{AuditTrail, PersonRecords},
+    },
     auth::{Access, AccessPolicy, Authenticator, Authorizer, Caller},
     config::{ConfigError, ServerArgs},
     db,
@@ -48,6 +52,8 @@ pub struct Service {
     pub policies: Vec<AccessPolicy>,
     /// The service's schema migrations (readiness waits for them).
     pub migrator: Migrator,
+    /// The records it holds about a person (the audit trail's person filter).
+    pub person_records: PersonRecords,
 }
 
 /// Why the server stopped abnormally.
@@ -95,7 +101,11 @@ pub async fn serve(
                 .max_decoding_message_size(args.max_message_bytes)
                 .max_encoding_message_size(args.max_message_bytes),
         )
-        .add_service(AuditTrail::server(pool.clone(), schema));
+        .add_service(AuditTrail::server(
+            pool.clone(),
+            schema,
+            service.person_records,
+        ));
     let mut policies = service.policies.clone();
     policies.push(feed::POLICY);
     policies.push(audit::service::POLICY);

@@ -73,6 +73,7 @@ impl EventHandler for IntakeEvents {
                         team_id: case.team_id.to_string(),
                         responsible_advisor_id: case.responsible_advisor_id.to_string(),
                         open_time: Some(wire::timestamp(case.opened_at)),
+                        applicant_id: case.applicant_id.to_string(),
                     };
                     self.outbox
                         .append(conn, case.id.0, case.opened_at, &registered)

@@ -70,6 +70,7 @@ pub const SERVICE: Blueprint = Blueprint {
     ),
     api: api::api,
     feeds,
+    person_records: |pool, person| Box::pin(store::cases::records_of(pool, person)),
 };
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub const SERVICE: Blueprint = Blueprint {
     ),
     api: api::api,
     feeds: case_plan_feed::feeds,
+    person_records: |pool, person| Box::pin(store::applicants::records_of(pool, person)),
 };
 
 #[cfg(test)]

@@ -55,8 +55,13 @@ impl EventHandler for CasePlanEvents {
         let at = wire::datetime(event.occur_time.as_ref())
             .ok_or_else(|| ApplyError::Poison("the event has no occur_time".into()))?;
         let t = event.event_type.as_str();
+        let mut applicant = None;
         let (case, team, open) = if t == pb::CaseRegistered::full_name() {
             let e = pb::CaseRegistered::decode(payload)?;
+            // Older events carry none.
+            if !e.applicant_id.is_empty() {
+                applicant = Some(id("applicant_id", &e.applicant_id)?);
+            }
             (e.case_id, e.team_id, true)
         } else if t == pb::CaseClosed::full_name() {
             let e = pb::CaseClosed::decode(payload)?;
@@ -73,6 +78,9 @@ impl EventHandler for CasePlanEvents {
             open,
         };
         cases::upsert(conn, row, at).await?;
+        if let Some(applicant) = applicant {
+            cases::set_applicant(conn, row.id, applicant).await?;
+        }
         if !open {
             // The case's open referrals close; the partners learn it from partner's feed.
             let changes = close_referrals_of(conn, row.id, at).await?;

@@ -41,10 +41,15 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0003_progress",
                 sql: include_str!("../migrations/0003_progress.sql"),
             },
+            Migration {
+                id: "0004_case_applicant",
+                sql: include_str!("../migrations/0004_case_applicant.sql"),
+            },
         ],
     ),
     api: api::api,
     feeds: caseplan_feed::feeds,
+    person_records: |pool, person| Box::pin(store::cases::records_of(pool, person)),
 };
 
 #[cfg(test)]

@@ -276,7 +276,10 @@ async fn each_role_may_call_exactly_the_rpcs_of_its_table() {
                 code!(
                     staff,
                     get_data_sharing_record,
-                    pb::GetDataSharingRecordRequest { case_id: id() }
+                    pb::GetDataSharingRecordRequest {
+                        case_id: id(),
+                        ..Default::default()
+                    }
                 ),
             ),
             (

@@ -599,6 +599,7 @@ async fn the_data_sharing_record_shows_what_was_shared_with_whom_and_every_partn
         .expect("the partner reads it");
     let request = || pb::GetDataSharingRecordRequest {
         case_id: c.case.id.clone(),
+        ..Default::default()
     };
     let auditor =
         fallwerk_tests::token("auditor-1", &[fallwerk_platform::auth::Role::Auditor], None);
@@ -876,4 +877,87 @@ async fn every_service_keeps_its_own_chained_audit_trail_of_a_referral() {
         .into_inner()
         .records;
     assert!(records.iter().any(|r| r.action == "GetCaseSnapshot"));
+}
+
+#[tokio::test]
+async fn an_auditor_finds_everything_about_a_person_in_every_service() {
+    use fallwerk_proto::audit as audit_pb;
+    let c = Cooperation::open(2).await;
+    c.consent(&[Identity, PlanSteps]).await;
+    let referral = c
+        .staff(&c.world.office.advisor)
+        .await
+        .create_referral(c.referral(&[Identity, PlanSteps]))
+        .await
+        .expect("referral")
+        .into_inner()
+        .referral
+        .expect("referral");
+    let person = c.case.applicant_id.clone();
+    let auditor =
+        fallwerk_tests::token("auditor-1", &[fallwerk_platform::auth::Role::Auditor], None);
+    let about_person = || audit_pb::ListAuditRecordsRequest {
+        person_id: person.clone(),
+        ..Default::default()
+    };
+    let mut found = Vec::new();
+    for (service, app) in [
+        ("intake", &c.world.office.app),
+        ("case-plan", &c.world.case_plan),
+        ("partner", c.world.partner()),
+    ] {
+        let mut client: fallwerk_tests::AuditClient = app.client(&auditor).await;
+        let records = client
+            .list_audit_records(about_person())
+            .await
+            .expect("the person's records")
+            .into_inner()
+            .records;
+        found.extend(
+            records
+                .into_iter()
+                .map(|r| (service, r.action, r.resource_id)),
+        );
+    }
+    let has = |service: &str, action: &str, id: &str| {
+        found
+            .iter()
+            .any(|(s, a, r)| *s == service && a == action && r == id)
+    };
+    assert!(has("intake", "CreateApplicant", &person), "{found:?}");
+    assert!(has("intake", "OpenCase", &c.case.id), "{found:?}");
+    assert!(has("case-plan", "GetCaseSnapshot", &c.case.id), "{found:?}");
+    assert!(has("partner", "CreateReferral", &referral.id), "{found:?}");
+    // Another person's records stay out.
+    let other = c
+        .world
+        .office
+        .applicant(&c.world.office.desk, "Andere")
+        .await;
+    assert!(!found.iter().any(|(_, _, r)| *r == other));
+
+    // What was shared, for the same person, from partner's data-sharing record.
+    let mut as_auditor = c.staff(&auditor).await;
+    let sharing = as_auditor
+        .get_data_sharing_record(pb::GetDataSharingRecordRequest {
+            applicant_id: person.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("the person's sharing record")
+        .into_inner();
+    assert_eq!(sharing.shared.len(), 1);
+    assert_eq!(sharing.shared[0].referral_id, referral.id);
+    assert_eq!(sharing.shared[0].case_id, c.case.id);
+    // Staff ask by case, never by person.
+    let status = c
+        .staff(&c.world.office.advisor)
+        .await
+        .get_data_sharing_record(pb::GetDataSharingRecordRequest {
+            applicant_id: person,
+            ..Default::default()
+        })
+        .await
+        .expect_err("staff by person");
+    assert_eq!(status.code(), Code::PermissionDenied);
 }

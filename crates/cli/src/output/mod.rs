@@ -54,6 +54,11 @@ impl Output {
     }
 }
 
+/// Now, as a protobuf timestamp.
+fn now() -> prost_types::Timestamp {
+    fallwerk_platform::wire::timestamp(chrono::Utc::now())
+}
+
 /// A date as `YYYY-MM-DD`, or `YYYY-MM` / `YYYY` when day or month are unknown (0).
 fn partial_date(d: &fallwerk_proto::google::r#type::Date) -> String {
     match (d.month, d.day) {

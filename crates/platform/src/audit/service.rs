@@ -1,7 +1,7 @@
 //! `fallwerk.audit.v1.AuditTrailService`: every service's audit trail, verified and queried by
 //! auditors. An auditor's query is itself recorded.
 
-use std::sync::Arc;
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use fallwerk_proto::audit::{
@@ -9,6 +9,7 @@ use fallwerk_proto::audit::{
     audit_trail_service_server::{AuditTrailService, AuditTrailServiceServer},
 };
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use super::{AuditLog, chain};
 use crate::{
@@ -34,6 +35,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
     ],
 };
 
+/// Finds the ids of every record a service holds about a person (an applicant id).
+pub type PersonRecords =
+    fn(PgPool, Uuid) -> Pin<Box<dyn Future<Output = Result<Vec<Uuid>, sqlx::Error>> + Send>>;
+
 /// The audit trail of one schema.
 #[derive(Clone)]
 pub struct AuditTrail {
@@ -41,15 +46,21 @@ pub struct AuditTrail {
     schema: &'static str,
     log: AuditLog,
     list: Arc<str>,
+    person_records: PersonRecords,
 }
 
 impl AuditTrail {
     /// The gRPC service over `schema`'s audit log.
-    pub fn server(pool: PgPool, schema: &'static str) -> AuditTrailServiceServer<AuditTrail> {
+    pub fn server(
+        pool: PgPool,
+        schema: &'static str,
+        person_records: PersonRecords,
+    ) -> AuditTrailServiceServer<AuditTrail> {
         AuditTrailServiceServer::new(AuditTrail {
             pool,
             schema,
             log: AuditLog::new(schema),
+            person_records,
             list: format!(
                 "SELECT id, occurred_at, subject, roles, action, resource_type, resource_id,
                         trace_id, coalesce(chain_position, 0) AS chain_position
@@ -59,6 +70,7 @@ impl AuditTrail {
                    AND ($4::timestamptz IS NULL OR occurred_at >= $4)
                    AND ($5::timestamptz IS NULL OR occurred_at < $5)
                    AND ($6::bigint IS NULL OR id > $6)
+                   AND ($8::text[] IS NULL OR resource_id = ANY($8))
                  ORDER BY id LIMIT $7"
             )
             .into(),
@@ -99,6 +111,7 @@ impl AuditTrail {
             "resource_id",
             wire::optional_text(&request.resource_id, 200),
         );
+        let person = v.check("person_id", wire::optional_id(&request.person_id));
         let start = request
             .start_time
             .as_ref()
@@ -121,10 +134,23 @@ impl AuditTrail {
             &request.resource_id,
             &start_text,
             &end_text,
+            &request.person_id,
         ];
         let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
-        let parsed = (|| Some((subject?, kind?, id?, page?)))();
-        let (subject, kind, id, page) = v.finish(parsed)?;
+        let parsed = (|| Some((subject?, kind?, id?, person?, page?)))();
+        let (subject, kind, id, person, page) = v.finish(parsed)?;
+        // A person's records: the person and every record of theirs this service holds.
+        let person_records: Option<Vec<String>> = match person {
+            None => None,
+            Some(person) => Some(
+                (self.person_records)(self.pool.clone(), person)
+                    .await?
+                    .into_iter()
+                    .chain(std::iter::once(person))
+                    .map(|id| id.to_string())
+                    .collect(),
+            ),
+        };
         let (start, end) = (start.flatten(), end.flatten());
 
         let mut tx = self.pool.begin().await?;
@@ -136,10 +162,14 @@ impl AuditTrail {
             .bind(end)
             .bind(page.after_number())
             .bind(page.fetch_limit())
+            .bind(person_records)
             .fetch_all(&mut *tx)
             .await?;
         let (rows, next_page_token) = page.finish_numbered(rows, |r| r.id);
-        let asked = format!("subject={subject};resource={kind}/{id}");
+        let asked = format!(
+            "subject={subject};resource={kind}/{id};person={}",
+            request.person_id
+        );
         self.log
             .record_text(&mut *tx, caller, "audit_trail", &asked)
             .await?;

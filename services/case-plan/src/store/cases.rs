@@ -625,3 +625,18 @@ pub async fn close(
     .await?;
     Ok(())
 }
+
+/// The ids of every record case-plan holds about a person: their cases (plans are audited by
+/// case), agreements and reviews (the audit trail's person filter).
+pub async fn records_of(pool: sqlx::PgPool, person: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id!" FROM caseplan.cases WHERE applicant_id = $1
+         UNION SELECT a.id FROM caseplan.agreements a
+               JOIN caseplan.cases c ON c.id = a.case_id WHERE c.applicant_id = $1
+         UNION SELECT r.id FROM caseplan.reviews r
+               JOIN caseplan.cases c ON c.id = r.case_id WHERE c.applicant_id = $1"#,
+        person
+    )
+    .fetch_all(&pool)
+    .await
+}

@@ -515,3 +515,16 @@ pub async fn search(
     .fetch_all(conn)
     .await
 }
+
+/// The ids of every record intake holds about a person besides the applicant record: their
+/// visits, consultations and case openings (the audit trail's person filter).
+pub async fn records_of(pool: sqlx::PgPool, person: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id!" FROM intake.visits WHERE applicant_id = $1
+         UNION SELECT id FROM intake.consultations WHERE applicant_id = $1
+         UNION SELECT case_id FROM intake.case_openings WHERE applicant_id = $1"#,
+        person
+    )
+    .fetch_all(&pool)
+    .await
+}

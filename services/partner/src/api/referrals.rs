@@ -287,28 +287,51 @@ impl PartnerApi {
         caller: &Caller,
         request: pb::GetDataSharingRecordRequest,
     ) -> Result<pb::GetDataSharingRecordResponse, ApiError> {
-        let id = CaseId(wire::id(&request.case_id).map_err(|e| ApiError::invalid("case_id", e))?);
-        let mut read = self.changes.read().await?;
-        // Auditors read any case's record; staff their team's.
-        if caller.has(fallwerk_platform::auth::Role::Auditor) {
-            store::cases::get(read.conn(), id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("case", id))?;
-        } else {
-            team_case(read.conn(), caller, id).await?;
+        let auditor = caller.has(fallwerk_platform::auth::Role::Auditor);
+        let mut v = Violations::new();
+        let case = v.check("case_id", wire::optional_id(&request.case_id));
+        let person = v.check("applicant_id", wire::optional_id(&request.applicant_id));
+        match (case, person) {
+            (Some(None), Some(None)) => v.add("case_id", "give a case_id or an applicant_id"),
+            (Some(Some(_)), Some(Some(_))) => v.add(
+                "applicant_id",
+                "give a case_id or an applicant_id, not both",
+            ),
+            _ => {}
         }
-        let filter = store::referrals::Filter {
-            case: Some(id),
-            ..Default::default()
+        let (case, person) = v.finish(case.zip(person))?;
+        let mut read = self.changes.read().await?;
+        let cases = match (case, person) {
+            (Some(id), _) => {
+                let id = CaseId(id);
+                // Auditors read any case's record; staff their team's.
+                if auditor {
+                    store::cases::get(read.conn(), id)
+                        .await?
+                        .ok_or_else(|| ApiError::not_found("case", id))?;
+                } else {
+                    team_case(read.conn(), caller, id).await?;
+                }
+                vec![id]
+            }
+            (None, Some(person)) if auditor => store::cases::of_person(read.conn(), person).await?,
+            (None, _) => {
+                return Err(ApiError::PermissionDenied(
+                    "only an auditor asks for a person's record; staff ask by case".into(),
+                ));
+            }
         };
-        let mut referrals = store::referrals::list(read.conn(), filter, None, 10_000).await?;
-        referrals.reverse();
-        let reads = store::sharing::partner_reads(read.conn(), id).await?;
-        read.audit(caller, "case", &[id.0]).await?;
-        Ok(pb::GetDataSharingRecordResponse {
-            shared: referrals
-                .into_iter()
-                .map(|r| pb::SharingEntry {
+        let mut shared = Vec::new();
+        let mut partner_reads = Vec::new();
+        for id in &cases {
+            let filter = store::referrals::Filter {
+                case: Some(*id),
+                ..Default::default()
+            };
+            let mut referrals = store::referrals::list(read.conn(), filter, None, 10_000).await?;
+            referrals.reverse();
+            shared.extend(referrals.into_iter().map(|r| {
+                pb::SharingEntry {
                     referral_id: r.id.to_string(),
                     partner_id: r.partner_id.to_string(),
                     consent_id: r.consent_id.to_string(),
@@ -320,17 +343,22 @@ impl PartnerApi {
                     share_time: Some(timestamp(r.created_at)),
                     shared_by: r.created_by,
                     redact_time: r.redacted_at.map(timestamp),
-                })
-                .collect(),
-            partner_reads: reads
-                .into_iter()
-                .map(|r| pb::PartnerRead {
-                    referral_id: r.referral_id,
-                    subject: r.subject,
-                    method: r.method,
-                    read_time: Some(timestamp(r.read_at)),
-                })
-                .collect(),
+                    case_id: id.to_string(),
+                }
+            }));
+            let reads = store::sharing::partner_reads(read.conn(), *id).await?;
+            partner_reads.extend(reads.into_iter().map(|r| pb::PartnerRead {
+                referral_id: r.referral_id,
+                subject: r.subject,
+                method: r.method,
+                read_time: Some(timestamp(r.read_at)),
+            }));
+        }
+        let ids: Vec<_> = cases.iter().map(|c| c.0).collect();
+        read.audit(caller, "case", &ids).await?;
+        Ok(pb::GetDataSharingRecordResponse {
+            shared,
+            partner_reads,
         })
     }
 

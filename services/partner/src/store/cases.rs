@@ -46,3 +46,50 @@ pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>,
     .fetch_optional(conn)
     .await
 }
+
+/// Notes whose case it is (the applicant id from CaseRegistered).
+pub async fn set_applicant(
+    conn: &mut PgConnection,
+    case: CaseId,
+    applicant: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE partner.cases SET applicant_id = $2 WHERE id = $1",
+        case.0,
+        applicant
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A person's cases.
+pub async fn of_person(
+    conn: &mut PgConnection,
+    person: uuid::Uuid,
+) -> Result<Vec<CaseId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id: CaseId" FROM partner.cases WHERE applicant_id = $1 ORDER BY id"#,
+        person
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The ids of every record partner holds about a person: their cases, consents and
+/// referrals (the audit trail's person filter).
+pub async fn records_of(
+    pool: sqlx::PgPool,
+    person: uuid::Uuid,
+) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id!" FROM partner.cases WHERE applicant_id = $1
+         UNION SELECT s.id FROM partner.consents s
+               JOIN partner.cases c ON c.id = s.case_id WHERE c.applicant_id = $1
+         UNION SELECT r.id FROM partner.referrals r
+               JOIN partner.cases c ON c.id = r.case_id WHERE c.applicant_id = $1"#,
+        person
+    )
+    .fetch_all(&pool)
+    .await
+}
