@@ -119,6 +119,10 @@ pub struct ServerArgs {
     /// database when the gRPC port is TLS-only. Unset: no such port.
     #[arg(long, env = "HEALTH_LISTEN")]
     pub health_listen: Option<std::net::SocketAddr>,
+    /// Days the service's event feed keeps an event, and at least until every subscriber heard
+    /// from within that time has applied it; 0 keeps events forever.
+    #[arg(long, env = "FEED_RETENTION_DAYS", default_value_t = 30)]
+    pub feed_retention_days: u32,
 }
 
 impl ServerArgs {

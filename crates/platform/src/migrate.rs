@@ -196,4 +196,8 @@ const PLATFORM: &[Migration] = &[
         id: "0004_audit_chain",
         sql: include_str!("../migrations/0004_audit_chain.sql"),
     },
+    Migration {
+        id: "0005_feed_retention",
+        sql: include_str!("../migrations/0005_feed_retention.sql"),
+    },
 ];

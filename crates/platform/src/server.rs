@@ -86,6 +86,15 @@ pub async fn serve(
         shutdown.child_token(),
     ));
     tokio::spawn(Sequencer::new(pool.clone(), schema).run(signals.clone(), shutdown.child_token()));
+    if args.feed_retention_days > 0 {
+        let retention = chrono::Duration::days(i64::from(args.feed_retention_days));
+        tokio::spawn(feed::retention::run(
+            pool.clone(),
+            schema,
+            retention,
+            shutdown.child_token(),
+        ));
+    }
     // Every service links its audit records into their hash chain and serves the trail.
     tokio::spawn(Chainer::new(pool.clone(), schema).run(shutdown.child_token()));
     let event_feed = FeedService::new(

@@ -473,6 +473,24 @@ async fn only_services_and_auditors_may_read_a_feed() {
             ),
         }
     }
+    // Only a service acknowledges (an auditor reads, and holds nothing back).
+    for role in Role::ALL {
+        let mut feed = EventFeedClient::with_interceptor(
+            intake.channel().await,
+            Bearer::new(&token("x", &[role], None)),
+        );
+        let result = feed
+            .acknowledge(fallwerk_proto::feed::AcknowledgeRequest { position: 0 })
+            .await;
+        match role {
+            Role::Service => assert!(result.is_ok(), "a service acknowledges"),
+            _ => assert_eq!(
+                result.expect_err("denied").code(),
+                tonic::Code::PermissionDenied,
+                "{role:?} must not acknowledge"
+            ),
+        }
+    }
     let mut feed = EventFeedClient::with_interceptor(intake.channel().await, Bearer::new(""));
     assert_eq!(
         feed.subscribe(SubscribeRequest::default())
@@ -635,6 +653,14 @@ impl fallwerk_proto::feed::event_feed_server::EventFeed for ForeignFeed {
         let stream = tokio_stream::iter(events).chain(tokio_stream::pending());
         Ok(tonic::Response::new(Box::pin(stream)))
     }
+
+    /// An upstream of an older contract: the subscriber must get on without acknowledging.
+    async fn acknowledge(
+        &self,
+        _request: tonic::Request<fallwerk_proto::feed::AcknowledgeRequest>,
+    ) -> Result<tonic::Response<fallwerk_proto::feed::AcknowledgeResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("no acknowledgements here"))
+    }
 }
 
 #[tokio::test]
@@ -678,4 +704,97 @@ async fn events_with_malformed_ids_from_a_foreign_upstream_are_each_parked_none_
     assert_eq!(consumer.applied().await.len(), 1);
     consumer.stop().await;
     server.abort();
+}
+
+#[tokio::test]
+async fn a_feed_prunes_what_every_subscriber_applied_and_says_so_to_one_asking_for_it() {
+    use fallwerk_platform::feed::retention::prune_once;
+    use fallwerk_proto::feed::AcknowledgeRequest;
+    let intake = ServiceApp::spawn(&SERVICE).await;
+    let pool = intake.db.pool().await;
+    let outbox = Outbox::new("intake");
+    for _ in 0..5 {
+        produce(&pool, &outbox).await;
+    }
+    let service = token("case-plan", &[Role::Service], None);
+    let mut feed = EventFeedClient::with_interceptor(intake.channel().await, Bearer::new(&service));
+    // Wait until all five are stamped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let head = loop {
+        let head: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM intake.outbox")
+            .fetch_one(&pool)
+            .await
+            .expect("head");
+        let stamped: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM intake.outbox WHERE position IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+        if stamped == 5 {
+            break head.expect("head");
+        }
+        assert!(std::time::Instant::now() < deadline, "stamped within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // case-plan has applied up to the third event.
+    let third = head - 2;
+    feed.acknowledge(AcknowledgeRequest { position: third })
+        .await
+        .expect("acknowledged");
+    let later = chrono::Utc::now() + chrono::Duration::days(31);
+    let an_hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    // Old enough, but not beyond the slowest subscriber heard from.
+    let pruned = prune_once(&pool, "intake", later, an_hour_ago)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 3);
+    let status = feed
+        .subscribe(SubscribeRequest::default())
+        .await
+        .expect_err("pruned");
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        fallwerk_tests::error_reason(&status).as_deref(),
+        Some("FEED_POSITION_PRUNED")
+    );
+    assert_eq!(
+        fallwerk_tests::error_metadata(&status, "earliest_position"),
+        Some((third + 1).to_string())
+    );
+    feed.subscribe(SubscribeRequest {
+        after_position: third,
+        ..Default::default()
+    })
+    .await
+    .expect("from the acknowledged position");
+
+    // A subscriber silent for longer than the retention is not waited for.
+    let pruned = prune_once(&pool, "intake", later, later)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 2);
+}
+
+#[tokio::test]
+async fn a_running_subscriber_acknowledges_how_far_it_applied() {
+    let world = fallwerk_tests::world::World::open().await;
+    let office = &world.office;
+    world.case(&office.desk, &office.advisor).await;
+    let pool = office.app.db.pool().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let acknowledged: Option<i64> =
+            sqlx::query_scalar("SELECT max(position) FROM intake.feed_subscribers")
+                .fetch_one(&pool)
+                .await
+                .expect("acknowledged");
+        if acknowledged.unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "case-plan acknowledged within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -6,8 +6,10 @@
 //! - [`service`] is `fallwerk.feed.v1.EventFeed`: replay from a position, then follow live.
 //! - [`subscriber`] applies an upstream's events exactly once, resuming from its cursor.
 //! - [`upstream`]: the feeds a service consumes, declared as [`Feed`]s and run beside the server.
+//! - [`retention`] prunes what every subscriber has applied once it is old enough.
 
 pub mod notify;
+pub mod retention;
 pub mod sequencer;
 pub mod service;
 pub mod subscriber;
@@ -20,8 +22,14 @@ use crate::auth::{AccessPolicy, MethodRule, Role};
 /// Who may read a feed: other services, and auditors.
 pub const POLICY: AccessPolicy = AccessPolicy {
     service: "fallwerk.feed.v1.EventFeed",
-    rules: &[MethodRule {
-        method: "Subscribe",
-        roles: &[Role::Service, Role::Auditor],
-    }],
+    rules: &[
+        MethodRule {
+            method: "Subscribe",
+            roles: &[Role::Service, Role::Auditor],
+        },
+        MethodRule {
+            method: "Acknowledge",
+            roles: &[Role::Service],
+        },
+    ],
 };

@@ -9,8 +9,8 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use fallwerk_proto::feed::{
-    Event, Heartbeat, SubscribeRequest, SubscribeResponse, event_feed_server::EventFeed,
-    subscribe_response::Item,
+    AcknowledgeRequest, AcknowledgeResponse, Event, Heartbeat, SubscribeRequest, SubscribeResponse,
+    event_feed_server::EventFeed, subscribe_response::Item,
 };
 use sqlx::{FromRow, PgPool};
 use tokio::sync::{mpsc, watch};
@@ -20,8 +20,9 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::retention;
 use crate::{
-    Violations,
+    ApiError, Violations,
     auth::{Caller, token_expired},
 };
 
@@ -231,6 +232,15 @@ impl EventFeed for FeedService {
             }
         }
         v.finish(Some(())).map_err(Status::from)?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| Status::from(ApiError::from(e)))?;
+        retention::check_not_pruned(&mut conn, self.schema, request.after_position)
+            .await
+            .map_err(Status::from)?;
+        drop(conn);
         let (out, stream) = mpsc::channel(BUFFER);
         let feed = self.clone();
         tokio::spawn(
@@ -238,5 +248,21 @@ impl EventFeed for FeedService {
                 .instrument(tracing::Span::current()),
         );
         Ok(Response::new(ReceiverStream::new(stream)))
+    }
+
+    /// Notes how far the calling subscriber has applied.
+    async fn acknowledge(
+        &self,
+        request: Request<AcknowledgeRequest>,
+    ) -> Result<Response<AcknowledgeResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let position = request.into_inner().position;
+        if position < 0 {
+            return Err(ApiError::invalid("position", "must not be negative").into());
+        }
+        retention::acknowledge(&self.pool, self.schema, &caller.subject, position)
+            .await
+            .map_err(|e| Status::from(ApiError::from(e)))?;
+        Ok(Response::new(AcknowledgeResponse {}))
     }
 }

@@ -14,7 +14,8 @@
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use fallwerk_proto::feed::{
-    Event, SubscribeRequest, event_feed_client::EventFeedClient, subscribe_response::Item,
+    AcknowledgeRequest, Event, SubscribeRequest, event_feed_client::EventFeedClient,
+    subscribe_response::Item,
 };
 use prost::Message;
 use sqlx::{PgConnection, PgPool};
@@ -138,6 +139,8 @@ struct Sql {
 
 /// Most events applied in one transaction.
 const BATCH: usize = 128;
+/// How often a subscriber acknowledges its position while it moves.
+const ACK_EVERY: Duration = Duration::from_secs(5);
 
 /// Backoff between reconnects.
 const BACKOFF_START: Duration = Duration::from_millis(100);
@@ -235,7 +238,9 @@ impl<H: EventHandler> Subscriber<H> {
         request
             .metadata_mut()
             .insert("authorization", self.subscription.token.bearer()?);
-        let mut stream = EventFeedClient::new(channel)
+        let mut feed = EventFeedClient::new(channel);
+        let mut stream = feed
+            .clone()
             .subscribe(request)
             .await
             .map_err(|s| format!("subscribe refused: {}: {}", s.code(), s.message()))?
@@ -243,7 +248,9 @@ impl<H: EventHandler> Subscriber<H> {
         self.applied
             .send_if_modified(|applied| raise(applied, cursor));
         tracing::info!(subscription = name, cursor, "feed subscription connected");
+        let mut acknowledged: Option<(i64, std::time::Instant)> = None;
         loop {
+            self.acknowledge(&mut feed, cursor, &mut acknowledged).await;
             let message = match stream.message().await {
                 Ok(Some(message)) => message,
                 Ok(None) => return Err("the upstream ended the stream".into()),
@@ -284,6 +291,33 @@ impl<H: EventHandler> Subscriber<H> {
                 }
                 None => {}
             }
+        }
+    }
+
+    /// Tells the upstream how far this subscriber has applied, every few seconds while the
+    /// cursor moves, so its feed keeps no more than needed. A failure is only logged: the
+    /// upstream then keeps events longer.
+    async fn acknowledge(
+        &self,
+        feed: &mut EventFeedClient<tonic::transport::Channel>,
+        cursor: i64,
+        last: &mut Option<(i64, std::time::Instant)>,
+    ) {
+        if last.is_some_and(|(position, at)| position == cursor || at.elapsed() < ACK_EVERY) {
+            return;
+        }
+        let Ok(bearer) = self.subscription.token.bearer() else {
+            return;
+        };
+        let mut request = tonic::Request::new(AcknowledgeRequest { position: cursor });
+        request.metadata_mut().insert("authorization", bearer);
+        match feed.acknowledge(request).await {
+            Ok(_) => *last = Some((cursor, std::time::Instant::now())),
+            Err(status) => tracing::debug!(
+                subscription = self.subscription.name.as_str(),
+                code = ?status.code(),
+                "acknowledging the feed position failed"
+            ),
         }
     }
 

@@ -356,6 +356,12 @@ impl PartnerApi {
         mut after: i64,
         tx: &mpsc::Sender<Result<pb::StreamMyReferralChangesResponse, Status>>,
     ) -> Result<(), Status> {
+        {
+            let mut read = self.changes.read().await.map_err(Status::from)?;
+            fallwerk_platform::feed::retention::check_not_pruned(read.conn(), crate::SCHEMA, after)
+                .await
+                .map_err(Status::from)?;
+        }
         let mut stamped = self.changes.stamped();
         let expired = caller.until_token_expires();
         tokio::pin!(expired);
