@@ -77,6 +77,8 @@ pub async fn serve(
     signals: FeedSignals,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    // Settings first: nothing starts when they are unusable.
+    let tls = tls_config(args)?;
     // Every service serves its outbox as an event feed.
     let schema = service.migrator.schema();
     tokio::spawn(feed::notify::listen(
@@ -158,7 +160,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .max_connection_age(Duration::from_secs(args.max_connection_age_secs))
         .concurrency_limit_per_connection(256);
-    if let Some(tls) = tls_config(args)? {
+    if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
     if let Some(addr) = args.health_listen {

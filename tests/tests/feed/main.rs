@@ -721,15 +721,12 @@ async fn a_feed_prunes_what_every_subscriber_applied_and_says_so_to_one_asking_f
     // Wait until all five are stamped.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let head = loop {
-        let head: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM intake.outbox")
-            .fetch_one(&pool)
-            .await
-            .expect("head");
-        let stamped: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM intake.outbox WHERE position IS NOT NULL")
+        // One query: both numbers of the same moment.
+        let (stamped, head): (i64, Option<i64>) =
+            sqlx::query_as("SELECT count(position), max(position) FROM intake.outbox")
                 .fetch_one(&pool)
                 .await
-                .expect("count");
+                .expect("stamped");
         if stamped == 5 {
             break head.expect("head");
         }
@@ -773,6 +770,22 @@ async fn a_feed_prunes_what_every_subscriber_applied_and_says_so_to_one_asking_f
         .await
         .expect("prune");
     assert_eq!(pruned, 2);
+
+    // With every event pruned, the next one still comes after all positions ever given.
+    produce(&pool, &outbox).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let next: Option<i64> = sqlx::query_scalar("SELECT max(position) FROM intake.outbox")
+            .fetch_one(&pool)
+            .await
+            .expect("next");
+        if let Some(next) = next {
+            assert_eq!(next, head + 1);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "stamped within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -247,7 +247,7 @@ pub fn access_report(
         .sort_by_key(|(service, r)| (r.occur_time.map(|t| (t.seconds, t.nanos)), *service, r.id));
     json!({
         "person_id": person,
-        "make_time": timestamp(Some(&super::now())),
+        "report_time": timestamp(Some(&super::now())),
         "accesses": accesses.iter().map(|(service, r)| json!({
             "service": service,
             "occur_time": timestamp(r.occur_time.as_ref()),

@@ -36,7 +36,10 @@ impl Sequencer {
             "WITH batch AS (
                  SELECT seq FROM {schema}.outbox WHERE position IS NULL ORDER BY seq LIMIT $1
              ), head AS (
-                 SELECT coalesce(max(position), 0) AS position FROM {schema}.outbox
+                 -- Past every position ever given, pruned ones included.
+                 SELECT greatest(
+                     (SELECT coalesce(max(position), 0) FROM {schema}.outbox),
+                     (SELECT through_position FROM {schema}.feed_pruned)) AS position
              ), numbered AS (
                  SELECT b.seq, h.position + row_number() OVER (ORDER BY b.seq) AS position
                  FROM batch b CROSS JOIN head h

@@ -73,7 +73,12 @@ impl FeedService {
                  ORDER BY position LIMIT $3"
             )
             .into(),
-            head: format!("SELECT coalesce(max(position), 0) FROM {schema}.outbox").into(),
+            head: format!(
+                "SELECT greatest(
+                     (SELECT coalesce(max(position), 0) FROM {schema}.outbox),
+                     (SELECT through_position FROM {schema}.feed_pruned))"
+            )
+            .into(),
             stamped,
             shutdown,
         }
