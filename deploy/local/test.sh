@@ -11,5 +11,7 @@ if [ -z "${FALLWERK_TEST_DATABASE_URL:-}" ]; then
     trap 'deploy/local/postgres.sh stop .dev/pg-test' EXIT
     export FALLWERK_TEST_DATABASE_URL="postgres://fallwerk@127.0.0.1:$port/postgres"
 fi
+# The TLS tests make their certificates with the openssl command.
+command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
 # The query macros read the committed .sqlx/ cache, whatever DATABASE_URL says.
 SQLX_OFFLINE=true cargo test --workspace --locked "$@"

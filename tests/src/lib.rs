@@ -45,6 +45,7 @@ use uuid::Uuid;
 
 pub mod attacks;
 pub mod office;
+pub mod tls;
 pub mod world;
 
 /// The superuser URL of the test cluster.

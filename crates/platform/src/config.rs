@@ -96,6 +96,11 @@ pub struct ServerArgs {
     /// PEM private key for TLS.
     #[arg(long, env = "TLS_KEY_FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// PEM CA for mutual TLS: client certificates signed by it are verified. Staff clients may
+    /// present none; a partner system must present one valid for the DNS name
+    /// `<partner-id>.partner.fallwerk`, the partner of its token.
+    #[arg(long, env = "TLS_CLIENT_CA_FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Serve gRPC without TLS: on a developer's machine, or where a mesh terminates TLS in
     /// front of the pod. Logged as a warning at every start.
     #[arg(long, env = "GRPC_PLAINTEXT", conflicts_with = "tls_cert")]

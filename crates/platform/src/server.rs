@@ -34,7 +34,7 @@ use crate::{
         chain::Chainer,
         service::{AuditTrail, PersonRecords},
     },
-    auth::{Access, AccessPolicy, Authenticator, Authorizer, Caller},
+    auth::{Access, AccessPolicy, Authenticator, Authorizer, Caller, Principal, Role},
     config::{ConfigError, ServerArgs},
     db,
     feed::{self, notify::FeedSignals, sequencer::Sequencer, service::FeedService},
@@ -153,6 +153,7 @@ pub async fn serve(
     let layer = RequestLayer {
         authenticator,
         authorizer: Arc::new(Authorizer::new(&policies)),
+        partner_certificates: args.tls_client_ca.is_some(),
     };
     let mut builder = tonic::transport::Server::builder()
         .timeout(args.request_timeout())
@@ -262,7 +263,59 @@ fn tls_config(args: &ServerArgs) -> Result<Option<ServerTlsConfig>, ConfigError>
         })
     };
     let identity = Identity::from_pem(read("TLS_CERT_FILE", cert)?, read("TLS_KEY_FILE", key)?);
-    Ok(Some(ServerTlsConfig::new().identity(identity)))
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &args.tls_client_ca {
+        // Optional at the handshake: staff clients have no certificates. Who must present one
+        // (partner systems) is the request layer's rule.
+        config = config
+            .client_ca_root(tonic::transport::Certificate::from_pem(read(
+                "TLS_CLIENT_CA_FILE",
+                ca,
+            )?))
+            .client_auth_optional(true);
+    }
+    Ok(Some(config))
+}
+
+/// The DNS name a partner system's client certificate must be valid for.
+pub fn partner_certificate_name(partner_id: &str) -> String {
+    format!("{partner_id}.partner.fallwerk")
+}
+
+/// With mutual TLS on, a partner system's call must come with a client certificate valid for
+/// its partner ([`partner_certificate_name`]): a stolen token alone does not act for a partner.
+fn partner_certificate_matches(
+    request: &http::Request<Body>,
+    principal: &Principal,
+) -> Result<(), Status> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let Some(partner) = principal.partner_id.as_deref() else {
+        return Err(Status::permission_denied(
+            "a partner token without partner_id",
+        ));
+    };
+    let certs = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|info| info.peer_certs())
+        .ok_or_else(|| {
+            Status::permission_denied("a partner system presents its client certificate (mTLS)")
+        })?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| Status::permission_denied("no client certificate"))?;
+    let name = partner_certificate_name(partner);
+    let matches = webpki::EndEntityCert::try_from(leaf).is_ok_and(|cert| {
+        rustls_pki_types::ServerName::try_from(name.as_str())
+            .is_ok_and(|server_name| cert.verify_is_valid_for_subject_name(&server_name).is_ok())
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(
+            "the client certificate does not belong to the token's partner",
+        ))
+    }
 }
 
 /// The tower layer every request passes: trace, authenticate, authorize, measure.
@@ -270,6 +323,8 @@ fn tls_config(args: &ServerArgs) -> Result<Option<ServerTlsConfig>, ConfigError>
 pub struct RequestLayer {
     authenticator: Arc<Authenticator>,
     authorizer: Arc<Authorizer>,
+    /// Mutual TLS is on: partner systems must present their certificate.
+    partner_certificates: bool,
 }
 
 impl<S> tower::Layer<S> for RequestLayer {
@@ -279,6 +334,7 @@ impl<S> tower::Layer<S> for RequestLayer {
             inner,
             authenticator: Arc::clone(&self.authenticator),
             authorizer: Arc::clone(&self.authorizer),
+            partner_certificates: self.partner_certificates,
         }
     }
 }
@@ -289,6 +345,7 @@ pub struct RequestService<S> {
     inner: S,
     authenticator: Arc<Authenticator>,
     authorizer: Arc<Authorizer>,
+    partner_certificates: bool,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -345,6 +402,9 @@ where
                 .and_then(|token| self.authenticator.authenticate(token).map_err(Status::from))
                 .and_then(|principal| {
                     span.record("enduser.id", principal.subject.as_str());
+                    if self.partner_certificates && principal.has(Role::Partner) {
+                        partner_certificate_matches(&request, &principal)?;
+                    }
                     if roles.iter().any(|role| principal.has(*role)) {
                         request
                             .extensions_mut()

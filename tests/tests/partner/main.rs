@@ -3,6 +3,7 @@
 //! and planned in case-plan.
 
 mod access;
+mod mtls;
 mod referrals;
 mod stream;
 

@@ -1,0 +1,182 @@
+//! Mutual TLS: with `TLS_CLIENT_CA_FILE` set, a partner system's call needs a client
+//! certificate of its own partner; staff clients still need none.
+
+use std::{sync::Arc, time::Duration};
+
+use fallwerk_partner::SERVICE;
+use fallwerk_platform::{app::Command, auth::Role, clock::SystemClock};
+use fallwerk_proto::partner as pb;
+use fallwerk_tests::{
+    TestDatabase, partner_token,
+    tls::{Pem, Pki},
+    token,
+};
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    Code,
+    transport::{Certificate, Channel, ClientTlsConfig, Identity},
+};
+
+/// A TLS channel to `port`, trusting `pki`'s CA, presenting `client` if any.
+async fn channel(
+    pki: &Pki,
+    port: u16,
+    client: Option<&Pem>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(pki.ca()))
+        .domain_name("localhost");
+    if let Some(client) = client {
+        tls = tls.identity(Identity::from_pem(&client.cert, &client.key));
+    }
+    Channel::from_shared(format!("https://127.0.0.1:{port}"))
+        .expect("uri")
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
+fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("ascii"),
+    );
+    request
+}
+
+#[tokio::test]
+async fn with_mutual_tls_a_partner_system_needs_the_certificate_of_its_own_partner() {
+    let pki = Pki::new("office-ca");
+    let (ca, cert, key) = pki.server_files();
+    let db = TestDatabase::create().await;
+    let jwks = fallwerk_tests::jwks_file().to_string_lossy().into_owned();
+    let service_token = fallwerk_tests::service_token_file("partner")
+        .to_string_lossy()
+        .into_owned();
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let (ca, cert, key) = (path(&ca), path(&cert), path(&key));
+    let cli = SERVICE
+        .parse_cli([
+            "partner",
+            "--database-url",
+            &db.url,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--migrate",
+            "--jwks-file",
+            &jwks,
+            "--service-token-file",
+            &service_token,
+            "--upstream",
+            "case-plan=http://127.0.0.1:9",
+            "--upstream",
+            "intake=http://127.0.0.1:9",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &ca,
+        ])
+        .expect("valid settings");
+    let Command::Serve(serve) = cli.command else {
+        unreachable!("serve was given")
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            SERVICE
+                .run(
+                    listener,
+                    &cli.database,
+                    &serve,
+                    Arc::new(SystemClock),
+                    shutdown,
+                )
+                .await
+        }
+    });
+
+    // Staff need no certificate: an admin creates the partner.
+    let admin = token("admin-1", &[Role::Admin], None);
+    let staff_channel = channel(&pki, port, None)
+        .await
+        .expect("TLS without a client certificate");
+    let mut staff = pb::partner_service_client::PartnerServiceClient::new(staff_channel);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let partner = loop {
+        let created = staff
+            .create_partner(bearer(
+                pb::CreatePartnerRequest {
+                    partner: Some(pb::Partner {
+                        kind: pb::PartnerKind::WelfareAssociation.into(),
+                        display_name: "Kita-Lotsen".into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                &admin,
+            ))
+            .await;
+        match created {
+            Ok(answer) => break answer.into_inner().partner.expect("partner"),
+            Err(status) if std::time::Instant::now() < deadline => {
+                assert_ne!(status.code(), Code::PermissionDenied, "{status:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!("partner never served: {status:?}"),
+        }
+    };
+    let partner_id: uuid::Uuid = partner.id.parse().expect("uuid");
+    let system = partner_token("kita-system", partner_id);
+    let list = || bearer(pb::ListMyReferralsRequest::default(), &system);
+    let agency =
+        |channel| pb::partner_agency_service_client::PartnerAgencyServiceClient::new(channel);
+
+    let own = pki.client(
+        "own",
+        &fallwerk_platform::server::partner_certificate_name(&partner.id),
+    );
+    agency(channel(&pki, port, Some(&own)).await.expect("mTLS"))
+        .list_my_referrals(list())
+        .await
+        .expect("its own certificate and token");
+
+    let other = pki.client(
+        "other",
+        &fallwerk_platform::server::partner_certificate_name(&uuid::Uuid::now_v7().to_string()),
+    );
+    let status = agency(channel(&pki, port, Some(&other)).await.expect("mTLS"))
+        .list_my_referrals(list())
+        .await
+        .expect_err("another partner's certificate");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    let status = agency(channel(&pki, port, None).await.expect("TLS"))
+        .list_my_referrals(list())
+        .await
+        .expect_err("no certificate");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
+    // A certificate from a CA the service does not trust does not get through the handshake.
+    let stranger_pki = Pki::new("stranger-ca");
+    let stranger = stranger_pki.client(
+        "stranger",
+        &fallwerk_platform::server::partner_certificate_name(&partner.id),
+    );
+    let refused = match channel(&pki, port, Some(&stranger)).await {
+        Err(_) => true,
+        Ok(channel) => agency(channel).list_my_referrals(list()).await.is_err(),
+    };
+    assert!(refused, "an untrusted client certificate is refused");
+
+    shutdown.cancel();
+    running.await.expect("task").expect("clean stop");
+}
