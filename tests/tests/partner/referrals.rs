@@ -961,3 +961,80 @@ async fn an_auditor_finds_everything_about_a_person_in_every_service() {
         .expect_err("staff by person");
     assert_eq!(status.code(), Code::PermissionDenied);
 }
+
+#[tokio::test]
+async fn hostile_texts_are_refused_by_name_or_kept_exactly_in_case_plan_and_partner_too() {
+    use fallwerk_proto::caseplan as cp;
+    let c = Cooperation::open(1).await;
+    let hostile = "Ziel'); DELETE FROM caseplan.cases;-- e\u{301} محمد %_";
+
+    // case-plan: a plan's goal in the client's own words.
+    let mut plans = c.world.plans(&c.world.office.advisor).await;
+    let mut revision = fallwerk_tests::world::first_plan(&c.case.id);
+    revision.cause = cp::RevisionCause::Review.into();
+    revision.goals[0].own_words = "Ziel\u{202E}tohcs".into();
+    let status = plans
+        .revise_help_plan(revision.clone())
+        .await
+        .expect_err("a bidi override");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        bad_fields(&status).iter().any(|f| f.ends_with("own_words")),
+        "{:?}",
+        bad_fields(&status)
+    );
+    let mut goals = c.plan.goals.clone();
+    goals[0].own_words = hostile.into();
+    let revised = plans
+        .revise_help_plan(cp::ReviseHelpPlanRequest {
+            case_id: c.case.id.clone(),
+            goals,
+            cause: cp::RevisionCause::Review.into(),
+            etag: c.plan.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .expect("stored")
+        .into_inner()
+        .plan
+        .expect("plan");
+    assert_eq!(revised.goals[0].own_words, hostile);
+    let read = plans
+        .get_help_plan(cp::GetHelpPlanRequest {
+            case_id: c.case.id.clone(),
+        })
+        .await
+        .expect("read back")
+        .into_inner()
+        .plan
+        .expect("plan");
+    assert_eq!(read.goals[0].own_words, hostile);
+
+    // partner: a partner's name.
+    let admin = fallwerk_tests::token("admin-1", &[fallwerk_platform::auth::Role::Admin], None);
+    let mut as_admin = c.staff(&admin).await;
+    let create = |name: &str| pb::CreatePartnerRequest {
+        partner: Some(pb::Partner {
+            kind: pb::PartnerKind::Other.into(),
+            display_name: name.into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    };
+    for bad in ["Beratung\0Nord", "Beratung\u{2066}Nord\u{2069}"] {
+        let status = as_admin
+            .create_partner(create(bad))
+            .await
+            .expect_err("refused");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(bad_fields(&status), ["partner.display_name"]);
+    }
+    let stored = as_admin
+        .create_partner(create(hostile))
+        .await
+        .expect("stored")
+        .into_inner()
+        .partner
+        .expect("partner");
+    assert_eq!(stored.display_name, hostile);
+}
