@@ -92,8 +92,8 @@ pub async fn run(
                 .map_err(|e| CliError::from(e).answered_by(Service::Partner))?
                 .into_inner();
             out.show(
-                || json::access_report(&person, &report, &sharing),
-                || human::access_report(&person, &report, &sharing),
+                || json::audit::access_report(&person, &report, &sharing),
+                || human::audit::access_report(&person, &report, &sharing),
             )
         }
         AuditCommand::Verify => {
@@ -119,7 +119,7 @@ pub async fn run(
                         "problem": v.problem,
                     })).collect::<Vec<_>>() })
                 },
-                || human::audit_verification(&found),
+                || human::audit::audit_verification(&found),
             )?;
             match found.iter().all(|(_, v)| v.intact) {
                 true => Ok(()),

@@ -4,6 +4,7 @@
 
 mod access;
 mod mtls;
+mod protection;
 mod referrals;
 mod stream;
 

@@ -1,292 +1,23 @@
-//! Applicants: register (with the duplicate check), read, search, update. The person's
-//! contact decides local responsibility; household links show on both linked records.
-
-use std::collections::HashMap;
+//! Reading an applicant from a request: every field of the person checked, each complaint
+//! under its own field path, and the patch an update applies.
 
 use chrono::{DateTime, Utc};
 use fallwerk_platform::{
-    ApiError, Violations,
+    Violations,
     auth::Caller,
     clock::office_day,
-    idempotency::request_key,
-    page::PageRequest,
-    wire::{self, BirthDate, optional_enum, timestamp},
+    wire::{self, BirthDate, optional_enum},
 };
 use fallwerk_proto::{intake as pb, types};
-use sqlx::PgConnection;
-use uuid::Uuid;
 
-use super::Intake;
-use crate::{
-    domain::{
-        ApplicantId, Contact, ContactChannel, Dwelling, Household, IdentityCheck, IdentityDocument,
-        LocalResponsibility, Person, PostalAddress, ResidenceStatus, name_key,
-    },
-    store::applicants::{self, ApplicantRow},
+use crate::domain::{
+    ApplicantId, Contact, ContactChannel, Dwelling, Household, IdentityCheck, IdentityDocument,
+    Person, PostalAddress, ResidenceStatus,
 };
-
-impl Intake {
-    /// CreateApplicant: registers a person, refusing a likely duplicate unless told otherwise.
-    pub(super) async fn create_applicant(
-        &self,
-        caller: &Caller,
-        request: pb::CreateApplicantRequest,
-    ) -> Result<pb::CreateApplicantResponse, ApiError> {
-        let now = self.clock.now();
-        let mut v = Violations::new();
-        let key = request_key(&mut v, caller, &request.request_id, &request);
-        let new = wire::required(&mut v, "applicant", request.applicant.as_ref())
-            .and_then(|a| new_applicant(&mut v, a, caller, now));
-        let (person, members) = v.finish(new)?;
-
-        self.changes
-            .create(key, async |change| {
-                applicants::lock_identity(change.conn(), &person).await?;
-                if !request.allow_duplicate {
-                    let candidates = applicants::likely_duplicates(change.conn(), &person).await?;
-                    if !candidates.is_empty() {
-                        return Err(likely_duplicate(&candidates));
-                    }
-                }
-                let id = ApplicantId::generate();
-                let row = applicants::insert(change.conn(), id, &person, now).await?;
-                link_household(change.conn(), id, &members).await?;
-                let event = pb::ApplicantRegistered {
-                    applicant_id: id.to_string(),
-                    occur_time: Some(timestamp(now)),
-                };
-                change.event(id, now, &event).await?;
-                change
-                    .audit(caller, "applicant", &audited(id, &members))
-                    .await?;
-                let applicant = applicant_message(change.conn(), row).await?;
-                Ok(pb::CreateApplicantResponse {
-                    applicant: Some(applicant),
-                })
-            })
-            .await
-    }
-
-    /// GetApplicant: one person's master data (audited).
-    pub(super) async fn get_applicant(
-        &self,
-        caller: &Caller,
-        request: pb::GetApplicantRequest,
-    ) -> Result<pb::GetApplicantResponse, ApiError> {
-        let mut v = Violations::new();
-        let id = v.check("id", wire::id(&request.id)).map(ApplicantId);
-        let id = v.finish(id)?;
-        let mut read = self.changes.read().await?;
-        let row = applicants::get(read.conn(), id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("applicant", id))?;
-        let applicant = applicant_message(read.conn(), row).await?;
-        read.audit(caller, "applicant", &[id.0]).await?;
-        Ok(pb::GetApplicantResponse {
-            applicant: Some(applicant),
-        })
-    }
-
-    /// GetApplicantContact: how to reach a person, for a service sharing it under the client's
-    /// consent (audited).
-    pub(super) async fn get_applicant_contact(
-        &self,
-        caller: &Caller,
-        request: pb::GetApplicantContactRequest,
-    ) -> Result<pb::GetApplicantContactResponse, ApiError> {
-        let mut v = Violations::new();
-        let id = v
-            .check("applicant_id", wire::id(&request.applicant_id))
-            .map(ApplicantId);
-        let id = v.finish(id)?;
-        let mut read = self.changes.read().await?;
-        let row = applicants::get(read.conn(), id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("applicant", id))?;
-        read.audit(caller, "applicant_contact", &[id.0]).await?;
-        Ok(pb::GetApplicantContactResponse {
-            contact: row.person.contact.map(contact_message),
-        })
-    }
-
-    /// SearchApplicants: by name prefixes and date of birth, paginated (audited).
-    pub(super) async fn search_applicants(
-        &self,
-        caller: &Caller,
-        request: pb::SearchApplicantsRequest,
-    ) -> Result<pb::SearchApplicantsResponse, ApiError> {
-        let mut v = Violations::new();
-        let family = v.check(
-            "family_name",
-            wire::optional_text(&request.family_name, 200),
-        );
-        let given = v.check("given_name", wire::optional_text(&request.given_name, 200));
-        let birth_date = v.check(
-            "birth_date",
-            request
-                .birth_date
-                .as_ref()
-                .map(|d| BirthDate::from_wire(Some(d)))
-                .transpose(),
-        );
-        if family.as_deref() == Some("") && given.as_deref() == Some("") && birth_date == Some(None)
-        {
-            v.add(
-                "family_name",
-                "give a family name, a given name or a date of birth to search by",
-            );
-        }
-        let birth = request
-            .birth_date
-            .map(|d| format!("{d:?}"))
-            .unwrap_or_default();
-        let filters = [
-            caller.method,
-            &request.family_name,
-            &request.given_name,
-            &birth,
-        ];
-        let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
-        let (family, given, birth_date, page) =
-            v.finish((|| Some((family?, given?, birth_date?, page?)))())?;
-
-        let search = applicants::Search {
-            family_prefix: name_key(&family),
-            given_prefix: name_key(&given),
-            birth_date,
-            after: page.after,
-            limit: page.fetch_limit(),
-        };
-        let mut read = self.changes.read().await?;
-        let rows = applicants::search(read.conn(), &search).await?;
-        let (rows, next_page_token) = page.finish(rows, |r| r.id.0);
-        let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
-        read.audit(caller, "applicant", &ids).await?;
-        Ok(pb::SearchApplicantsResponse {
-            applicants: rows
-                .into_iter()
-                .map(|r| pb::ApplicantSummary {
-                    id: r.id.to_string(),
-                    given_name: r.given_name,
-                    family_name: r.family_name,
-                    birth_date: Some(
-                        BirthDate {
-                            earliest: r.birth_date,
-                            precision: r.birth_date_precision,
-                        }
-                        .to_wire(),
-                    ),
-                })
-                .collect(),
-            next_page_token,
-        })
-    }
-
-    /// UpdateApplicant: replaces the fields named in the mask, if the etag is current.
-    pub(super) async fn update_applicant(
-        &self,
-        caller: &Caller,
-        request: pb::UpdateApplicantRequest,
-    ) -> Result<pb::UpdateApplicantResponse, ApiError> {
-        let now = self.clock.now();
-        let mut v = Violations::new();
-        let paths = wire::update_mask(&mut v, request.update_mask.as_ref(), FIELDS);
-        let applicant = wire::required(&mut v, "applicant", request.applicant.as_ref());
-        let id = applicant.and_then(|a| v.check("applicant.id", wire::id(&a.id)));
-        let version = applicant.and_then(|a| v.check("applicant.etag", wire::etag(&a.etag)));
-        let patch = applicant.map(|a| Patch::parse(&mut v, a, &paths, office_day(now)));
-        let (id, (version, patch)) = v.finish(id.zip(version.zip(patch)))?;
-        let id = ApplicantId(id);
-        if patch.linked_members().contains(&id) {
-            return Err(ApiError::invalid(
-                "applicant.household.member_applicant_ids",
-                "must not name the applicant itself",
-            ));
-        }
-
-        self.changes
-            .update(async |change| {
-                let current = applicants::lock(change.conn(), id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("applicant", id))?;
-                if current.version != version {
-                    return Err(ApiError::stale("applicant", id));
-                }
-                let members = patch.household.as_ref().map(|(_, m)| m.clone());
-                let person = patch.apply(current.person, caller, now);
-                let row = applicants::update(change.conn(), id, &person, now).await?;
-                if let Some(members) = &members {
-                    link_household(change.conn(), id, members).await?;
-                }
-                let event = pb::ApplicantUpdated {
-                    applicant_id: id.to_string(),
-                    changed_fields: paths,
-                    occur_time: Some(timestamp(now)),
-                    client: Some(client_facts(&row)),
-                };
-                change.event(id, now, &event).await?;
-                let members = members.unwrap_or_default();
-                change
-                    .audit(caller, "applicant", &audited(id, &members))
-                    .await?;
-                let applicant = applicant_message(change.conn(), row).await?;
-                Ok(pb::UpdateApplicantResponse {
-                    applicant: Some(applicant),
-                })
-            })
-            .await
-    }
-}
-
-/// The records a change touches: the applicant and the household members it links.
-fn audited(id: ApplicantId, members: &[ApplicantId]) -> Vec<Uuid> {
-    std::iter::once(id.0)
-        .chain(members.iter().map(|m| m.0))
-        .collect()
-}
-
-/// Links `id` with `members` (replacing its links); each must be an applicant.
-async fn link_household(
-    conn: &mut PgConnection,
-    id: ApplicantId,
-    members: &[ApplicantId],
-) -> Result<(), ApiError> {
-    let wanted: Vec<Uuid> = members.iter().map(|m| m.0).collect();
-    let found = applicants::existing(conn, &wanted).await?;
-    let mut v = Violations::new();
-    for (i, member) in wanted.iter().enumerate() {
-        if !found.contains(member) {
-            v.add(
-                format!("applicant.household.member_applicant_ids[{i}]"),
-                "is not an applicant",
-            );
-        }
-    }
-    v.finish(Some(()))?;
-    applicants::set_household_members(conn, id, members).await?;
-    Ok(())
-}
-
-/// FAILED_PRECONDITION `LIKELY_DUPLICATE` with the candidates' ids, comma-separated.
-fn likely_duplicate(candidates: &[uuid::Uuid]) -> ApiError {
-    let ids = candidates
-        .iter()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    ApiError::FailedPrecondition {
-        reason: "LIKELY_DUPLICATE",
-        message: format!(
-            "{} existing applicant(s) have this name and date of birth; use one of them or set allow_duplicate",
-            candidates.len()
-        ),
-        metadata: HashMap::from([("candidate_ids".to_owned(), ids)]),
-    }
-}
 
 /// Parses a new applicant: the person, stamped as checked by `caller` if an identity check is
 /// given, and the household members to link.
-fn new_applicant(
+pub(super) fn new_applicant(
     v: &mut Violations,
     applicant: &pb::Applicant,
     caller: &Caller,
@@ -314,7 +45,7 @@ fn new_applicant(
 }
 
 /// The fields of an applicant a request may set.
-const FIELDS: &[&str] = &[
+pub(super) const FIELDS: &[&str] = &[
     "given_name",
     "family_name",
     "birth_date",
@@ -328,20 +59,20 @@ const FIELDS: &[&str] = &[
 /// The fields of an applicant a request sets; `None` where it sets none (or the field is bad).
 /// Fields that may be cleared hold `Some(None)` for "clear".
 #[derive(Default)]
-struct Patch {
-    given_name: Option<String>,
-    family_name: Option<String>,
-    birth_date: Option<BirthDate>,
-    household: Option<(Household, Vec<ApplicantId>)>,
-    interpreter_language: Option<String>,
-    contact: Option<Option<Contact>>,
-    identity_document: Option<Option<IdentityDocument>>,
-    residence_status: Option<Option<ResidenceStatus>>,
+pub(super) struct Patch {
+    pub(super) given_name: Option<String>,
+    pub(super) family_name: Option<String>,
+    pub(super) birth_date: Option<BirthDate>,
+    pub(super) household: Option<(Household, Vec<ApplicantId>)>,
+    pub(super) interpreter_language: Option<String>,
+    pub(super) contact: Option<Option<Contact>>,
+    pub(super) identity_document: Option<Option<IdentityDocument>>,
+    pub(super) residence_status: Option<Option<ResidenceStatus>>,
 }
 
 impl Patch {
     /// Parses the fields named in `paths` of `a`, each complaint under `applicant.<field>`.
-    fn parse(
+    pub(super) fn parse(
         v: &mut Violations,
         a: &pb::Applicant,
         paths: &[String],
@@ -400,13 +131,13 @@ impl Patch {
     }
 
     /// The household members the patch links.
-    fn linked_members(&self) -> &[ApplicantId] {
+    pub(super) fn linked_members(&self) -> &[ApplicantId] {
         self.household.as_ref().map_or(&[], |(_, m)| m)
     }
 
     /// The person after the patch. A changed identity check is stamped with `caller` and `now`;
     /// the same document again keeps who checked it first.
-    fn apply(self, current: Person, caller: &Caller, now: DateTime<Utc>) -> Person {
+    pub(super) fn apply(self, current: Person, caller: &Caller, now: DateTime<Utc>) -> Person {
         let identity = match self.identity_document {
             None => current.identity,
             Some(None) => None,
@@ -444,7 +175,7 @@ fn answer(value: i32) -> Result<Option<bool>, String> {
     }
 }
 
-fn wire_answer(value: Option<bool>) -> i32 {
+pub(super) fn wire_answer(value: Option<bool>) -> i32 {
     match value {
         None => pb::HouseholdAnswer::Unspecified,
         Some(true) => pb::HouseholdAnswer::Yes,
@@ -687,90 +418,6 @@ fn email(value: &str) -> Result<String, String> {
     }
 }
 
-/// The whole applicant as GetApplicant answers it, with its household links and local
-/// responsibility read beside the row.
-async fn applicant_message(
-    conn: &mut PgConnection,
-    row: ApplicantRow,
-) -> Result<pb::Applicant, sqlx::Error> {
-    let members = applicants::household_members(conn, row.id).await?;
-    let (responsibility, team) = applicants::responsibility(conn, &row).await?;
-    let p = row.person;
-    let h = p.household;
-    Ok(pb::Applicant {
-        id: row.id.to_string(),
-        given_name: p.given_name,
-        family_name: p.family_name,
-        birth_date: Some(p.birth_date.to_wire()),
-        household: Some(pb::Household {
-            single_parent: h.single_parent == Some(true),
-            children_ages: h.children_ages.into_iter().map(|a| a as u32).collect(),
-            single_parent_answer: wire_answer(h.single_parent),
-            children_answer: wire_answer(h.has_children),
-            partner_answer: wire_answer(h.partner),
-            member_applicant_ids: members.iter().map(ToString::to_string).collect(),
-        }),
-        interpreter_language: p.interpreter_language,
-        etag: row.version.to_string(),
-        create_time: Some(timestamp(row.created_at)),
-        update_time: Some(timestamp(row.updated_at)),
-        contact: p.contact.map(contact_message),
-        identity_check: p.identity.map(|i| pb::IdentityCheck {
-            document: pb::IdentityDocument::from(i.document).into(),
-            checked_by: i.checked_by,
-            check_time: Some(timestamp(i.checked_at)),
-        }),
-        residence_status: p
-            .residence_status
-            .map_or(0, |r| pb::ResidenceStatus::from(r).into()),
-        local_responsibility: match responsibility {
-            LocalResponsibility::Undecided => pb::LocalResponsibility::Unspecified,
-            LocalResponsibility::Responsible => pb::LocalResponsibility::Responsible,
-            LocalResponsibility::NotResponsible => pb::LocalResponsibility::NotResponsible,
-        }
-        .into(),
-        responsible_team_id: team.map(|t| t.to_string()).unwrap_or_default(),
-    })
-}
-
-fn contact_message(c: Contact) -> types::Contact {
-    let wire = |a: PostalAddress| types::PostalAddress {
-        street: a.street,
-        extra_line: a.extra_line,
-        postal_code: a.postal_code,
-        city: a.city,
-    };
-    let (address, no_fixed_abode, contact_address) = match c.residence {
-        Dwelling::Address(a) => (Some(wire(a)), false, None),
-        Dwelling::NoFixedAbode { contact_address } => (None, true, contact_address.map(wire)),
-    };
-    types::Contact {
-        address,
-        no_fixed_abode,
-        contact_address,
-        phone: c.phone,
-        email: c.email,
-        preferred_channel: types::ContactChannel::from(c.preferred_channel).into(),
-    }
-}
-
-/// What another service needs to know of an applicant to carry their case on.
-pub(super) fn client_facts(row: &ApplicantRow) -> pb::ClientFacts {
-    let p = &row.person;
-    pb::ClientFacts {
-        display_name: format!("{} {}", p.given_name, p.family_name),
-        birth_date: Some(p.birth_date.to_wire()),
-        interpreter_language: p.interpreter_language.clone(),
-        single_parent: p.household.single_parent == Some(true),
-        youngest_child_age: p
-            .household
-            .children_ages
-            .iter()
-            .min()
-            .and_then(|age| u32::try_from(*age).ok()),
-    }
-}
-
 #[cfg(test)]
 mod properties {
     use proptest::prelude::*;
@@ -847,12 +494,6 @@ mod properties {
                 prop_assert_eq!(h.has_children == Some(true), !h.children_ages.is_empty());
                 prop_assert!(h.children_ages.iter().all(|a| (0..=25).contains(a)));
             }
-        }
-
-        #[test]
-        fn a_name_key_is_its_own_key(name in "\\PC{0,30}") {
-            let key = name_key(&name);
-            prop_assert_eq!(name_key(&key), key);
         }
     }
 }
