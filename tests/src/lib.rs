@@ -604,6 +604,23 @@ impl ServiceApp {
             .unwrap_or(-1)
     }
 
+    /// Runs the service's retention rules at `now` with the default periods, as
+    /// `<service> retention run [--dry-run]` does.
+    pub async fn retention_run(
+        &self,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> fallwerk_platform::retention::Report {
+        let run = fallwerk_platform::retention::Run {
+            pool: self.db.pool().await,
+            schema: self.service.migrator.schema(),
+            now,
+            dry_run,
+            periods: fallwerk_platform::retention::Periods::Given(Vec::new()),
+        };
+        (self.service.retention)(run).await.expect("retention run")
+    }
+
     /// Waits (up to 30 s) until the server reports SERVING.
     pub async fn wait_serving(&self) {
         let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
@@ -647,6 +664,37 @@ impl tonic::service::Interceptor for Bearer {
         }
         Ok(request)
     }
+}
+
+/// The tables of `schema` with a row that holds `needle`, as text or as UTF-8 bytes (stored
+/// answers, shared data). The outbox is left out: its events go when the feed retention
+/// prunes them.
+pub async fn tables_mentioning(pool: &PgPool, schema: &str, needle: &str) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = $1 AND table_type = 'BASE TABLE' AND table_name <> 'outbox'
+         ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .expect("tables");
+    let mut found = Vec::new();
+    for table in tables {
+        let mentions: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            r#"SELECT EXISTS (SELECT 1 FROM {schema}."{table}" t
+                              WHERE strpos(t::text, $1) > 0
+                                 OR strpos(t::text, encode(convert_to($1, 'UTF8'), 'hex')) > 0)"#
+        )))
+        .bind(needle)
+        .fetch_one(pool)
+        .await
+        .expect("scan");
+        if mentions {
+            found.push(table);
+        }
+    }
+    found
 }
 
 /// The fields named by an INVALID_ARGUMENT's `BadRequest`, sorted.

@@ -2,7 +2,7 @@
 //! `<service> migrate`), the process's `main`, and `run`, which tests call too. A service
 //! describes itself in a [`Blueprint`]; its `main.rs` is one line.
 
-use std::{ffi::OsString, net::SocketAddr, process::ExitCode, sync::Arc};
+use std::{ffi::OsString, net::SocketAddr, pin::Pin, process::ExitCode, sync::Arc};
 
 use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
@@ -24,6 +24,7 @@ use crate::{
         upstream::{self, UpstreamClients, UpstreamPositions},
     },
     migrate::{MigrateError, Migrator},
+    retention,
     server::{self, ServeError},
     shutdown, telemetry,
 };
@@ -45,7 +46,15 @@ pub struct Blueprint {
     /// The ids of every record the service holds about a person, for the audit trail's
     /// person filter (the client's access report).
     pub person_records: PersonRecords,
+    /// Runs the service's retention rules (`<service> retention run`).
+    pub retention: RetentionHook,
 }
+
+/// Runs a service's retention rules: `|run| Box::pin(run.execute(MyRules))`.
+pub type RetentionHook =
+    fn(
+        retention::Run,
+    ) -> Pin<Box<dyn Future<Output = Result<retention::Report, retention::RunError>> + Send>>;
 
 /// What a service's handlers are built with.
 #[derive(Clone)]
@@ -99,6 +108,21 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Retention of personal data.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+/// `<service> retention ...`.
+#[derive(clap::Subcommand, Debug)]
+pub enum RetentionCommand {
+    /// Erases the personal data whose retention period is over (periods from
+    /// `RETENTION_<CLASS>`), each record with its proof of deletion; prints what it did.
+    Run {
+        /// Only list the records whose period is over; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `<service> audit ...`.
@@ -144,6 +168,9 @@ pub enum RunError {
     /// The audit trail could not be read.
     #[error("reading the audit trail failed: {0}")]
     Audit(sqlx::Error),
+    /// A retention run failed.
+    #[error("retention run: {0}")]
+    Retention(#[from] retention::RunError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -204,6 +231,31 @@ impl Blueprint {
                     Err(e) => {
                         eprintln!("{}: {e}", self.name);
                         ExitCode::from(2)
+                    }
+                };
+            }
+            Command::Retention(RetentionCommand::Run { dry_run }) => {
+                let run = async {
+                    let pool = db::pool(&cli.database, &format!("{}-retention", self.name))?;
+                    let run = retention::Run {
+                        pool,
+                        schema: self.migrator.schema(),
+                        now: chrono::Utc::now(),
+                        dry_run: *dry_run,
+                        periods: retention::Periods::FromEnvironment,
+                    };
+                    Ok::<_, RunError>((self.retention)(run).await?)
+                };
+                return match run.await {
+                    Ok(report) => {
+                        print_retention(&report);
+                        ExitCode::SUCCESS
+                    }
+                    Err(RunError::Config(e)) => e.exit(),
+                    Err(RunError::Retention(retention::RunError::Config(e))) => e.exit(),
+                    Err(e) => {
+                        eprintln!("{}: {e}", self.name);
+                        ExitCode::FAILURE
                     }
                 };
             }
@@ -322,6 +374,37 @@ impl Blueprint {
         served?;
         Ok(())
     }
+}
+
+/// Prints a retention run's report: per class its rule and counts; in a dry run the records.
+fn print_retention(report: &retention::Report) {
+    let verb = if report.dry_run {
+        "would erase"
+    } else {
+        "erased"
+    };
+    println!(
+        "retention run {}{}",
+        report.run_id,
+        if report.dry_run { " (dry run)" } else { "" }
+    );
+    for class in &report.classes {
+        let erased = if report.dry_run {
+            class.due.len()
+        } else {
+            class.erased
+        };
+        println!("{}: {} due, {verb} {erased}", class.rule, class.due.len());
+        if report.dry_run {
+            for id in &class.due {
+                println!("  {id}");
+            }
+        }
+    }
+    println!(
+        "{}: {verb} {}",
+        report.idempotency_rule, report.idempotency_answers
+    );
 }
 
 /// Binds `addr`.

@@ -24,6 +24,7 @@ pub mod macros;
 pub mod migrate;
 pub mod outbox;
 pub mod page;
+pub mod retention;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

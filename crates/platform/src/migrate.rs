@@ -200,4 +200,8 @@ const PLATFORM: &[Migration] = &[
         id: "0005_feed_retention",
         sql: include_str!("../migrations/0005_feed_retention.sql"),
     },
+    Migration {
+        id: "0006_erasure_proof",
+        sql: include_str!("../migrations/0006_erasure_proof.sql"),
+    },
 ];

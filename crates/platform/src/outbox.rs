@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{ApiError, telemetry};
+use crate::telemetry;
 
 /// Appends events to `<schema>.outbox`.
 #[derive(Clone)]
@@ -46,7 +46,7 @@ impl Outbox {
         aggregate_id: Uuid,
         occurred_at: DateTime<Utc>,
         event: &E,
-    ) -> Result<Uuid, ApiError> {
+    ) -> Result<Uuid, sqlx::Error> {
         let event_id = Uuid::now_v7();
         sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.insert)))
             .bind(event_id)

@@ -56,6 +56,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             roles: &[Advisor, TeamLead],
         },
         MethodRule {
+            method: "SetLegalHold",
+            roles: &[TeamLead],
+        },
+        MethodRule {
             method: "ListTimelineEntries",
             roles: &[Advisor, TeamLead],
         },

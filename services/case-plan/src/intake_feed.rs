@@ -9,6 +9,7 @@ use fallwerk_platform::{
         subscriber::{ApplyError, EventHandler},
     },
     outbox::Outbox,
+    retention::{ErasureProof, Proven},
     wire,
 };
 use fallwerk_proto::{caseplan, feed::Event, intake as pb};
@@ -17,10 +18,11 @@ use sqlx::PgConnection;
 
 use crate::{
     domain::{AdvisorId, ApplicantId, Barrier, CaseId, ConsultationId, TeamId, TimelineKind},
+    retention,
     store::{
         advisors::{self, AdvisorRow},
         cases::{self, ClientRow, FirstConsultationRow, NewCase},
-        timeline,
+        erasure, timeline,
     },
 };
 
@@ -32,9 +34,11 @@ pub fn feeds() -> Vec<Feed> {
             pb::CaseOpened::full_name(),
             pb::AdvisorChanged::full_name(),
             pb::ApplicantUpdated::full_name(),
+            pb::ApplicantErased::full_name(),
         ],
         IntakeEvents {
             outbox: Outbox::new(crate::SCHEMA),
+            proof: ErasureProof::new(crate::SCHEMA),
         },
     )]
 }
@@ -42,6 +46,41 @@ pub fn feeds() -> Vec<Feed> {
 /// Applies intake's events; a case taken over is announced on case-plan's own feed.
 pub struct IntakeEvents {
     outbox: Outbox,
+    proof: ErasureProof,
+}
+
+impl IntakeEvents {
+    /// intake erased the client: their cases go too (intake erases a client only once case-plan
+    /// has erased every case, so normally nothing is left). A case still open or on legal hold
+    /// is kept, and said so loudly: the hold wins over the erasure.
+    async fn erase_cases_of(
+        &self,
+        conn: &mut PgConnection,
+        applicant: ApplicantId,
+        event: &Event,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ApplyError> {
+        let run_id = id("event_id", &event.event_id)?;
+        let cause = pb::ApplicantErased::full_name();
+        for case in erasure::cases_of(conn, applicant).await? {
+            let Some(erased) = retention::erase_case(conn, CaseId(case), None, at).await? else {
+                tracing::warn!(case_id = %case, "a case of an erased client is open or on legal hold: kept");
+                continue;
+            };
+            let proven = Proven {
+                run_id,
+                class: retention::CLOSED_CASE.name,
+                record_id: case,
+                rule: "closed_case: erased with its client at intake",
+                cause: &cause,
+                at,
+            };
+            self.proof.record(conn, &proven).await?;
+            self.outbox.append(conn, case, at, &erased).await?;
+            self.outbox.announce(conn).await?;
+        }
+        Ok(())
+    }
 }
 
 impl EventHandler for IntakeEvents {
@@ -77,8 +116,7 @@ impl EventHandler for IntakeEvents {
                     };
                     self.outbox
                         .append(conn, case.id.0, case.opened_at, &registered)
-                        .await
-                        .map_err(|e| ApplyError::Transient(e.to_string()))?;
+                        .await?;
                     self.outbox.announce(conn).await?;
                     metrics::counter!("caseplan_cases_received_total").increment(1);
                 }
@@ -94,6 +132,11 @@ impl EventHandler for IntakeEvents {
                 if let Some(client) = updated.client {
                     cases::update_client(conn, applicant, &client_row(client)?, at).await?;
                 }
+            }
+            t if t == pb::ApplicantErased::full_name() => {
+                let erased = pb::ApplicantErased::decode(payload)?;
+                let applicant = ApplicantId(id("applicant_id", &erased.applicant_id)?);
+                self.erase_cases_of(conn, applicant, event, at).await?;
             }
             // Types not asked for are filtered by the feed; a new one is nothing to do here.
             _ => {}

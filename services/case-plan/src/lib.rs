@@ -13,6 +13,7 @@ pub mod authz;
 pub mod domain;
 pub mod intake_feed;
 pub mod partner_feed;
+pub mod retention;
 pub mod store;
 
 use fallwerk_platform::{
@@ -66,11 +67,16 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0006_partial_birth_dates",
                 sql: include_str!("../migrations/0006_partial_birth_dates.sql"),
             },
+            Migration {
+                id: "0007_retention",
+                sql: include_str!("../migrations/0007_retention.sql"),
+            },
         ],
     ),
     api: api::api,
     feeds,
     person_records: |pool, person| Box::pin(store::cases::records_of(pool, person)),
+    retention: |run| Box::pin(run.execute(retention::Rules)),
 };
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! case-plan's events, applied to intake's tables: closure, reopening and reassignment keep
 //! each advisor's caseload true, and with it the lowest-caseload assignment and the open-case
-//! figures.
+//! figures; an erased case lets the client be erased in turn.
 //! Applied inside the subscriber's transaction that advances its cursor: exactly once.
 
 use fallwerk_platform::{
@@ -33,6 +33,7 @@ pub fn feeds() -> Vec<Feed> {
             pb::CaseClosed::full_name(),
             pb::CaseReopened::full_name(),
             pb::CaseReassigned::full_name(),
+            pb::CaseErased::full_name(),
         ],
         CasePlanEvents,
     )]
@@ -64,6 +65,11 @@ impl EventHandler for CasePlanEvents {
                 .map(AdvisorId)
                 .map_err(|e| ApplyError::Poison(format!("CaseReassigned to_advisor_id {e}")))?;
             store::cases::reassign(conn, case_id(&reassigned.case_id)?, advisor).await?;
+        } else if t == pb::CaseErased::full_name() {
+            let erased = pb::CaseErased::decode(payload)?;
+            let at = wire::datetime(erased.erase_time.as_ref())
+                .ok_or_else(|| ApplyError::Poison("CaseErased without erase_time".into()))?;
+            store::erasure::case_erased(conn, case_id(&erased.case_id)?, at).await?;
         }
         Ok(())
     }

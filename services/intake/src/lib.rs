@@ -10,6 +10,7 @@ pub mod api;
 pub mod authz;
 pub mod case_plan_feed;
 pub mod domain;
+pub mod retention;
 pub mod store;
 
 use fallwerk_platform::{
@@ -60,11 +61,16 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0008_team_version",
                 sql: include_str!("../migrations/0008_team_version.sql"),
             },
+            Migration {
+                id: "0009_retention",
+                sql: include_str!("../migrations/0009_retention.sql"),
+            },
         ],
     ),
     api: api::api,
     feeds: case_plan_feed::feeds,
     person_records: |pool, person| Box::pin(store::applicants::records_of(pool, person)),
+    retention: |run| Box::pin(run.execute(retention::Rules)),
 };
 
 #[cfg(test)]

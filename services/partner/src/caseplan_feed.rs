@@ -1,6 +1,6 @@
 //! case-plan's events, applied to partner's read model of cases: a case partner may refer
 //! (`CaseRegistered`), closed (`CaseClosed`: its unfinished referrals close, places free) or
-//! reopened (`CaseReopened`). Applied in the subscriber's transaction: exactly once.
+//! reopened (`CaseReopened`), erased (`CaseErased`: what partner holds of its client goes). Applied in the subscriber's transaction: exactly once.
 
 use fallwerk_platform::{
     feed::{
@@ -8,6 +8,7 @@ use fallwerk_platform::{
         subscriber::{ApplyError, EventHandler},
     },
     outbox::Outbox,
+    retention::{ErasureProof, Proven},
     wire,
 };
 use fallwerk_proto::{caseplan as pb, feed::Event};
@@ -29,9 +30,11 @@ pub fn feeds() -> Vec<Feed> {
             pb::CaseRegistered::full_name(),
             pb::CaseClosed::full_name(),
             pb::CaseReopened::full_name(),
+            pb::CaseErased::full_name(),
         ],
         CasePlanEvents {
             outbox: Outbox::new(crate::SCHEMA),
+            proof: ErasureProof::new(crate::SCHEMA),
         },
     )]
 }
@@ -39,6 +42,7 @@ pub fn feeds() -> Vec<Feed> {
 /// Applies case-plan's events.
 pub struct CasePlanEvents {
     outbox: Outbox,
+    proof: ErasureProof,
 }
 
 fn id(field: &str, value: &str) -> Result<uuid::Uuid, ApplyError> {
@@ -55,6 +59,23 @@ impl EventHandler for CasePlanEvents {
         let at = wire::datetime(event.occur_time.as_ref())
             .ok_or_else(|| ApplyError::Poison("the event has no occur_time".into()))?;
         let t = event.event_type.as_str();
+        if t == pb::CaseErased::full_name() {
+            let erased = pb::CaseErased::decode(payload)?;
+            let case = id("case_id", &erased.case_id)?;
+            if cases::erase(conn, CaseId(case), at).await? {
+                let cause = pb::CaseErased::full_name();
+                let proven = Proven {
+                    run_id: id("event_id", &event.event_id)?,
+                    class: "referred_case",
+                    record_id: case,
+                    rule: "referred_case: erased with its case at case-plan",
+                    cause: &cause,
+                    at,
+                };
+                self.proof.record(conn, &proven).await?;
+            }
+            return Ok(());
+        }
         let mut applicant = None;
         let (case, team, open) = if t == pb::CaseRegistered::full_name() {
             let e = pb::CaseRegistered::decode(payload)?;
@@ -87,10 +108,7 @@ impl EventHandler for CasePlanEvents {
             for change in &changes {
                 // About the partner: its systems' change stream reads them by partner.
                 let partner = id("partner_id", &change.partner_id)?;
-                self.outbox
-                    .append(conn, partner, at, change)
-                    .await
-                    .map_err(|e| ApplyError::Transient(e.to_string()))?;
+                self.outbox.append(conn, partner, at, change).await?;
             }
             if !changes.is_empty() {
                 self.outbox.announce(conn).await?;

@@ -45,11 +45,17 @@ pub const SERVICE: Blueprint = Blueprint {
                 id: "0004_case_applicant",
                 sql: include_str!("../migrations/0004_case_applicant.sql"),
             },
+            Migration {
+                id: "0005_erasure",
+                sql: include_str!("../migrations/0005_erasure.sql"),
+            },
         ],
     ),
     api: api::api,
     feeds: caseplan_feed::feeds,
     person_records: |pool, person| Box::pin(store::cases::records_of(pool, person)),
+    // partner keeps no class of its own: it erases what case-plan's CaseErased names.
+    retention: |run| Box::pin(run.execute(fallwerk_platform::retention::FollowsEvents)),
 };
 
 #[cfg(test)]

@@ -158,6 +158,19 @@ async fn every_rpc(
             ),
         ),
         (
+            "SetLegalHold",
+            code!(
+                client,
+                set_legal_hold,
+                pb::SetLegalHoldRequest {
+                    case_id: case(),
+                    hold: true,
+                    reason: "Klage vor dem Sozialgericht".into(),
+                    etag: etag(),
+                }
+            ),
+        ),
+        (
             "ListTimelineEntries",
             code!(
                 client,
@@ -385,6 +398,7 @@ const ALLOWED: &[(&str, &[Role])] = &[
     ("RecordFollowUp", &[Role::Advisor]),
     ("ReopenCase", &[Role::Advisor]),
     ("ReassignCase", &[Role::Advisor, Role::TeamLead]),
+    ("SetLegalHold", &[Role::TeamLead]),
     ("ListTimelineEntries", &[Role::Advisor, Role::TeamLead]),
     ("ListDueItems", &[Role::Advisor, Role::TeamLead]),
     ("GetCaseFigures", &[Role::TeamLead]),

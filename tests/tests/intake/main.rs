@@ -8,6 +8,7 @@ mod flow;
 mod hostile;
 mod operations;
 mod person;
+mod retention;
 mod roster;
 mod same_day;
 mod validation;

@@ -37,6 +37,7 @@ async fn two_replicas_starting_at_once_on_an_empty_database_both_migrate_and_ser
                 "platform_0003_feed_wakeups_and_parking",
                 "platform_0004_audit_chain",
                 "platform_0005_feed_retention",
+                "platform_0006_erasure_proof",
             ]
             .map(str::to_owned),
         )
@@ -91,7 +92,7 @@ async fn the_service_is_not_serving_until_its_migrations_ran() {
     let cli = SERVICE
         .parse_cli(["intake", "--database-url", &db.url, "migrate"])
         .expect("cli");
-    let all = SERVICE.migrator.service_ids().len() + 5;
+    let all = SERVICE.migrator.service_ids().len() + 6;
     assert_eq!(SERVICE.migrate(&cli.database).await.expect("migrate"), all);
     app.wait_serving().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -6,6 +6,7 @@ mod access;
 mod mtls;
 mod protection;
 mod referrals;
+mod retention;
 mod stream;
 
 use std::time::Duration;

@@ -352,6 +352,54 @@ impl CasePlan {
             .await
     }
 
+    /// SetLegalHold: the team lead keeps a case past its retention period, or lets it go.
+    pub(super) async fn set_legal_hold(
+        &self,
+        caller: &Caller,
+        request: pb::SetLegalHoldRequest,
+    ) -> Result<pb::SetLegalHoldResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        let etag = v.check("etag", wire::etag(&request.etag));
+        let reason = if request.hold {
+            v.check("reason", wire::required_text(&request.reason, 2000))
+                .map(Some)
+        } else if request.reason.is_empty() {
+            Some(None)
+        } else {
+            v.add("reason", "must be empty when the hold is released");
+            None
+        };
+        let (id, etag, reason) = v.finish(
+            id.zip(etag)
+                .zip(reason)
+                .map(|((id, etag), reason)| (id, etag, reason)),
+        )?;
+
+        self.changes
+            .update(async |change| {
+                let case = team_case(change.conn(), caller, id, true).await?;
+                if case.version != etag {
+                    return Err(ApiError::stale("case", id));
+                }
+                let now = self.clock.now();
+                store::cases::set_legal_hold(
+                    change.conn(),
+                    id,
+                    reason.as_deref(),
+                    &caller.subject,
+                    now,
+                )
+                .await?;
+                change.audit(caller, "case", &[id.0]).await?;
+                tracing::info!(case_id = %id, held = reason.is_some(), "legal hold set");
+                Ok(pb::SetLegalHoldResponse {
+                    case: Some(reread(change, id).await?.into()),
+                })
+            })
+            .await
+    }
+
     /// ReassignCase: another active advisor of the team takes the case over.
     pub(super) async fn reassign_case(
         &self,
@@ -565,6 +613,11 @@ impl From<CaseRow> for pb::Case {
             next_review_date: c.next_review_date.map(wire_date),
             agreement_id: c.agreement_id.map(|a| a.to_string()).unwrap_or_default(),
             urgency_date: c.urgency_date.map(wire_date),
+            legal_hold: c.legal_hold.map(|hold| pb::LegalHold {
+                reason: hold.reason,
+                placed_by: hold.by,
+                place_time: Some(timestamp(hold.at)),
+            }),
         }
     }
 }

@@ -74,6 +74,7 @@ grpc_handlers! { CasePlan: CasePlanService {
     record_follow_up(pb::RecordFollowUpRequest) -> pb::RecordFollowUpResponse;
     reopen_case(pb::ReopenCaseRequest) -> pb::ReopenCaseResponse;
     reassign_case(pb::ReassignCaseRequest) -> pb::ReassignCaseResponse;
+    set_legal_hold(pb::SetLegalHoldRequest) -> pb::SetLegalHoldResponse;
     list_timeline_entries(pb::ListTimelineEntriesRequest) -> pb::ListTimelineEntriesResponse;
     list_due_items(pb::ListDueItemsRequest) -> pb::ListDueItemsResponse;
     get_case_figures(pb::GetCaseFiguresRequest) -> pb::GetCaseFiguresResponse;

@@ -47,6 +47,19 @@ pub struct CaseRow {
     pub agreement_id: Option<AgreementId>,
     /// The earliest day something is due (what lists sort by); `None` when nothing is.
     pub urgency_date: Option<NaiveDate>,
+    /// Set while a legal hold keeps the case past its retention period.
+    pub legal_hold: Option<LegalHoldRow>,
+}
+
+/// A legal hold on a case.
+#[derive(Debug, Clone)]
+pub struct LegalHoldRow {
+    /// Why.
+    pub reason: String,
+    /// Who placed it (token subject).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// The stored urgency of a case with nothing due (migration 0003).
@@ -264,6 +277,9 @@ struct Columns {
     followed_up_at: Option<DateTime<Utc>>,
     followed_up_by: Option<String>,
     urgency_date: NaiveDate,
+    legal_hold_reason: Option<String>,
+    legal_hold_by: Option<String>,
+    legal_hold_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<Columns> for CaseRow {
@@ -336,6 +352,10 @@ impl TryFrom<Columns> for CaseRow {
             next_review_date: c.next_review_date,
             agreement_id: c.agreement_id.map(AgreementId),
             urgency_date: (c.urgency_date != NOTHING_DUE_DAY).then_some(c.urgency_date),
+            legal_hold: match (c.legal_hold_reason, c.legal_hold_by, c.legal_hold_at) {
+                (Some(reason), Some(by), Some(at)) => Some(LegalHoldRow { reason, by, at }),
+                _ => None,
+            },
         })
     }
 }
@@ -356,8 +376,8 @@ pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>,
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
                closed_by, version, updated_at, next_review_date, agreement_id,
                follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
-               followed_up_by, urgency_date
-           FROM caseplan.cases WHERE id = $1"#,
+               followed_up_by, urgency_date, legal_hold_reason, legal_hold_by, legal_hold_at
+           FROM caseplan.cases WHERE id = $1 AND erased_at IS NULL"#,
         Uuid::from(id),
     )
     .fetch_optional(conn)
@@ -381,8 +401,8 @@ pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
                closed_by, version, updated_at, next_review_date, agreement_id,
                follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
-               followed_up_by, urgency_date
-           FROM caseplan.cases WHERE id = $1 FOR UPDATE"#,
+               followed_up_by, urgency_date, legal_hold_reason, legal_hold_by, legal_hold_at
+           FROM caseplan.cases WHERE id = $1 AND erased_at IS NULL FOR UPDATE"#,
         Uuid::from(id),
     )
     .fetch_optional(conn)
@@ -417,9 +437,9 @@ pub async fn list(
                closure_outcome AS "closure_outcome: _", closure_note, follow_up_date, closed_at,
                closed_by, version, updated_at, next_review_date, agreement_id,
                follow_up_result AS "follow_up_result: _", follow_up_note, followed_up_at,
-               followed_up_by, urgency_date
+               followed_up_by, urgency_date, legal_hold_reason, legal_hold_by, legal_hold_at
            FROM caseplan.cases
-           WHERE team_id = $1
+           WHERE team_id = $1 AND erased_at IS NULL
              AND ($2::uuid IS NULL OR responsible_advisor_id = $2)
              AND ($3::text IS NULL OR state = $3)
              AND ($4::date IS NULL OR (urgency_date, id) > ($4, $5::uuid))
@@ -620,6 +640,30 @@ pub async fn close(
         closure.follow_up_date,
         at,
         by,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Places (with its reason) or releases a legal hold.
+pub async fn set_legal_hold(
+    conn: &mut PgConnection,
+    id: CaseId,
+    reason: Option<&str>,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE caseplan.cases SET legal_hold_reason = $2,
+             legal_hold_by = CASE WHEN $2::text IS NULL THEN NULL ELSE $3::text END,
+             legal_hold_at = CASE WHEN $2::text IS NULL THEN NULL ELSE $4::timestamptz END,
+             version = version + 1, updated_at = $4
+         WHERE id = $1",
+        Uuid::from(id),
+        reason,
+        by,
+        at,
     )
     .execute(conn)
     .await?;

@@ -5,6 +5,7 @@ pub mod advisors;
 pub mod agenda;
 pub mod agreements;
 pub mod cases;
+pub mod erasure;
 pub mod plans;
 pub mod referrals;
 pub mod reviews;

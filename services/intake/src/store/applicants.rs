@@ -328,7 +328,7 @@ pub async fn likely_duplicates(
 /// Whether the applicant exists.
 pub async fn exists(conn: &mut PgConnection, id: ApplicantId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM intake.applicants WHERE id = $1) AS "exists!""#,
+        r#"SELECT EXISTS (SELECT 1 FROM intake.applicants WHERE id = $1 AND erased_at IS NULL) AS "exists!""#,
         id.0
     )
     .fetch_one(conn)
@@ -337,9 +337,12 @@ pub async fn exists(conn: &mut PgConnection, id: ApplicantId) -> Result<bool, sq
 
 /// Which of `ids` are applicants.
 pub async fn existing(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT id FROM intake.applicants WHERE id = ANY($1)", ids)
-        .fetch_all(conn)
-        .await
+    sqlx::query_scalar!(
+        "SELECT id FROM intake.applicants WHERE id = ANY($1) AND erased_at IS NULL",
+        ids
+    )
+    .fetch_all(conn)
+    .await
 }
 
 /// Reads an applicant.
@@ -358,7 +361,7 @@ pub async fn get(
              identity_document AS "identity_document: IdentityDocument", identity_checked_by,
              identity_checked_at, residence_status AS "residence_status: ResidenceStatus",
              version, created_at, updated_at
-         FROM intake.applicants WHERE id = $1"#,
+         FROM intake.applicants WHERE id = $1 AND erased_at IS NULL"#,
         id.0
     )
     .fetch_optional(conn)
@@ -372,7 +375,7 @@ pub async fn lock(
     id: ApplicantId,
 ) -> Result<Option<ApplicantRow>, sqlx::Error> {
     let locked = sqlx::query_scalar!(
-        "SELECT id FROM intake.applicants WHERE id = $1 FOR UPDATE",
+        "SELECT id FROM intake.applicants WHERE id = $1 AND erased_at IS NULL FOR UPDATE",
         id.0
     )
     .fetch_optional(&mut *conn)
@@ -491,7 +494,7 @@ pub async fn search(
         r#"SELECT a.id AS "id: ApplicantId", a.given_name, a.family_name, a.birth_date,
              a.birth_date_precision AS "birth_date_precision: DatePrecision"
          FROM intake.applicants a
-         WHERE a.family_key LIKE $1 || '%' AND a.given_key LIKE $2 || '%'
+         WHERE a.family_key LIKE $1 || '%' AND a.given_key LIKE $2 || '%' AND a.erased_at IS NULL
            AND ($3::date IS NULL
                 OR (a.birth_date >= date_trunc('year', $3::date)::date
                     AND a.birth_date < (date_trunc('year', $3::date) + interval '1 year')::date

@@ -10,5 +10,6 @@
 pub mod applicants;
 pub mod cases;
 pub mod consultations;
+pub mod erasure;
 pub mod roster;
 pub mod visits;

@@ -63,6 +63,47 @@ pub async fn set_applicant(
     Ok(())
 }
 
+/// Erases what partner holds of `case` about its client: the referrals' reasons, notes and
+/// shared data, the consents' purpose and evidence, the link to the person. Whether the case
+/// was here and not erased yet.
+pub async fn erase(
+    conn: &mut PgConnection,
+    case: CaseId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, sqlx::Error> {
+    let erased = sqlx::query!(
+        "UPDATE partner.cases SET applicant_id = NULL, erased_at = $2
+         WHERE id = $1 AND erased_at IS NULL",
+        case.0,
+        at
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    if !erased {
+        return Ok(false);
+    }
+    sqlx::query!(
+        "UPDATE partner.referrals SET reason = '', shared = NULL,
+             redacted_at = coalesce(redacted_at, $2),
+             decline_reason = CASE WHEN decline_reason IS NULL THEN NULL ELSE '' END,
+             feedback_note = CASE WHEN feedback_note IS NULL THEN NULL ELSE '' END
+         WHERE case_id = $1",
+        case.0,
+        at
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE partner.consents SET purpose = '', evidence = '' WHERE case_id = $1",
+        case.0
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
 /// A person's cases.
 pub async fn of_person(
     conn: &mut PgConnection,
