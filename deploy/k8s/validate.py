@@ -10,8 +10,13 @@ For the base and each overlay:
 3. check what the schema cannot see: restricted Pod Security, requests and limits, one
    handler per probe, the shutdown budget, selectors and named ports that point at something,
    files named in settings that a mounted volume provides, upstream feeds (UPSTREAMS) that
-   name a rendered server's gRPC Service with the scheme its listener speaks, labels,
-   namespaces, and that no Secret (with values) is part of the manifests.
+   name a rendered server's gRPC Service with the scheme its listener speaks, retention
+   periods in their format, CronJobs that cannot overlap or hang, Job pods outside the
+   servers' selectors, database egress where network policies apply, labels, namespaces, and
+   that no Secret (with values) is part of the manifests.
+
+The pod checks cover every workload's pod template: a Deployment's `spec.template`, and a
+CronJob's `spec.jobTemplate.spec.template` (the retention runs).
 
 Runs offline. Needs `kubernetes-validate` and `PyYAML` (see README.md) and kubectl or
 kustomize on PATH. Exits 1 on any problem, 2 when it cannot run at all.
@@ -19,6 +24,7 @@ kustomize on PATH. Exits 1 on any problem, 2 when it cannot run at all.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -47,14 +53,33 @@ TARGETS = {
 }
 
 # Secrets the manifests reference but never contain, as README.md names them: the shared
-# JWKS and service token, and per service (the Deployment's name) its database URL and TLS
-# certificate.
+# JWKS and service token, and per service (the binary a container runs, which is the server
+# Deployment's name) its database URL and TLS certificate.
 SHARED_SECRETS = {"fallwerk-jwks", "fallwerk-service-token"}
 SERVICE_SECRETS = ("fallwerk-{}-db", "fallwerk-{}-tls")
 
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
-WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+JOBS = {"Job", "CronJob"}
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"} | JOBS
 PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+# Labels every pod template carries: the network policies select pods by them.
+POD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/component")
+
+# File settings that only `<service> serve` reads (crates/platform/src/config.rs: AuthArgs,
+# ServerArgs and FeedArgs, which only `serve`'s arguments flatten). Every subcommand reads the
+# database and log settings; `migrate` and `retention run` get fallwerk-config, which names
+# JWKS_FILE and SERVICE_TOKEN_FILE, without mounting those Secrets. Any other `*_FILE` setting
+# is checked for every container.
+SERVE_ONLY_FILES = {
+    "JWKS_FILE",
+    "SERVICE_TOKEN_FILE",
+    "UPSTREAM_CA_FILE",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CLIENT_CA_FILE",
+}
+# A retention period (RETENTION_*): a number and a unit, y years, m months, d days.
+RETENTION_PERIOD = re.compile(r"[0-9]+[ymd]")
 
 
 def renderer() -> list[str]:
@@ -113,6 +138,35 @@ def namespace_problems(obj: dict, expected: str | None) -> list[str]:
     return []
 
 
+def pod_template(obj: dict) -> dict:
+    """A workload's pod template: `spec.template`, or a CronJob's
+    `spec.jobTemplate.spec.template`."""
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]
+    return obj["spec"]["template"]
+
+
+def job_spec(obj: dict) -> dict | None:
+    """The Job spec of a Job or CronJob, else None."""
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]
+    if obj["kind"] == "Job":
+        return obj["spec"]
+    return None
+
+
+def subcommand(c: dict) -> str | None:
+    """The subcommand a fallwerk container runs (`serve`, `migrate`, `retention`): the first
+    word after the binary that is no flag."""
+    words = [*(c.get("command") or [])[1:], *(c.get("args") or [])]
+    return next((w for w in words if not w.startswith("-")), None)
+
+
+def services_run(pod: dict) -> set[str]:
+    """The fallwerk services whose binaries a pod's containers run (`/usr/local/bin/intake`)."""
+    return {Path(c["command"][0]).name for _, c in containers(pod) if c.get("command")}
+
+
 def containers(pod: dict) -> list[tuple[str, dict]]:
     return [("initContainer", c) for c in pod.get("initContainers", [])] + [
         ("container", c) for c in pod.get("containers", [])
@@ -133,10 +187,14 @@ def env_value(container: dict, name: str, config_maps: dict[str, dict]) -> str |
 
 
 def pod_problems(obj: dict, config_maps: dict[str, dict]) -> list[str]:
-    """Restricted Pod Security, resources, probes and the shutdown budget of one workload."""
-    pod = obj["spec"]["template"]["spec"]
+    """Restricted Pod Security, resources, probes and the shutdown budget of one workload; for
+    Jobs and CronJobs their restart policy, deadline and schedule; pod labels."""
+    template = pod_template(obj)
+    pod = template["spec"]
     pod_sc = pod.get("securityContext") or {}
     problems = []
+    problems += pod_label_problems(obj)
+    problems += job_problems(obj)
     if pod_sc.get("runAsNonRoot") is not True:
         problems.append("pod securityContext.runAsNonRoot is not true")
     if pod_sc.get("runAsUser", 0) == 0:
@@ -185,8 +243,8 @@ def pod_problems(obj: dict, config_maps: dict[str, dict]) -> list[str]:
             if "grpc" in (c.get("livenessProbe") or {}):
                 problems.append(f"{where}: gRPC liveness probe would restart pods when the database is away")
 
-        if role == "container":
-            problems += file_problems(c, pod, config_maps, where)
+        problems += file_problems(c, pod, config_maps, where)
+        problems += retention_problems(c, config_maps, where)
 
         grace = env_value(c, "SHUTDOWN_GRACE_SECS", config_maps)
         if role == "container" and grace is not None:
@@ -200,15 +258,78 @@ def pod_problems(obj: dict, config_maps: dict[str, dict]) -> list[str]:
     return problems
 
 
-def file_problems(c: dict, pod: dict, config_maps: dict[str, dict], where: str) -> list[str]:
-    """Settings ending in _FILE (JWKS_FILE, SERVICE_TOKEN_FILE, TLS_CERT_FILE, ...) must name a
-    file that a volume mounted into the container provides: the root file system is read-only
-    and the image holds nothing but the binaries."""
+def pod_label_problems(obj: dict) -> list[str]:
+    """The labels the network policies select pods by, on the pod template (and on the Jobs a
+    CronJob creates)."""
+    problems = []
+    labelled = [("pod template", pod_template(obj))]
+    if obj["kind"] == "CronJob":
+        labelled.insert(0, ("job template", obj["spec"]["jobTemplate"]))
+    for what, template in labelled:
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if labels.get("app.kubernetes.io/part-of") != "fallwerk":
+            problems.append(f"{what}: label app.kubernetes.io/part-of=fallwerk missing")
+        for key in POD_LABELS:
+            if key not in labels:
+                problems.append(f"{what}: label {key} missing")
+    return problems
+
+
+def job_problems(obj: dict) -> list[str]:
+    """A Job's pods restart Never or OnFailure (the API refuses Always, the schema does not
+    know); a run has a deadline; a CronJob's runs never overlap, in a named time zone, and a
+    missed run is not started arbitrarily late."""
+    spec = job_spec(obj)
+    if spec is None:
+        return []
+    problems = []
+    restart = pod_template(obj)["spec"].get("restartPolicy", "Always")
+    if restart not in {"Never", "OnFailure"}:
+        problems.append(f"pod restartPolicy is {restart}, a Job's must be Never or OnFailure")
+    if "activeDeadlineSeconds" not in spec:
+        problems.append("no activeDeadlineSeconds: a hung run would run (and under Forbid block the next) forever")
+    if obj["kind"] == "CronJob":
+        if obj["spec"].get("concurrencyPolicy") != "Forbid":
+            problems.append("concurrencyPolicy is not Forbid: two runs could work on the database at once")
+        if not obj["spec"].get("timeZone"):
+            problems.append("no timeZone: the schedule would follow the controller manager's zone")
+        if "startingDeadlineSeconds" not in obj["spec"]:
+            problems.append("no startingDeadlineSeconds: a missed run would start however late")
+    return problems
+
+
+def env_names(c: dict, config_maps: dict[str, dict]) -> set[str]:
+    """The variables a container gets from `env` and from ConfigMaps in `envFrom`."""
     names = {v["name"] for v in c.get("env", [])}
     for source in c.get("envFrom", []):
         ref = source.get("configMapRef")
         if ref:
             names |= set(config_maps.get(ref["name"], {}))
+    return names
+
+
+def retention_problems(c: dict, config_maps: dict[str, dict], where: str) -> list[str]:
+    """Retention periods (RETENTION_*, read by `<service> retention run`) are a number and a
+    unit, `y`, `m` or `d`: a typo would only show when the night's run fails."""
+    if subcommand(c) != "retention":
+        return []
+    problems = []
+    names = env_names(c, config_maps)
+    for name in sorted(n for n in names if n.startswith("RETENTION_") and not n.endswith("_FILE")):
+        value = env_value(c, name, config_maps)
+        if value is not None and not RETENTION_PERIOD.fullmatch(value):
+            problems.append(f"{where}: {name}={value!r} is no period (a number and y, m or d, e.g. 6m)")
+    return problems
+
+
+def file_problems(c: dict, pod: dict, config_maps: dict[str, dict], where: str) -> list[str]:
+    """Settings ending in _FILE (JWKS_FILE, SERVICE_TOKEN_FILE, TLS_CERT_FILE, ...) must name a
+    file that a volume mounted into the container provides: the root file system is read-only
+    and the image holds nothing but the binaries. The settings only `serve` reads are checked
+    only where the container serves."""
+    names = env_names(c, config_maps)
+    if subcommand(c) != "serve":
+        names -= SERVE_ONLY_FILES
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     problems = []
     for name in sorted(n for n in names if n.endswith("_FILE")):
@@ -290,7 +411,8 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
     for obj in objects:
         by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
     workloads = [o for o in objects if o["kind"] in WORKLOADS]
-    templates = [(w, w["spec"]["template"]) for w in workloads]
+    templates = [(w, pod_template(w)) for w in workloads]
+    job_templates = [(w, t) for w, t in templates if w["kind"] in JOBS]
     config_maps = by_kind.get("ConfigMap", {})
     config_data = {name: cm.get("data") or {} for name, cm in config_maps.items()}
     hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind.get("HorizontalPodAutoscaler", {}).values()}
@@ -300,8 +422,15 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
 
     for w, template in templates:
         labels = template["metadata"].get("labels") or {}
-        if not matches(w["spec"]["selector"].get("matchLabels") or {}, labels):
+        selector = (w["spec"].get("selector") or {}).get("matchLabels") or {}
+        if w["kind"] not in JOBS and not matches(selector, labels):
             problems.append((ident(w), "selector does not match its own pod template"))
+        if w["kind"] not in JOBS:
+            # A Job's pods under a Deployment's selector would count in its HPA's average
+            # (the HPA scales by the Deployment's selector) and confuse its rollouts.
+            for job, job_template in job_templates:
+                if matches(selector, job_template["metadata"].get("labels") or {}):
+                    problems.append((ident(w), f"selector also picks the pods of {ident(job)}"))
         if w["kind"] == "Deployment" and w["metadata"]["name"] in hpa_targets and "replicas" in w["spec"]:
             problems.append((ident(w), "sets spec.replicas although an HPA scales it"))
         names = port_names(template)
@@ -315,7 +444,8 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
                     port = ((c.get(probe_name) or {}).get(handler) or {}).get("port")
                     if isinstance(port, str) and port not in names:
                         problems.append((ident(w), f"{probe_name} names port {port}, which no container has"))
-        documented = SHARED_SECRETS | {f.format(w["metadata"]["name"]) for f in SERVICE_SECRETS}
+        services = services_run(template["spec"]) or {w["metadata"]["name"]}
+        documented = SHARED_SECRETS | {f.format(svc) for svc in services for f in SERVICE_SECRETS}
         for secret in sorted(secret_names(template["spec"])):
             if secret not in documented:
                 problems.append((ident(w), f"uses Secret {secret}, not one README.md names"))
@@ -326,6 +456,9 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
         selected = [t for _, t in templates if matches(svc["spec"].get("selector") or {}, t["metadata"].get("labels") or {})]
         if not selected:
             problems.append((ident(svc), "selector matches no pod template"))
+        for job, job_template in job_templates:
+            if matches(svc["spec"].get("selector") or {}, job_template["metadata"].get("labels") or {}):
+                problems.append((ident(svc), f"selector also picks the pods of {ident(job)}"))
         for port in svc["spec"].get("ports", []):
             target = port.get("targetPort")
             if isinstance(target, str) and not any(target in port_names(t) for t in selected):
@@ -334,6 +467,9 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
         selector = pdb["spec"]["selector"].get("matchLabels") or {}
         if not any(matches(selector, t["metadata"].get("labels") or {}) for _, t in templates):
             problems.append((ident(pdb), "selector matches no pod template"))
+        for job, job_template in job_templates:
+            if matches(selector, job_template["metadata"].get("labels") or {}):
+                problems.append((ident(pdb), f"selector also picks the pods of {ident(job)}"))
     for hpa in by_kind.get("HorizontalPodAutoscaler", {}).values():
         ref = hpa["spec"]["scaleTargetRef"]
         if ref["name"] not in by_kind.get(ref["kind"], {}):
@@ -348,6 +484,59 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
             for port in rule.get("ports", []):
                 if isinstance(port.get("port"), str) and port["port"] not in names:
                     problems.append((ident(policy), f"ingress names port {port['port']}, which no selected pod has"))
+    problems += egress_problems(templates, list(by_kind.get("NetworkPolicy", {}).values()), config_data)
+    return problems
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """Whether a NetworkPolicy's podSelector picks pods with these labels ({} picks all)."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if (
+            (operator == "In" and labels.get(key) not in values)
+            or (operator == "NotIn" and key in labels and labels[key] in values)
+            or (operator == "Exists" and key not in labels)
+            or (operator == "DoesNotExist" and key in labels)
+        ):
+            return False
+    return True
+
+
+def egress_allows(policy: dict, port: int, protocol: str) -> bool:
+    """Whether a NetworkPolicy lets its pods open connections to `port` (to some address)."""
+    spec = policy["spec"]
+    if "Egress" not in (spec.get("policyTypes") or (["Ingress", "Egress"] if "egress" in spec else ["Ingress"])):
+        return False
+    for rule in spec.get("egress") or []:
+        if not rule.get("ports"):
+            return True
+        for p in rule["ports"]:
+            number = p.get("port")
+            if p.get("protocol", "TCP") == protocol and (
+                number is None or (isinstance(number, int) and number <= port <= p.get("endPort", number))
+            ):
+                return True
+    return False
+
+
+def egress_problems(
+    templates: list[tuple[dict, dict]], policies: list[dict], config_maps: dict[str, dict]
+) -> list[tuple[str, str]]:
+    """Where network policies apply, the pods that use the database (DATABASE_URL) may reach
+    DNS and PostgreSQL (5432): the servers and the retention runs alike."""
+    if not policies:
+        return []
+    problems: list[tuple[str, str]] = []
+    for w, template in templates:
+        if not any("DATABASE_URL" in env_names(c, config_maps) for _, c in containers(template["spec"])):
+            continue
+        labels = template["metadata"].get("labels") or {}
+        selecting = [p for p in policies if selects(p["spec"].get("podSelector") or {}, labels)]
+        for port, protocol, what in ((53, "UDP", "DNS"), (5432, "TCP", "PostgreSQL")):
+            if not any(egress_allows(p, port, protocol) for p in selecting):
+                problems.append((ident(w), f"no network policy lets its pods reach {what} ({port}/{protocol})"))
     return problems
 
 
@@ -372,7 +561,7 @@ def check(target: str, namespace: str | None, command: list[str]) -> int:
     problems += reference_problems(objects)
 
     kinds = ", ".join(sorted({ident(o) for o in objects}))
-    secrets = sorted(set().union(*(secret_names(o["spec"]["template"]["spec"]) for o in objects if o["kind"] in WORKLOADS)))
+    secrets = sorted(set().union(*(secret_names(pod_template(o)["spec"]) for o in objects if o["kind"] in WORKLOADS)))
     status = "ok  " if not problems else "FAIL"
     print(f"{status} {target}: {len(objects)} objects ({kinds})")
     print(f"       Secrets it expects in the cluster: {', '.join(secrets) or 'none'}")
@@ -385,9 +574,11 @@ def main() -> int:
     command = renderer()
     print(f"Rendering with `{' '.join(command)}`; schema: Kubernetes {K8S_VERSION} (strict), "
           f"kubernetes-validate {kubernetes_validate.__version__}")
-    print("Checks: schema, restricted Pod Security, requests/limits, one handler per probe, no gRPC "
-          "liveness, preStop + drain < grace period, selectors/ports/ConfigMaps/HPA targets resolve, "
-          "*_FILE settings mounted, UPSTREAMS resolve, labels, namespace, no Secret objects")
+    print("Checks (Deployments' and CronJobs' pods): schema, restricted Pod Security, requests/limits, "
+          "one handler per probe, no gRPC liveness, preStop + drain < grace period, "
+          "selectors/ports/ConfigMaps/HPA targets resolve, *_FILE settings mounted, UPSTREAMS resolve, "
+          "RETENTION_* periods, CronJobs Forbid/deadlines/timeZone, Job pods outside server selectors, "
+          "DNS + PostgreSQL egress, labels, namespace, no Secret objects")
     total = sum(check(target, namespace, command) for target, namespace in TARGETS.items())
     if total:
         print(f"{total} problem(s)")
