@@ -96,6 +96,26 @@ pub enum CaseCommand {
         #[arg(long)]
         etag: String,
     },
+    /// Places a legal hold: the case is kept past its retention period (team_lead).
+    Hold {
+        /// The case.
+        id: Uuid,
+        /// Why it must be kept, e.g. the court case's reference.
+        #[arg(long)]
+        reason: String,
+        /// The case's etag, from `case show`.
+        #[arg(long)]
+        etag: String,
+    },
+    /// Releases a legal hold: the next retention run erases the case once its period is over
+    /// (team_lead).
+    Release {
+        /// The case.
+        id: Uuid,
+        /// The case's etag, from `case show`.
+        #[arg(long)]
+        etag: String,
+    },
     /// The team's case figures over a range of days (team_lead).
     Figures {
         /// First day, YYYY-MM-DD.
@@ -214,6 +234,24 @@ pub async fn case(
                 etag,
             };
             client.reopen_case(request).await?.into_inner().case
+        }
+        CaseCommand::Hold { id, reason, etag } => {
+            let request = pb::SetLegalHoldRequest {
+                case_id: id.to_string(),
+                hold: true,
+                reason,
+                etag,
+            };
+            client.set_legal_hold(request).await?.into_inner().case
+        }
+        CaseCommand::Release { id, etag } => {
+            let request = pb::SetLegalHoldRequest {
+                case_id: id.to_string(),
+                hold: false,
+                reason: String::new(),
+                etag,
+            };
+            client.set_legal_hold(request).await?.into_inner().case
         }
         CaseCommand::Figures {
             from,

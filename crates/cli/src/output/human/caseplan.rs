@@ -45,6 +45,17 @@ pub fn case(case: &pb::Case) -> String {
         };
         rows.push(("follow-up", follow_up));
     }
+    if let Some(hold) = &case.legal_hold {
+        rows.push((
+            "legal hold",
+            format!(
+                "since {} by {}: {}",
+                time(hold.place_time.as_ref()),
+                hold.placed_by,
+                hold.reason
+            ),
+        ));
+    }
     rows.push(("etag", case.etag.clone()));
     fields(&rows)
 }

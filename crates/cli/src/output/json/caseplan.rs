@@ -29,6 +29,11 @@ pub fn case(case: &pb::Case) -> Value {
         "next_review_date": date(case.next_review_date.as_ref()),
         "agreement_id": case.agreement_id,
         "closure": case.closure.as_ref().map(closure),
+        "legal_hold": case.legal_hold.as_ref().map(|hold| json!({
+            "reason": hold.reason,
+            "placed_by": hold.placed_by,
+            "place_time": timestamp(hold.place_time.as_ref()),
+        })),
         "etag": case.etag,
         "update_time": timestamp(case.update_time.as_ref()),
     })
