@@ -101,6 +101,10 @@ pub struct ServerArgs {
     /// `<partner-id>.partner.fallwerk`, the partner of its token.
     #[arg(long, env = "TLS_CLIENT_CA_FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Seconds between reads of the TLS files: a renewed certificate, key or client CA is
+    /// served from the next connection on, without a restart.
+    #[arg(long, env = "TLS_RELOAD_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub tls_reload_secs: u64,
     /// Serve gRPC without TLS: on a developer's machine, or where a mesh terminates TLS in
     /// front of the pod. Logged as a warning at every start.
     #[arg(long, env = "GRPC_PLAINTEXT", conflicts_with = "tls_cert")]

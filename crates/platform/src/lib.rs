@@ -28,6 +28,7 @@ pub mod retention;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 pub mod vocabulary;
 pub mod wire;
 

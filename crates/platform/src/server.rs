@@ -17,12 +17,7 @@ use std::{
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::{
-    Status,
-    body::Body,
-    service::Routes,
-    transport::{Identity, ServerTlsConfig},
-};
+use tonic::{Status, body::Body, service::Routes};
 use tonic_health::ServingStatus;
 use tracing::Instrument;
 
@@ -40,6 +35,7 @@ use crate::{
     feed::{self, notify::FeedSignals, sequencer::Sequencer, service::FeedService},
     migrate::Migrator,
     telemetry,
+    tls::{ReloadingTls, TlsFiles},
 };
 
 /// What a service hands to [`serve`].
@@ -155,15 +151,12 @@ pub async fn serve(
         authorizer: Arc::new(Authorizer::new(&policies)),
         partner_certificates: args.tls_client_ca.is_some(),
     };
-    let mut builder = tonic::transport::Server::builder()
+    let builder = tonic::transport::Server::builder()
         .timeout(args.request_timeout())
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .max_connection_age(Duration::from_secs(args.max_connection_age_secs))
         .concurrency_limit_per_connection(256);
-    if let Some(tls) = tls {
-        builder = builder.tls_config(tls)?;
-    }
     if let Some(addr) = args.health_listen {
         serve_health(addr, health_service.clone(), shutdown.clone()).await?;
     }
@@ -183,12 +176,21 @@ pub async fn serve(
         "gRPC server listening"
     );
     let stop = shutdown.clone();
-    let drained = router.serve_with_incoming_shutdown(incoming(listener), async move {
+    let signal = async move {
         stop.cancelled().await;
         // Readiness goes first so Kubernetes stops sending new calls while old ones finish.
         db::set_health(&health, &service_names, ServingStatus::NotServing).await;
         tracing::info!("draining in-flight RPCs");
-    });
+    };
+    let drained: BoxFuture<Result<(), tonic::transport::Error>> = match tls {
+        Some(tls) => {
+            let period = Duration::from_secs(args.tls_reload_secs);
+            tokio::spawn(Arc::clone(&tls).watch(period, shutdown.child_token()));
+            let connections = tls.incoming(listener, shutdown.child_token());
+            Box::pin(router.serve_with_incoming_shutdown(connections, signal))
+        }
+        None => Box::pin(router.serve_with_incoming_shutdown(incoming(listener), signal)),
+    };
     let grace = args.shutdown_grace();
     tokio::select! {
         result = drained => {
@@ -237,8 +239,9 @@ where
     Ok(())
 }
 
-/// The TLS settings; `None` only when plaintext was asked for by name.
-fn tls_config(args: &ServerArgs) -> Result<Option<ServerTlsConfig>, ConfigError> {
+/// The TLS settings, read again while serving; `None` only when plaintext was asked for by
+/// name.
+fn tls_config(args: &ServerArgs) -> Result<Option<Arc<ReloadingTls>>, ConfigError> {
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         if args.plaintext {
             tracing::warn!(
@@ -256,25 +259,12 @@ fn tls_config(args: &ServerArgs) -> Result<Option<ServerTlsConfig>, ConfigError>
                     .into(),
         });
     };
-    let read = |setting: &'static str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| ConfigError {
-            setting,
-            problem: format!("{}: {e}", path.display()),
-        })
-    };
-    let identity = Identity::from_pem(read("TLS_CERT_FILE", cert)?, read("TLS_KEY_FILE", key)?);
-    let mut config = ServerTlsConfig::new().identity(identity);
-    if let Some(ca) = &args.tls_client_ca {
-        // Optional at the handshake: staff clients have no certificates. Who must present one
-        // (partner systems) is the request layer's rule.
-        config = config
-            .client_ca_root(tonic::transport::Certificate::from_pem(read(
-                "TLS_CLIENT_CA_FILE",
-                ca,
-            )?))
-            .client_auth_optional(true);
-    }
-    Ok(Some(config))
+    ReloadingTls::load(TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+        client_ca: args.tls_client_ca.clone(),
+    })
+    .map(Some)
 }
 
 /// The DNS name a partner system's client certificate must be valid for.

@@ -1,5 +1,6 @@
 //! Mutual TLS: with `TLS_CLIENT_CA_FILE` set, a partner system's call needs a client
-//! certificate of its own partner; staff clients still need none.
+//! certificate of its own partner; staff clients still need none. Certificates renewed on disk
+//! are served without a restart.
 
 use std::{sync::Arc, time::Duration};
 
@@ -176,6 +177,105 @@ async fn with_mutual_tls_a_partner_system_needs_the_certificate_of_its_own_partn
         Ok(channel) => agency(channel).list_my_referrals(list()).await.is_err(),
     };
     assert!(refused, "an untrusted client certificate is refused");
+
+    shutdown.cancel();
+    running.await.expect("task").expect("clean stop");
+}
+
+/// Copies `from` over `to` the way a Secret update lands: written aside, then renamed.
+fn replace_file(from: &std::path::Path, to: &std::path::Path) {
+    let aside = to.with_extension("new");
+    std::fs::copy(from, &aside).expect("copy");
+    std::fs::rename(&aside, to).expect("rename");
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    let first = Pki::new("first-ca");
+    let renewed = Pki::new("renewed-ca");
+    let dir = std::env::temp_dir().join(format!("fallwerk-tls-reload-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+    let (_, first_cert, first_key) = first.server_files();
+    replace_file(&first_cert, &cert);
+    replace_file(&first_key, &key);
+    let db = TestDatabase::create().await;
+    let jwks = fallwerk_tests::jwks_file().to_string_lossy().into_owned();
+    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+    let cli = SERVICE
+        .parse_cli([
+            "partner",
+            "--database-url",
+            &db.url,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--migrate",
+            "--jwks-file",
+            &jwks,
+            "--service-token-file",
+            &path(&fallwerk_tests::service_token_file("partner")),
+            "--upstream",
+            "case-plan=http://127.0.0.1:9",
+            "--upstream",
+            "intake=http://127.0.0.1:9",
+            "--tls-cert",
+            &path(&cert),
+            "--tls-key",
+            &path(&key),
+            "--tls-reload-secs",
+            "1",
+        ])
+        .expect("valid settings");
+    let Command::Serve(serve) = cli.command else {
+        unreachable!("serve was given")
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            SERVICE
+                .run(
+                    listener,
+                    &cli.database,
+                    &serve,
+                    Arc::new(SystemClock),
+                    shutdown,
+                )
+                .await
+        }
+    });
+    channel(&first, port, None)
+        .await
+        .expect("the first certificate is served");
+
+    // A half-written update (a key that is no key) is not taken: the first keeps serving.
+    std::fs::write(dir.join("garbage"), "not a key").expect("write");
+    replace_file(&dir.join("garbage"), &key);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    channel(&first, port, None)
+        .await
+        .expect("still the first certificate");
+
+    let (_, renewed_cert, renewed_key) = renewed.server_files();
+    replace_file(&renewed_key, &key);
+    replace_file(&renewed_cert, &cert);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while channel(&renewed, port, None).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewed certificate is never served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        channel(&first, port, None).await.is_err(),
+        "the old certificate is no longer served"
+    );
 
     shutdown.cancel();
     running.await.expect("task").expect("clean stop");
