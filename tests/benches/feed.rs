@@ -92,7 +92,7 @@ fn new_subscriber(intake: &ServiceApp, pool: &PgPool) -> Subscriber<Effects> {
         upstream: format!("http://{}", intake.addr),
         event_types: vec![],
         token: TokenFile(service_token_file("bench")),
-        ca_cert: None,
+        tls: Default::default(),
         schema: "bench",
     };
     Subscriber::new(subscription, pool.clone(), Arc::new(Effects))

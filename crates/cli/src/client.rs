@@ -89,8 +89,14 @@ fn channel(
     authorization: AsciiMetadataValue,
     ca_cert: Option<Certificate>,
 ) -> Result<(Channel, CallMetadata), CliError> {
-    let channel = fallwerk_platform::client::channel(addr, ca_cert)
-        .map_err(|error| CliError::Usage(format!("{flag}: {error}")))?;
+    let channel = fallwerk_platform::client::channel(
+        addr,
+        &fallwerk_platform::client::ClientTls {
+            ca: ca_cert,
+            identity: None,
+        },
+    )
+    .map_err(|error| CliError::Usage(format!("{flag}: {error}")))?;
     Ok((channel, CallMetadata { authorization }))
 }
 

@@ -8,7 +8,7 @@ use std::{future::Future, time::Duration};
 use tokio::time::Instant;
 use tonic::{
     Code, Status,
-    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Uri},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Uri},
 };
 
 use crate::{feed::subscriber::TokenFile, telemetry};
@@ -16,19 +16,31 @@ use crate::{feed::subscriber::TokenFile, telemetry};
 /// How long reaching a server may take, so a wrong address fails fast.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What TLS a client of ours brings to `https://` addresses beside the web PKI roots.
+#[derive(Clone, Debug, Default)]
+pub struct ClientTls {
+    /// The deployment's own CA, when its servers' certificates come from a private one.
+    pub ca: Option<Certificate>,
+    /// The client's own certificate and key, for servers with mutual TLS.
+    pub identity: Option<Identity>,
+}
+
 /// A lazily connecting channel to `addr` (`http://` plaintext, `https://` TLS); an unreachable
 /// server shows up as the first call's UNAVAILABLE.
-pub fn channel(addr: Uri, ca_cert: Option<Certificate>) -> Result<Channel, String> {
-    let tls = addr.scheme_str() == Some("https");
+pub fn channel(addr: Uri, tls: &ClientTls) -> Result<Channel, String> {
+    let https = addr.scheme_str() == Some("https");
     let mut endpoint = Endpoint::from(addr)
         .connect_timeout(CONNECT_TIMEOUT)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10))
         .tcp_nodelay(true);
-    if tls {
+    if https {
         let mut config = ClientTlsConfig::new().with_enabled_roots();
-        if let Some(ca_cert) = ca_cert {
-            config = config.ca_certificate(ca_cert);
+        if let Some(ca) = &tls.ca {
+            config = config.ca_certificate(ca.clone());
+        }
+        if let Some(identity) = &tls.identity {
+            config = config.identity(identity.clone());
         }
         endpoint = endpoint
             .tls_config(config)

@@ -36,6 +36,14 @@ pub struct FeedArgs {
     /// upstreams signed by a private CA).
     #[arg(long, env = "UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,
+    /// PEM certificate this service presents to its upstreams, for upstreams with mutual TLS
+    /// (`TLS_CLIENT_CA_FILE`): valid for `<token subject>.service.fallwerk`; with
+    /// `--upstream-key-file`.
+    #[arg(long, env = "UPSTREAM_CERT_FILE", requires = "upstream_key_file")]
+    pub upstream_cert_file: Option<PathBuf>,
+    /// PEM private key of `--upstream-cert-file`.
+    #[arg(long, env = "UPSTREAM_KEY_FILE", requires = "upstream_cert_file")]
+    pub upstream_key_file: Option<PathBuf>,
 }
 
 impl FeedArgs {

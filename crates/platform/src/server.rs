@@ -149,7 +149,7 @@ pub async fn serve(
     let layer = RequestLayer {
         authenticator,
         authorizer: Arc::new(Authorizer::new(&policies)),
-        partner_certificates: args.tls_client_ca.is_some(),
+        client_certificates: args.tls_client_ca.is_some(),
     };
     let builder = tonic::transport::Server::builder()
         .timeout(args.request_timeout())
@@ -272,29 +272,44 @@ pub fn partner_certificate_name(partner_id: &str) -> String {
     format!("{partner_id}.partner.fallwerk")
 }
 
-/// With mutual TLS on, a partner system's call must come with a client certificate valid for
-/// its partner ([`partner_certificate_name`]): a stolen token alone does not act for a partner.
-fn partner_certificate_matches(
+/// The DNS name the client certificate of a fallwerk service calling with a `service` token
+/// must be valid for: the token's subject under `service.fallwerk`.
+pub fn service_certificate_name(subject: &str) -> String {
+    format!("{subject}.service.fallwerk")
+}
+
+/// With mutual TLS on, the callers that are systems, not people, must come with a client
+/// certificate that names them: a partner system one for its token's partner
+/// ([`partner_certificate_name`]), a fallwerk service one for its token's subject
+/// ([`service_certificate_name`]). A stolen token alone then acts for no one.
+fn client_certificate_matches(
     request: &http::Request<Body>,
     principal: &Principal,
 ) -> Result<(), Status> {
     use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-    let Some(partner) = principal.partner_id.as_deref() else {
-        return Err(Status::permission_denied(
-            "a partner token without partner_id",
-        ));
+    let name = if principal.has(Role::Partner) {
+        let Some(partner) = principal.partner_id.as_deref() else {
+            return Err(Status::permission_denied(
+                "a partner token without partner_id",
+            ));
+        };
+        partner_certificate_name(partner)
+    } else if principal.has(Role::Service) {
+        service_certificate_name(&principal.subject)
+    } else {
+        // Staff clients have no certificates.
+        return Ok(());
     };
     let certs = request
         .extensions()
         .get::<TlsConnectInfo<TcpConnectInfo>>()
         .and_then(|info| info.peer_certs())
         .ok_or_else(|| {
-            Status::permission_denied("a partner system presents its client certificate (mTLS)")
+            Status::permission_denied("a system presents its client certificate (mTLS)")
         })?;
     let leaf = certs
         .first()
         .ok_or_else(|| Status::permission_denied("no client certificate"))?;
-    let name = partner_certificate_name(partner);
     let matches = webpki::EndEntityCert::try_from(leaf).is_ok_and(|cert| {
         rustls_pki_types::ServerName::try_from(name.as_str())
             .is_ok_and(|server_name| cert.verify_is_valid_for_subject_name(&server_name).is_ok())
@@ -302,9 +317,9 @@ fn partner_certificate_matches(
     if matches {
         Ok(())
     } else {
-        Err(Status::permission_denied(
-            "the client certificate does not belong to the token's partner",
-        ))
+        Err(Status::permission_denied(format!(
+            "the client certificate is not valid for {name}, which the token names"
+        )))
     }
 }
 
@@ -313,8 +328,8 @@ fn partner_certificate_matches(
 pub struct RequestLayer {
     authenticator: Arc<Authenticator>,
     authorizer: Arc<Authorizer>,
-    /// Mutual TLS is on: partner systems must present their certificate.
-    partner_certificates: bool,
+    /// Mutual TLS is on: partner systems and services must present their certificates.
+    client_certificates: bool,
 }
 
 impl<S> tower::Layer<S> for RequestLayer {
@@ -324,7 +339,7 @@ impl<S> tower::Layer<S> for RequestLayer {
             inner,
             authenticator: Arc::clone(&self.authenticator),
             authorizer: Arc::clone(&self.authorizer),
-            partner_certificates: self.partner_certificates,
+            client_certificates: self.client_certificates,
         }
     }
 }
@@ -335,7 +350,7 @@ pub struct RequestService<S> {
     inner: S,
     authenticator: Arc<Authenticator>,
     authorizer: Arc<Authorizer>,
-    partner_certificates: bool,
+    client_certificates: bool,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -392,8 +407,8 @@ where
                 .and_then(|token| self.authenticator.authenticate(token).map_err(Status::from))
                 .and_then(|principal| {
                     span.record("enduser.id", principal.subject.as_str());
-                    if self.partner_certificates && principal.has(Role::Partner) {
-                        partner_certificate_matches(&request, &principal)?;
+                    if self.client_certificates {
+                        client_certificate_matches(&request, &principal)?;
                     }
                     if roles.iter().any(|role| principal.has(*role)) {
                         request

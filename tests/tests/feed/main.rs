@@ -100,7 +100,7 @@ impl Consumer {
                 upstream: format!("http://{upstream}"),
                 event_types: vec![],
                 token: TokenFile(service_token_file("consumer")),
-                ca_cert: None,
+                tls: Default::default(),
                 schema: "consumer",
             },
             running: None,

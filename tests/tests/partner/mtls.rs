@@ -46,42 +46,45 @@ fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
     request
 }
 
-#[tokio::test]
-async fn with_mutual_tls_a_partner_system_needs_the_certificate_of_its_own_partner() {
-    let pki = Pki::new("office-ca");
-    let (ca, cert, key) = pki.server_files();
+/// partner started with TLS from `cert` and `key` and the `extra` serve flags, on a fresh
+/// database: its port, and how to stop it.
+async fn serve_partner(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    extra: &[&str],
+) -> (
+    u16,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), fallwerk_platform::app::RunError>>,
+) {
     let db = TestDatabase::create().await;
-    let jwks = fallwerk_tests::jwks_file().to_string_lossy().into_owned();
-    let service_token = fallwerk_tests::service_token_file("partner")
-        .to_string_lossy()
-        .into_owned();
     let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
-    let (ca, cert, key) = (path(&ca), path(&cert), path(&key));
-    let cli = SERVICE
-        .parse_cli([
-            "partner",
-            "--database-url",
-            &db.url,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--migrate",
-            "--jwks-file",
-            &jwks,
-            "--service-token-file",
-            &service_token,
-            "--upstream",
-            "case-plan=http://127.0.0.1:9",
-            "--upstream",
-            "intake=http://127.0.0.1:9",
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--tls-client-ca",
-            &ca,
-        ])
-        .expect("valid settings");
+    let jwks = path(fallwerk_tests::jwks_file());
+    let service_token = path(&fallwerk_tests::service_token_file("partner"));
+    let (cert, key) = (path(cert), path(key));
+    let mut args = vec![
+        "partner",
+        "--database-url",
+        &db.url,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--migrate",
+        "--jwks-file",
+        &jwks,
+        "--service-token-file",
+        &service_token,
+        "--upstream",
+        "case-plan=http://127.0.0.1:9",
+        "--upstream",
+        "intake=http://127.0.0.1:9",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    let cli = SERVICE.parse_cli(args).expect("valid settings");
     let Command::Serve(serve) = cli.command else {
         unreachable!("serve was given")
     };
@@ -104,6 +107,15 @@ async fn with_mutual_tls_a_partner_system_needs_the_certificate_of_its_own_partn
                 .await
         }
     });
+    (port, shutdown, running)
+}
+
+#[tokio::test]
+async fn with_mutual_tls_a_partner_system_needs_the_certificate_of_its_own_partner() {
+    let pki = Pki::new("office-ca");
+    let (ca, cert, key) = pki.server_files();
+    let ca = ca.to_string_lossy().into_owned();
+    let (port, shutdown, running) = serve_partner(&cert, &key, &["--tls-client-ca", &ca]).await;
 
     // Staff need no certificate: an admin creates the partner.
     let admin = token("admin-1", &[Role::Admin], None);
@@ -199,56 +211,7 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     let (_, first_cert, first_key) = first.server_files();
     replace_file(&first_cert, &cert);
     replace_file(&first_key, &key);
-    let db = TestDatabase::create().await;
-    let jwks = fallwerk_tests::jwks_file().to_string_lossy().into_owned();
-    let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
-    let cli = SERVICE
-        .parse_cli([
-            "partner",
-            "--database-url",
-            &db.url,
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--migrate",
-            "--jwks-file",
-            &jwks,
-            "--service-token-file",
-            &path(&fallwerk_tests::service_token_file("partner")),
-            "--upstream",
-            "case-plan=http://127.0.0.1:9",
-            "--upstream",
-            "intake=http://127.0.0.1:9",
-            "--tls-cert",
-            &path(&cert),
-            "--tls-key",
-            &path(&key),
-            "--tls-reload-secs",
-            "1",
-        ])
-        .expect("valid settings");
-    let Command::Serve(serve) = cli.command else {
-        unreachable!("serve was given")
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn({
-        let shutdown = shutdown.clone();
-        async move {
-            SERVICE
-                .run(
-                    listener,
-                    &cli.database,
-                    &serve,
-                    Arc::new(SystemClock),
-                    shutdown,
-                )
-                .await
-        }
-    });
+    let (port, shutdown, running) = serve_partner(&cert, &key, &["--tls-reload-secs", "1"]).await;
     channel(&first, port, None)
         .await
         .expect("the first certificate is served");
@@ -276,6 +239,58 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
         channel(&first, port, None).await.is_err(),
         "the old certificate is no longer served"
     );
+
+    shutdown.cancel();
+    running.await.expect("task").expect("clean stop");
+}
+
+#[tokio::test]
+async fn with_mutual_tls_a_service_token_needs_the_certificate_of_its_subject() {
+    use fallwerk_platform::client::{ClientTls, channel as platform_channel};
+    use fallwerk_proto::feed::{SubscribeRequest, event_feed_client::EventFeedClient};
+    let pki = Pki::new("office-ca");
+    let (ca, cert, key) = pki.server_files();
+    let ca_path = ca.to_string_lossy().into_owned();
+    let (port, shutdown, running) =
+        serve_partner(&cert, &key, &["--tls-client-ca", &ca_path]).await;
+    // case-plan's feed subscriber, as its UPSTREAM_* settings configure it.
+    let service = token("case-plan", &[Role::Service], None);
+    let subscribe = |identity: Option<&Pem>| {
+        let tls = ClientTls {
+            ca: Some(Certificate::from_pem(pki.ca())),
+            identity: identity.map(|pem| Identity::from_pem(&pem.cert, &pem.key)),
+        };
+        let uri = format!("https://localhost:{port}").parse().expect("uri");
+        let mut feed = EventFeedClient::new(platform_channel(uri, &tls).expect("channel"));
+        let service = service.clone();
+        async move {
+            feed.subscribe(bearer(SubscribeRequest::default(), &service))
+                .await
+                .map(drop)
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let own = pki.client(
+        "case-plan",
+        &fallwerk_platform::server::service_certificate_name("case-plan"),
+    );
+    // The service's own certificate and token (once partner serves).
+    while let Err(status) = subscribe(Some(&own)).await {
+        assert_ne!(status.code(), Code::PermissionDenied, "{status:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never served: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let without = subscribe(None).await.expect_err("no certificate");
+    assert_eq!(without.code(), Code::PermissionDenied, "{without:?}");
+    let intake = pki.client(
+        "intake",
+        &fallwerk_platform::server::service_certificate_name("intake"),
+    );
+    let other = subscribe(Some(&intake)).await.expect_err("another subject");
+    assert_eq!(other.code(), Code::PermissionDenied, "{other:?}");
 
     shutdown.cancel();
     running.await.expect("task").expect("clean stop");

@@ -110,9 +110,9 @@ pub struct Subscription {
     pub event_types: Vec<String>,
     /// The service token.
     pub token: TokenFile,
-    /// CA certificate of the upstream's TLS certificate, beside the web PKI roots (for
-    /// `https://` upstreams).
-    pub ca_cert: Option<tonic::transport::Certificate>,
+    /// The TLS brought to `https://` upstreams: the deployment's CA, the service's own
+    /// certificate.
+    pub tls: crate::client::ClientTls,
     /// The consuming service's schema (where cursor and parked events live).
     pub schema: &'static str,
 }
@@ -230,7 +230,7 @@ impl<H: EventHandler> Subscriber<H> {
             .upstream
             .parse()
             .map_err(|e| format!("upstream address: {e}"))?;
-        let channel = client::channel(upstream, self.subscription.ca_cert.clone())?;
+        let channel = client::channel(upstream, &self.subscription.tls)?;
         let mut request = tonic::Request::new(SubscribeRequest {
             after_position: cursor,
             event_types: self.subscription.event_types.clone(),

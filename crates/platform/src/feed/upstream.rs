@@ -8,11 +8,12 @@ use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Durat
 use sqlx::PgPool;
 use tokio::{sync::watch, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Identity};
 
 use super::subscriber::{EventHandler, Subscriber, Subscription, TokenFile};
 use crate::{
     ApiError,
-    client::{self, Outbound},
+    client::{self, ClientTls, Outbound},
     config::{ConfigError, FeedArgs},
 };
 
@@ -113,7 +114,7 @@ pub fn start(
         setting: "SERVICE_TOKEN_FILE",
         problem: "this service consumes upstream feeds and needs a service token".into(),
     })?;
-    let ca_cert = ca_cert(args)?;
+    let tls = client_tls(args)?;
     let mut tasks = Vec::with_capacity(feeds.len());
     let mut positions = HashMap::with_capacity(feeds.len());
     for feed in feeds {
@@ -129,7 +130,7 @@ pub fn start(
             upstream: upstream.into(),
             event_types: feed.event_types,
             token: TokenFile(token.clone()),
-            ca_cert: ca_cert.clone(),
+            tls: tls.clone(),
             schema,
         };
         let (position, run) = (feed.run)(subscription, pool.clone(), shutdown.clone());
@@ -145,7 +146,7 @@ pub fn start(
 pub struct UpstreamClients {
     upstreams: Vec<(String, String)>,
     token: Option<TokenFile>,
-    ca_cert: Option<tonic::transport::Certificate>,
+    tls: ClientTls,
 }
 
 impl UpstreamClients {
@@ -154,7 +155,7 @@ impl UpstreamClients {
         Ok(UpstreamClients {
             upstreams: args.upstreams.clone(),
             token: args.service_token_file.clone().map(TokenFile),
-            ca_cert: ca_cert(args)?,
+            tls: client_tls(args)?,
         })
     }
 
@@ -162,19 +163,30 @@ impl UpstreamClients {
     /// configured.
     pub fn outbound(&self, name: &str, deadline: Duration) -> Option<Outbound> {
         let (_, url) = self.upstreams.iter().find(|(n, _)| n == name)?;
-        let channel = client::channel(url.parse().ok()?, self.ca_cert.clone()).ok()?;
+        let channel = client::channel(url.parse().ok()?, &self.tls).ok()?;
         Some(Outbound::new(channel, self.token.clone()?, deadline))
     }
 }
 
-fn ca_cert(args: &FeedArgs) -> Result<Option<tonic::transport::Certificate>, ConfigError> {
-    match &args.upstream_ca_file {
-        None => Ok(None),
-        Some(path) => Ok(Some(tonic::transport::Certificate::from_pem(
-            std::fs::read(path).map_err(|e| ConfigError {
-                setting: "UPSTREAM_CA_FILE",
-                problem: format!("{}: {e}", path.display()),
-            })?,
-        ))),
-    }
+/// The TLS the service brings to its upstreams: the deployment's CA, its own certificate.
+fn client_tls(args: &FeedArgs) -> Result<ClientTls, ConfigError> {
+    let read = |setting: &'static str, path: &std::path::PathBuf| {
+        std::fs::read(path).map_err(|e| ConfigError {
+            setting,
+            problem: format!("{}: {e}", path.display()),
+        })
+    };
+    let ca = args
+        .upstream_ca_file
+        .as_ref()
+        .map(|path| read("UPSTREAM_CA_FILE", path).map(Certificate::from_pem))
+        .transpose()?;
+    let identity = match (&args.upstream_cert_file, &args.upstream_key_file) {
+        (Some(cert), Some(key)) => Some(Identity::from_pem(
+            read("UPSTREAM_CERT_FILE", cert)?,
+            read("UPSTREAM_KEY_FILE", key)?,
+        )),
+        _ => None,
+    };
+    Ok(ClientTls { ca, identity })
 }
