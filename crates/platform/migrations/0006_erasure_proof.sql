@@ -22,3 +22,5 @@ END;
 $$;
 CREATE TRIGGER erasure_proof_append_only BEFORE UPDATE OR DELETE ON {schema}.erasure_proof
     FOR EACH ROW EXECUTE FUNCTION {schema}.erasure_proof_is_append_only();
+CREATE TRIGGER erasure_proof_no_truncate BEFORE TRUNCATE ON {schema}.erasure_proof
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.erasure_proof_is_append_only();

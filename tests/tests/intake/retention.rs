@@ -113,6 +113,14 @@ async fn a_person_without_a_case_is_erased_after_the_period_with_proof_and_the_f
         ]
     );
     assert!(proof[1].2.starts_with("applicant: 6m after the last visit"));
+    for tamper in [
+        "UPDATE intake.erasure_proof SET rule = 'nothing'",
+        "DELETE FROM intake.erasure_proof",
+        "TRUNCATE intake.erasure_proof",
+    ] {
+        let refused = sqlx::query(tamper).execute(&pool).await;
+        assert!(refused.is_err(), "the proof is append-only: {tamper}");
+    }
     for gone in ["Weber", "Miete seit März"] {
         assert_eq!(
             tables_mentioning(&pool, "intake", gone).await,
