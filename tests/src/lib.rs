@@ -140,6 +140,7 @@ impl TestDatabase {
 struct Keys {
     key: DevKey,
     jwks: PathBuf,
+    dir: PathBuf,
 }
 
 /// The JWKS file the services under test read (the signing key's public half).
@@ -152,16 +153,24 @@ fn keys() -> &'static Keys {
     KEYS.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("fallwerk-tests-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let key = DevKey::generate().expect("generate key");
-        let jwks = DevKey::jwks_path(&dir);
-        key.write_jwks(&jwks).expect("write JWKS");
-        Keys { key, jwks }
+        // The private key too, for tools that mint their own tokens (fallwerk-load).
+        let key = DevKey::load_or_create(&dir).expect("key");
+        Keys {
+            key,
+            jwks: DevKey::jwks_path(&dir),
+            dir,
+        }
     })
 }
 
 /// The key the test services trust.
 pub fn signing_key() -> &'static DevKey {
     &keys().key
+}
+
+/// The directory of the test key (`dev-signing-key.pem`, `jwks.json`), as `make run`'s `.dev`.
+pub fn key_dir() -> &'static std::path::Path {
+    &keys().dir
 }
 
 /// A valid token for `subject` with `roles` and `team`.

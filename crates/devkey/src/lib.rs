@@ -79,6 +79,11 @@ impl DevKey {
         DevKey { seed, kid }
     }
 
+    /// The key in `dir` (`dev-signing-key.pem`); nothing is written.
+    pub fn load(dir: &Path) -> io::Result<Self> {
+        Self::from_pem(&fs::read_to_string(dir.join("dev-signing-key.pem"))?)
+    }
+
     /// The key in `dir` (`dev-signing-key.pem`, `jwks.json`), created on first use.
     pub fn load_or_create(dir: &Path) -> io::Result<Self> {
         let pem_path = dir.join("dev-signing-key.pem");

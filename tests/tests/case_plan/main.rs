@@ -6,6 +6,7 @@ mod agreements;
 mod feeds;
 mod flow;
 mod lifecycle;
+mod load;
 mod retention;
 mod rules;
 mod validation;
