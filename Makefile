@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench-feed load load-intake load-case-plan bench-partner bench-audit
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench bench-feed load load-intake load-case-plan bench-partner bench-audit
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -69,6 +69,11 @@ proto-check:
 	@release=$$(git tag --list 'proto/v1.*' --sort=-v:refname | head -n1); \
 	if [ -n "$$release" ]; then cd proto && ../.dev/buf/node_modules/.bin/buf breaking --against "../.git#tag=$$release,subdir=proto" && echo "proto: compatible with $$release"; \
 	else echo "proto: no release tagged yet (proto/v1.*); breaking-change check skipped"; fi
+
+## fallwerk beside the machine's ceilings in one run: Health/Check, pgbench with RegisterVisit's
+## statements, RegisterVisit, the arrival (closed, then open at half), memory (tests/load/bench.sh).
+bench:
+	@tests/load/bench.sh
 
 ## The load generator (crates/load) against a running `make run`: the arrival scenario from
 ## registration to a case readable in case-plan. More flags in LOAD_ARGS, e.g.

@@ -26,7 +26,10 @@ use std::{
 
 use tokio::{sync::Semaphore, task::JoinSet, time::Instant};
 
-use crate::{report::Recorder, scenario::Arrival};
+use crate::{
+    report::Recorder,
+    scenario::{Kind, Scenario},
+};
 
 /// What to run, against what.
 #[derive(clap::Parser, Debug, Clone)]
@@ -36,6 +39,9 @@ use crate::{report::Recorder, scenario::Arrival};
     about = "Load for fallwerk, along the office's process"
 )]
 pub struct Config {
+    /// What each iteration does.
+    #[arg(long, value_enum, default_value_t = Kind::Arrival)]
+    pub scenario: Kind,
     /// intake's gRPC address.
     #[arg(long, env = "FALLWERK_ADDR", default_value = "http://127.0.0.1:50051")]
     pub intake: String,
@@ -135,7 +141,7 @@ fn intended_start(i: u64, rate: f64, ramp: Duration) -> Duration {
 
 /// Runs the load and gives its report.
 pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
-    let arrival = Arc::new(Arrival::set_up(config).await?);
+    let scenario = Arc::new(Scenario::set_up(config).await?);
     let recorder = Arc::new(Recorder::default());
     let started = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -159,9 +165,9 @@ pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
                     break;
                 };
                 started.fetch_add(1, Ordering::Relaxed);
-                let (arrival, recorder) = (Arc::clone(&arrival), Arc::clone(&recorder));
+                let (scenario, recorder) = (Arc::clone(&scenario), Arc::clone(&recorder));
                 running.spawn(async move {
-                    arrival.iteration(i, intended, &recorder).await;
+                    scenario.iteration(i, intended, &recorder).await;
                     drop(permit);
                 });
                 // Reap finished iterations as we go, so the set stays small.
@@ -172,8 +178,8 @@ pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
             let clients = u64::from(config.concurrency);
             for client in 0..clients {
                 let delay = config.ramp_up.mul_f64(client as f64 / clients as f64);
-                let (arrival, recorder, started) = (
-                    Arc::clone(&arrival),
+                let (scenario, recorder, started) = (
+                    Arc::clone(&scenario),
                     Arc::clone(&recorder),
                     Arc::clone(&started),
                 );
@@ -184,7 +190,7 @@ pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
                         if i >= limit || begin.elapsed() >= run_time {
                             break;
                         }
-                        arrival.iteration(i, Instant::now(), &recorder).await;
+                        scenario.iteration(i, Instant::now(), &recorder).await;
                     }
                 });
             }

@@ -1,7 +1,13 @@
-//! The arrival scenario: a new person comes to the front desk, is registered, checked, consulted
-//! the same day and gets a case with a responsible advisor; with case-plan's address, the case
-//! is then read there. Every iteration is a new person; the run sets up a team of its own with
-//! `--advisors` advisors, so runs never meet each other's data.
+//! The scenarios (`--scenario`):
+//! - `arrival`: a new person comes to the front desk, is registered, checked, consulted the
+//!   same day and gets a case with a responsible advisor; with case-plan's address, the case is
+//!   then read there. Every iteration is a new person.
+//! - `register-visit`: intake's main write alone, a visit of one of a few hundred people the
+//!   run registered first (compare it with pgbench running its statements: `make bench`).
+//! - `health`: `grpc.health.v1.Health/Check` on intake, the server's own gRPC ceiling.
+//!
+//! The run sets up a team of its own with `--advisors` advisors, so runs never meet each
+//! other's data.
 
 use std::{future::Future, time::Duration};
 
@@ -22,12 +28,28 @@ const CONNECTIONS: usize = 4;
 /// A bearer token ready for the metadata.
 type Bearer = MetadataValue<tonic::metadata::Ascii>;
 
-/// The arrival scenario, set up for one run.
-pub struct Arrival {
+/// What each iteration does.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Registration to a case readable in case-plan, a new person each time.
+    Arrival,
+    /// RegisterVisit alone.
+    RegisterVisit,
+    /// Health/Check alone (no token, no database).
+    Health,
+}
+
+/// People `register-visit` registers up front and then sends again and again.
+const REGULARS: u64 = 256;
+
+/// A scenario, set up for one run.
+pub struct Scenario {
+    kind: Kind,
     intake: Vec<Channel>,
     case_plan: Option<Vec<Channel>>,
     desk: Bearer,
     advisors: Vec<Bearer>,
+    regulars: Vec<String>,
 }
 
 fn channels(addr: &str, tls: &ClientTls, flag: &str) -> Result<Vec<Channel>, LoadError> {
@@ -84,8 +106,9 @@ async fn timed<T>(
     }
 }
 
-impl Arrival {
-    /// Reads the key, connects, and creates the run's team and advisors at intake.
+impl Scenario {
+    /// Reads the key, connects, and creates the run's team and advisors at intake (and the
+    /// people `register-visit` sends).
     pub async fn set_up(config: &Config) -> Result<Self, LoadError> {
         let key = DevKey::load(&config.key_dir).map_err(|e| {
             LoadError::Config(format!(
@@ -152,22 +175,71 @@ impl Arrival {
                 .map_err(LoadError::Setup)?;
             advisors.push(bearer(&key, &subject, Role::Advisor, Some(team))?);
         }
-        Ok(Arrival {
+        let desk = bearer(
+            &key,
+            &format!("load-{run}-desk"),
+            Role::FrontDesk,
+            Some(team),
+        )?;
+        let mut regulars = Vec::new();
+        if config.scenario == Kind::RegisterVisit {
+            for i in 0..REGULARS {
+                let applicant = roster
+                    .create_applicant(with(
+                        pb::CreateApplicantRequest {
+                            applicant: Some(person(i)),
+                            allow_duplicate: true,
+                            request_id: String::new(),
+                        },
+                        &desk,
+                    ))
+                    .await
+                    .map_err(LoadError::Setup)?
+                    .into_inner()
+                    .applicant
+                    .map(|a| a.id)
+                    .unwrap_or_default();
+                regulars.push(applicant);
+            }
+        }
+        Ok(Scenario {
+            kind: config.scenario,
             intake,
             case_plan,
-            desk: bearer(
-                &key,
-                &format!("load-{run}-desk"),
-                Role::FrontDesk,
-                Some(team),
-            )?,
+            desk,
             advisors,
+            regulars,
         })
     }
 
-    /// The `i`-th person's way, its first call timed from `intended`. A failed step ends the
-    /// iteration (the next ones need its answer).
+    /// The `i`-th iteration, its first call timed from `intended`.
     pub async fn iteration(&self, i: u64, intended: Instant, recorder: &Recorder) {
+        let channel = self.intake[i as usize % self.intake.len()].clone();
+        match self.kind {
+            Kind::Arrival => self.arrival(i, intended, recorder).await,
+            Kind::RegisterVisit => {
+                let mut intake = pb::intake_service_client::IntakeServiceClient::new(channel);
+                let applicant = &self.regulars[i as usize % self.regulars.len()];
+                let visit = pb::RegisterVisitRequest {
+                    applicant_id: applicant.clone(),
+                    concern: "Miete und Strom nicht mehr bezahlbar".into(),
+                    request_id: uuid::Uuid::now_v7().to_string(),
+                    ..Default::default()
+                };
+                let call = intake.register_visit(with(visit, &self.desk));
+                timed(recorder, "intake RegisterVisit", intended, call).await;
+            }
+            Kind::Health => {
+                let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+                let call = health.check(tonic_health::pb::HealthCheckRequest::default());
+                timed(recorder, "intake Health/Check", intended, call).await;
+            }
+        }
+    }
+
+    /// The `i`-th person's way. A failed step ends the iteration (the next ones need its
+    /// answer).
+    async fn arrival(&self, i: u64, intended: Instant, recorder: &Recorder) {
         let channel = self.intake[i as usize % self.intake.len()].clone();
         let mut intake = pb::intake_service_client::IntakeServiceClient::new(channel);
         let advisor = &self.advisors[i as usize % self.advisors.len()];

@@ -77,3 +77,25 @@ async fn the_open_model_starts_its_iterations_at_the_rate_for_the_duration() {
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn the_single_call_scenarios_send_exactly_their_call() {
+    let world = World::open().await;
+    for (scenario, step) in [
+        ("register-visit", "intake RegisterVisit"),
+        ("health", "intake Health/Check"),
+    ] {
+        let flags = [
+            "--scenario",
+            scenario,
+            "--concurrency",
+            "2",
+            "--iterations",
+            "10",
+        ];
+        let report = fallwerk_load::run(&config(&world, &flags))
+            .await
+            .expect("run");
+        assert_eq!(steps(&report), [(step, 10, 0)], "{scenario}");
+    }
+}
