@@ -52,6 +52,27 @@ impl World {
         }
     }
 
+    /// Waits (up to 10 s) until intake has learned from case-plan's `CaseErased` that
+    /// `case_id` is erased.
+    pub async fn intake_learns_erasure_of(&self, case_id: &str) {
+        let pool = self.office.app.db.pool().await;
+        let case: uuid::Uuid = case_id.parse().expect("uuid");
+        for _ in 0..100 {
+            let erased: bool = sqlx::query_scalar(
+                "SELECT erased_at IS NOT NULL FROM intake.case_openings WHERE case_id = $1",
+            )
+            .bind(case)
+            .fetch_one(&pool)
+            .await
+            .expect("case opening");
+            if erased {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("intake did not learn of the erasure of {case_id}");
+    }
+
     /// A case-plan client presenting `token`.
     pub async fn plans(&self, token: &str) -> CasePlanClient {
         self.case_plan.client(token).await

@@ -40,26 +40,6 @@ fn hold(case: &pb::Case, hold: bool, reason: &str) -> pb::SetLegalHoldRequest {
     }
 }
 
-/// Waits (up to 10 s) until intake has learned that case-plan erased `case_id`.
-async fn intake_learns_erasure_of(world: &World, case_id: &str) {
-    let pool = world.office.app.db.pool().await;
-    let case: uuid::Uuid = case_id.parse().expect("uuid");
-    for _ in 0..100 {
-        let erased: bool = sqlx::query_scalar(
-            "SELECT erased_at IS NOT NULL FROM intake.case_openings WHERE case_id = $1",
-        )
-        .bind(case)
-        .fetch_one(&pool)
-        .await
-        .expect("case opening");
-        if erased {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("intake did not learn of the erasure");
-}
-
 #[tokio::test]
 async fn a_legal_hold_keeps_a_closed_case_and_its_client_until_it_is_released() {
     let world = World::open().await;
@@ -137,7 +117,7 @@ async fn a_legal_hold_keeps_a_closed_case_and_its_client_until_it_is_released() 
         .await;
     assert_eq!(gone.expect_err("erased").code(), Code::NotFound);
 
-    intake_learns_erasure_of(&world, &case.id).await;
+    world.intake_learns_erasure_of(&case.id).await;
     let at_intake = office.app.retention_run(later, false).await;
     let erased: Vec<_> = at_intake
         .classes

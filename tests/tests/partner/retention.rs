@@ -151,20 +151,7 @@ async fn a_closed_case_past_its_period_is_erased_in_every_service_with_proof() {
     );
 
     // intake learns of it, and its next run erases the client.
-    let intake_pool = office.app.db.pool().await;
-    for _ in 0..100 {
-        let erased: bool = sqlx::query_scalar(
-            "SELECT erased_at IS NOT NULL FROM intake.case_openings WHERE case_id = $1::uuid",
-        )
-        .bind(&case.id)
-        .fetch_one(&intake_pool)
-        .await
-        .expect("case opening");
-        if erased {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    world.intake_learns_erasure_of(&case.id).await;
     let at_intake = office.app.retention_run(later, false).await;
     assert_eq!(at_intake.classes[1].erased, 1, "{at_intake:?}");
 
