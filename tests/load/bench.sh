@@ -2,7 +2,8 @@
 # `make bench`: fallwerk beside the machine's own ceilings, in one run. Starts the three
 # services as `make run` does (release build, a fresh durable PostgreSQL cluster), then on
 # loopback, each for SECONDS (default 10) at CONCURRENCY (16) clients:
-#   1. the gRPC ceiling: intake's own grpc.health.v1 Health/Check (no token, no database);
+#   1. the gRPC ceiling: intake's own grpc.health.v1 Health/Check (no token, no database), and
+#      ListTeams, the cheapest authenticated read, with the ratio;
 #   2. the database ceiling: pgbench -M prepared running exactly RegisterVisit's statements
 #      (applicant and team EXISTS checks, visit, outbox row, audit row, idempotency row) in
 #      one transaction;
@@ -66,6 +67,8 @@ figure() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
 echo "== 1. gRPC ceiling: Health/Check, $concurrency clients, ${seconds}s"
 load --scenario health --concurrency "$concurrency" --duration "${seconds}s" > "$work/health.json"
 health=$(figure 'print(round(d["steps"][0]["per_second"]))' < "$work/health.json")
+load --scenario list-teams --concurrency "$concurrency" --duration "${seconds}s" > "$work/teams.json"
+teams=$(figure 'print(round(d["steps"][0]["per_second"]))' < "$work/teams.json")
 
 echo "== 2. database ceiling: RegisterVisit's statements in pgbench -M prepared -c $concurrency"
 admin=$("$bin/fallwerk" dev-token --dir "$work" --role admin)
@@ -112,10 +115,11 @@ loaded=$(rss)
 
 echo
 echo "== summary (one run; ${seconds}s each; $concurrency clients; loopback; durable PostgreSQL)"
-python3 - "$work" "$health" "$pg_tps" "$visit" "$arrivals" "$half" <<'PY'
+python3 - "$work" "$health" "$pg_tps" "$visit" "$arrivals" "$half" "$teams" <<'PY'
 import json, sys
-work, health, pg, visit, arrivals, half = sys.argv[1], *map(int, sys.argv[2:])
+work, health, pg, visit, arrivals, half, teams = sys.argv[1], *map(int, sys.argv[2:])
 print(f"gRPC ceiling, Health/Check:            {health:>7} calls/s")
+print(f"ListTeams (authenticated read):        {teams:>7} calls/s  = {teams / max(health, 1):.2f} x Health/Check")
 print(f"database ceiling, pgbench RegisterVisit: {pg:>5} tps")
 print(f"fallwerk RegisterVisit:                {visit:>7} calls/s  = {visit / max(pg, 1):.2f} x the pgbench ceiling")
 print(f"arrival, closed model:                 {arrivals:>7} arrivals/s (7 calls each)")

@@ -4,6 +4,7 @@
 //!   then read there. Every iteration is a new person.
 //! - `register-visit`: intake's main write alone, a visit of one of a few hundred people the
 //!   run registered first (compare it with pgbench running its statements: `make bench`).
+//! - `list-teams`: intake's `ListTeams`, the cheapest authenticated read.
 //! - `health`: `grpc.health.v1.Health/Check` on intake, the server's own gRPC ceiling.
 //!
 //! The run sets up a team of its own with `--advisors` advisors, so runs never meet each
@@ -35,6 +36,9 @@ pub enum Kind {
     Arrival,
     /// RegisterVisit alone.
     RegisterVisit,
+    /// ListTeams alone: an authenticated read without personal data, so what it costs beyond
+    /// Health/Check is the token's check and the service's request path.
+    ListTeams,
     /// Health/Check alone (no token, no database).
     Health,
 }
@@ -228,6 +232,11 @@ impl Scenario {
                 };
                 let call = intake.register_visit(with(visit, &self.desk));
                 timed(recorder, "intake RegisterVisit", intended, call).await;
+            }
+            Kind::ListTeams => {
+                let mut intake = pb::intake_service_client::IntakeServiceClient::new(channel);
+                let call = intake.list_teams(with(pb::ListTeamsRequest::default(), &self.desk));
+                timed(recorder, "intake ListTeams", intended, call).await;
             }
             Kind::Health => {
                 let mut health = tonic_health::pb::health_client::HealthClient::new(channel);

@@ -6,12 +6,15 @@
 //! `kid`; the
 //! algorithm comes from the key, never from the token alone, so `alg: none` and HMAC tokens
 //! "signed" with a public key are refused. `exp`, `iss`, `aud` and `sub` are required.
+//! A token that passed is remembered by its hash until its `exp` or the next key change
+//! (`auth/verified.rs`), so a client's later calls skip the signature check.
 //!
 //! Authorization, method level: each service declares an [`AccessPolicy`], one readable list
 //! of which roles may call which method. A method without a rule is denied. Object-level rules
 //! (same team, addressed partner) live in the service's handlers, which get the [`Principal`].
 
 mod jwks;
+mod verified;
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -22,6 +25,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use jwks::JwksSource;
 use tokio::sync::Notify;
+use verified::VerifiedTokens;
 
 use jsonwebtoken::{
     Algorithm, DecodingKey, Validation,
@@ -327,7 +331,12 @@ pub struct Authenticator {
     cache: RwLock<KeyCache>,
     /// Poked when a token names a key id we do not know: the IdP may have rotated.
     unknown_key: Notify,
+    /// Tokens that passed recently, so a client's next call skips the signature check.
+    verified: VerifiedTokens,
 }
+
+/// Most tokens remembered as verified (a few MB at most).
+const VERIFIED_TOKENS: usize = 10_000;
 
 /// Fetches of the key set come at most this often, however many unknown key ids arrive.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
@@ -363,6 +372,7 @@ impl Authenticator {
                 modified: None,
             }),
             unknown_key: Notify::new(),
+            verified: VerifiedTokens::new(VERIFIED_TOKENS),
         });
         if let Err(problem) = authenticator.reload().await {
             match authenticator.source {
@@ -414,11 +424,25 @@ impl Authenticator {
             keys,
             modified: fetched.modified,
         };
+        // A token of a removed key must not outlive it.
+        self.verified.clear();
         Ok(())
     }
 
     /// Verifies a bearer token and returns its principal.
     pub fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
+        let hash = VerifiedTokens::hash(token);
+        let now = Utc::now();
+        if let Some(principal) = self.verified.get(&hash, now) {
+            return Ok(principal);
+        }
+        let principal = self.verify(token)?;
+        self.verified.insert(hash, &principal, now);
+        Ok(principal)
+    }
+
+    /// The full check of a token: key, algorithm, signature, claims.
+    fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         let denied = |why: &str| ApiError::Unauthenticated(format!("invalid token: {why}"));
         let header = jsonwebtoken::decode_header(token).map_err(|_| denied("malformed"))?;
         let cache = self.cache.read().expect("key cache lock");
