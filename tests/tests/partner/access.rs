@@ -11,15 +11,7 @@ use crate::{Cooperation, new_uuid};
 async fn another_partner_can_neither_read_nor_act_on_a_referral() {
     let c = Cooperation::open(2).await;
     c.consent(&[types::DataCategory::Identity]).await;
-    let referral = c
-        .staff(&c.world.office.advisor)
-        .await
-        .create_referral(c.referral(&[types::DataCategory::Identity]))
-        .await
-        .expect("referral")
-        .into_inner()
-        .referral
-        .expect("referral");
+    let referral = c.refer(&[types::DataCategory::Identity]).await;
     let other = partner_token("other-system", new_uuid().parse().expect("uuid"));
     let mut b = c.agency(&other).await;
     let id = || referral.id.clone();

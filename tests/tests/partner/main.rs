@@ -111,6 +111,18 @@ impl Cooperation {
             .expect("consent")
     }
 
+    /// A referral by the case's advisor carrying `categories` (consented before).
+    pub(crate) async fn refer(&self, categories: &[types::DataCategory]) -> pb::Referral {
+        self.staff(&self.world.office.advisor)
+            .await
+            .create_referral(self.referral(categories))
+            .await
+            .expect("referral")
+            .into_inner()
+            .referral
+            .expect("referral")
+    }
+
     /// A referral request of the case's first step to the offer, carrying `categories`.
     pub(crate) fn referral(&self, categories: &[types::DataCategory]) -> pb::CreateReferralRequest {
         pb::CreateReferralRequest {

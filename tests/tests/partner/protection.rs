@@ -77,15 +77,7 @@ async fn a_referral_with_contact_consented_carries_how_to_reach_the_client_from_
 async fn every_service_keeps_its_own_chained_audit_trail_of_a_referral() {
     let c = Cooperation::open(2).await;
     c.consent(&[Identity, PlanSteps]).await;
-    let referral = c
-        .staff(&c.world.office.advisor)
-        .await
-        .create_referral(c.referral(&[Identity, PlanSteps]))
-        .await
-        .expect("referral")
-        .into_inner()
-        .referral
-        .expect("referral");
+    let referral = c.refer(&[Identity, PlanSteps]).await;
     for (service, app) in [
         ("intake", &c.world.office.app),
         ("case-plan", &c.world.case_plan),
@@ -126,15 +118,7 @@ async fn an_auditor_finds_everything_about_a_person_in_every_service() {
     use fallwerk_proto::audit as audit_pb;
     let c = Cooperation::open(2).await;
     c.consent(&[Identity, PlanSteps]).await;
-    let referral = c
-        .staff(&c.world.office.advisor)
-        .await
-        .create_referral(c.referral(&[Identity, PlanSteps]))
-        .await
-        .expect("referral")
-        .into_inner()
-        .referral
-        .expect("referral");
+    let referral = c.refer(&[Identity, PlanSteps]).await;
     let person = c.case.applicant_id.clone();
     let auditor =
         fallwerk_tests::token("auditor-1", &[fallwerk_platform::auth::Role::Auditor], None);

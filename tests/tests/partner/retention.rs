@@ -73,15 +73,7 @@ async fn figures(
 async fn a_closed_case_past_its_period_is_erased_in_every_service_with_proof() {
     let c = Cooperation::open(2).await;
     c.consent(&[Identity, PlanSteps]).await;
-    let referral = c
-        .staff(&c.world.office.advisor)
-        .await
-        .create_referral(c.referral(&[Identity, PlanSteps]))
-        .await
-        .expect("referral")
-        .into_inner()
-        .referral
-        .expect("referral");
+    let referral = c.refer(&[Identity, PlanSteps]).await;
     let world = &c.world;
     let office = &world.office;
     let case = world.read_case(&office.advisor, &c.case.id).await;

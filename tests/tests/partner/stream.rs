@@ -161,15 +161,7 @@ async fn a_stream_ends_unauthenticated_when_its_token_expires_and_resumes_with_a
     assert_eq!(ended.code(), tonic::Code::Unauthenticated, "{ended:?}");
 
     // A fresh token resumes where the system left off, and sees what happened meanwhile.
-    let referral = c
-        .staff(&c.world.office.advisor)
-        .await
-        .create_referral(c.referral(&[types::DataCategory::Identity]))
-        .await
-        .expect("referral")
-        .into_inner()
-        .referral
-        .expect("referral");
+    let referral = c.refer(&[types::DataCategory::Identity]).await;
     let mut resumed = c
         .agency(&c.agency)
         .await
