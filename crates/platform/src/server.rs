@@ -186,7 +186,7 @@ pub async fn serve(
         Some(tls) => {
             let period = Duration::from_secs(args.tls_reload_secs);
             tokio::spawn(Arc::clone(&tls).watch(period, shutdown.child_token()));
-            let connections = tls.incoming(listener, shutdown.child_token());
+            let connections = tls.incoming(incoming(listener), shutdown.child_token());
             Box::pin(router.serve_with_incoming_shutdown(connections, signal))
         }
         None => Box::pin(router.serve_with_incoming_shutdown(incoming(listener), signal)),

@@ -15,7 +15,7 @@ use std::{
 };
 
 use sha2::{Digest, Sha256};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::{
     TlsAcceptor,
     rustls::{
@@ -26,8 +26,9 @@ use tokio_rustls::{
     },
     server::TlsStream,
 };
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
 
 use crate::config::ConfigError;
 
@@ -127,12 +128,13 @@ impl ReloadingTls {
         }
     }
 
-    /// TLS connections on `listener`, each handshaken with the configuration current when it
-    /// arrived; handshakes run concurrently, so a slow client holds up no one else. A failed
-    /// handshake is logged and dropped.
+    /// TLS over the connections of `tcp` (the plaintext listener's, with its socket options),
+    /// each handshaken with the configuration current when it arrived; handshakes run
+    /// concurrently, so a slow client holds up no one else. A failed handshake is logged and
+    /// dropped.
     pub fn incoming(
         self: Arc<Self>,
-        listener: TcpListener,
+        mut tcp: TcpIncoming,
         shutdown: CancellationToken,
     ) -> ReceiverStream<io::Result<TlsStream<TcpStream>>> {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
@@ -140,18 +142,19 @@ impl ReloadingTls {
             loop {
                 let accepted = tokio::select! {
                     () = shutdown.cancelled() => return,
-                    accepted = listener.accept() => accepted,
+                    accepted = tcp.next() => accepted,
                 };
-                let (tcp, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
+                let tcp = match accepted {
+                    None => return,
+                    Some(Ok(tcp)) => tcp,
+                    Some(Err(e)) => {
                         // Out of file descriptors and the like: wait instead of spinning.
                         tracing::warn!(error = %e, "accepting a connection failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 };
-                let _ = tcp.set_nodelay(true);
+                let peer = tcp.peer_addr().ok();
                 let acceptor = TlsAcceptor::from(self.current());
                 let tx = tx.clone();
                 tokio::spawn(async move {
@@ -160,11 +163,11 @@ impl ReloadingTls {
                             let _ = tx.send(Ok(tls)).await;
                         }
                         Ok(Err(e)) => {
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            tracing::debug!(?peer, error = %e, "TLS handshake failed");
                             metrics::counter!("tls_handshake_failures_total").increment(1);
                         }
                         Err(_) => {
-                            tracing::debug!(%peer, "TLS handshake timed out");
+                            tracing::debug!(?peer, "TLS handshake timed out");
                             metrics::counter!("tls_handshake_failures_total").increment(1);
                         }
                     }
