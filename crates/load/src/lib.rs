@@ -12,8 +12,10 @@
 //! ([`report::Report`]) has per step the throughput, latency quantiles from an HDR histogram,
 //! and errors by gRPC code; a progress line runs on stderr meanwhile.
 
+pub mod plot;
 pub mod report;
 pub mod scenario;
+pub mod timeline;
 
 use std::{
     path::PathBuf,
@@ -26,10 +28,7 @@ use std::{
 
 use tokio::{sync::Semaphore, task::JoinSet, time::Instant};
 
-use crate::{
-    report::Recorder,
-    scenario::{Kind, Scenario},
-};
+use crate::{report::Recorder, scenario::Kind};
 
 /// What to run, against what.
 #[derive(clap::Parser, Debug, Clone)]
@@ -49,6 +48,17 @@ pub struct Config {
     /// OpenCase answered), which measures the propagation from intake to case-plan.
     #[arg(long, env = "FALLWERK_CASE_PLAN_ADDR")]
     pub case_plan: Option<String>,
+    /// partner's gRPC address: the run's agency follows its change stream, and referrals are
+    /// timed from `CreateReferral`'s answer to their arrival on it.
+    #[arg(long, env = "FALLWERK_PARTNER_ADDR")]
+    pub partner: Option<String>,
+    /// The weights of `--scenario mix`.
+    #[arg(long, default_value_t = scenario::Mix::default())]
+    pub mix: scenario::Mix,
+    /// Cases the run takes to an accepted referral before it starts, for `advisor-reads`,
+    /// `agency` and `mix` to read and report on.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub seed_cases: u32,
     /// Open model: iterations started per second. Without it, the closed model.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub rate: Option<u32>,
@@ -74,6 +84,10 @@ pub struct Config {
     /// Advisors the run adds to its own team (each carries up to 500 open cases).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub advisors: u32,
+    /// Writes the run as an SVG picture to this file: calls per second, and p50, p99 and max
+    /// latency per second.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// The report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -141,7 +155,7 @@ fn intended_start(i: u64, rate: f64, ramp: Duration) -> Duration {
 
 /// Runs the load and gives its report.
 pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
-    let scenario = Arc::new(Scenario::set_up(config).await?);
+    let scenario = Arc::new(scenario::set_up(config).await?);
     let recorder = Arc::new(Recorder::default());
     let started = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));

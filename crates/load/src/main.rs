@@ -11,6 +11,12 @@ async fn main() -> ExitCode {
     let config = Config::parse();
     match run(&config).await {
         Ok(report) => {
+            if let Some(path) = &config.plot
+                && let Err(e) = std::fs::write(path, fallwerk_load::plot::svg(&report))
+            {
+                eprintln!("fallwerk-load: --plot {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
             if config.json {
                 println!("{}", report.json());
             } else {

@@ -15,7 +15,10 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tonic::Code;
 
-use crate::Config;
+use crate::{
+    Config,
+    timeline::{Second, Timeline},
+};
 
 /// One step's record.
 struct StepRecord {
@@ -34,15 +37,46 @@ impl StepRecord {
     }
 }
 
-/// Collects the outcome of every call, by step, in the order steps first appear.
-#[derive(Default)]
+/// Collects the outcome of every call, by step, in the order steps first appear, and second
+/// by second for the plot.
 pub struct Recorder {
-    steps: Mutex<Vec<(&'static str, StepRecord)>>,
+    start: tokio::time::Instant,
+    record: Mutex<Record>,
+    /// The first failure with its message, for a run that cannot start.
+    first_error: Mutex<Option<String>>,
+}
+
+struct Record {
+    steps: Vec<(&'static str, StepRecord)>,
+    timeline: Timeline,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            start: tokio::time::Instant::now(),
+            record: Mutex::new(Record {
+                steps: Vec::new(),
+                timeline: Timeline::new(),
+            }),
+            first_error: Mutex::new(None),
+        }
+    }
+}
+
+/// Whether `step` is a propagation between services (named `a → b: what`) rather than a call:
+/// the timeline counts calls only.
+fn is_call(step: &str) -> bool {
+    !step.contains('→')
 }
 
 impl Recorder {
-    fn with_step<R>(&self, step: &'static str, f: impl FnOnce(&mut StepRecord) -> R) -> R {
-        let mut steps = self.steps.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Records one outcome of `step`: in its own record, and on the timeline if a call (OK
+    /// after `micros`, or failed).
+    fn record(&self, step: &'static str, micros: Option<u64>, f: impl FnOnce(&mut StepRecord)) {
+        let at = self.start.elapsed();
+        let mut record = self.record.lock().unwrap_or_else(PoisonError::into_inner);
+        let steps = &mut record.steps;
         let index = match steps.iter().position(|(name, _)| *name == step) {
             Some(index) => index,
             None => {
@@ -50,7 +84,10 @@ impl Recorder {
                 steps.len() - 1
             }
         };
-        f(&mut steps[index].1)
+        f(&mut steps[index].1);
+        if is_call(step) {
+            record.timeline.call(at, micros);
+        }
     }
 
     /// A call of `step` that answered OK after `latency`.
@@ -58,20 +95,53 @@ impl Recorder {
         let micros = u64::try_from(latency.as_micros())
             .unwrap_or(u64::MAX)
             .max(1);
-        self.with_step(step, |s| s.latencies.saturating_record(micros));
+        self.record(step, Some(micros), |s| {
+            s.latencies.saturating_record(micros)
+        });
     }
 
     /// A call of `step` that failed with `code`.
     pub fn error(&self, step: &'static str, code: Code) {
-        self.with_step(step, |s| {
+        self.record(step, None, |s| {
             *s.errors.entry(format!("{code:?}")).or_default() += 1;
         });
     }
 
+    /// A call of `step` that failed with `status`.
+    pub fn failed(&self, step: &'static str, status: &tonic::Status) {
+        self.first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_with(|| {
+                use tonic_types::StatusExt;
+                let mut why = format!("{step}: {:?} {}", status.code(), status.message());
+                if let Some(reason) = status.get_details_error_info().map(|i| i.reason) {
+                    why.push_str(&format!(" ({reason})"));
+                }
+                for violation in status
+                    .get_details_bad_request()
+                    .map(|b| b.field_violations)
+                    .unwrap_or_default()
+                {
+                    why.push_str(&format!("; {}: {}", violation.field, violation.description));
+                }
+                why
+            });
+        self.error(step, status.code());
+    }
+
+    /// The first failure recorded by [`Recorder::failed`], as "step: code message".
+    pub fn first_error(&self) -> Option<String> {
+        self.first_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Calls answered so far (OK and errors), over all steps.
     fn calls(&self) -> (u64, u64) {
-        let steps = self.steps.lock().unwrap_or_else(PoisonError::into_inner);
-        steps.iter().fold((0, 0), |(ok, errors), (_, s)| {
+        let record = self.record.lock().unwrap_or_else(PoisonError::into_inner);
+        record.steps.iter().fold((0, 0), |(ok, errors), (_, s)| {
             (
                 ok + s.latencies.len(),
                 errors + s.errors.values().sum::<u64>(),
@@ -81,7 +151,8 @@ impl Recorder {
 
     /// The report after `elapsed`.
     pub fn report(&self, elapsed: Duration, config: &Config) -> Report {
-        let steps = self.steps.lock().unwrap_or_else(PoisonError::into_inner);
+        let record = self.record.lock().unwrap_or_else(PoisonError::into_inner);
+        let steps = &record.steps;
         let seconds = elapsed.as_secs_f64().max(1e-9);
         let quantile = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
         Report {
@@ -107,6 +178,8 @@ impl Recorder {
                     errors: s.errors.clone(),
                 })
                 .collect(),
+            first_error: self.first_error(),
+            timeline: record.timeline.seconds(),
         }
     }
 }
@@ -120,6 +193,10 @@ pub struct Report {
     pub elapsed: Duration,
     /// Per step, in the scenario's order.
     pub steps: Vec<StepReport>,
+    /// The first failure, with the server's message, to start looking from.
+    pub first_error: Option<String>,
+    /// The calls second by second (propagations aside).
+    pub timeline: Vec<Second>,
 }
 
 /// One step's figures.
@@ -161,13 +238,18 @@ impl Report {
                 },
                 "errors": s.errors,
             })).collect::<Vec<_>>(),
+            "first_error": self.first_error,
+            "timeline": self.timeline.iter().map(|t| json!({
+                "second": t.second, "ok": t.ok, "errors": t.errors,
+                "p50_ms": t.p50_ms, "p99_ms": t.p99_ms, "max_ms": t.max_ms,
+            })).collect::<Vec<_>>(),
         })
     }
 
     /// The report for people: one line per step.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{}; {:.1} s\n{:<34} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}  errors\n",
+            "{}; {:.1} s\n{:<44} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}  errors\n",
             self.model,
             self.elapsed.as_secs_f64(),
             "step",
@@ -191,9 +273,12 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "{:<34} {:>8} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {errors}",
+                "{:<44} {:>8} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {errors}",
                 s.step, s.ok, s.per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms
             );
+        }
+        if let Some(first) = &self.first_error {
+            let _ = writeln!(out, "first error: {first}");
         }
         out
     }
