@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Renders fallwerk's kustomize targets and checks every object they produce.
 
-For the base and each overlay:
+For the base and each overlay (the load examples together with the overlay they run against):
 
 1. render it with kustomize (`kustomize build`, or the copy built into `kubectl kustomize`);
 2. validate every object against the Kubernetes 1.30 OpenAPI schema, strictly (unknown
@@ -10,13 +10,14 @@ For the base and each overlay:
 3. check what the schema cannot see: restricted Pod Security, requests and limits, one
    handler per probe, the shutdown budget, selectors and named ports that point at something,
    files named in settings that a mounted volume provides, upstream feeds (UPSTREAMS) that
-   name a rendered server's gRPC Service with the scheme its listener speaks, retention
-   periods in their format, CronJobs that cannot overlap or hang, Job pods outside the
-   servers' selectors, database egress where network policies apply, labels, namespaces, and
-   that no Secret (with values) is part of the manifests.
+   name a rendered server's gRPC Service with the scheme its listener speaks, and the load
+   run's addresses likewise, retention periods in their format, Jobs and CronJobs that cannot
+   overlap or hang, Job pods outside the servers' selectors, database egress (and the load
+   run's way to the servers) where network policies apply, labels, namespaces, and that no
+   Secret (with values) is part of the manifests.
 
-The pod checks cover every workload's pod template: a Deployment's `spec.template`, and a
-CronJob's `spec.jobTemplate.spec.template` (the retention runs).
+The pod checks cover every workload's pod template: a Deployment's or Job's `spec.template`
+(the load run), and a CronJob's `spec.jobTemplate.spec.template` (the retention runs).
 
 Runs offline. Needs `kubernetes-validate` and `PyYAML` (see README.md) and kubectl or
 kustomize on PATH. Exits 1 on any problem, 2 when it cannot run at all.
@@ -50,6 +51,15 @@ TARGETS = {
     "base": None,
     "overlays/local": "fallwerk-local",
     "overlays/production": "fallwerk",
+    "overlays/load-example": "fallwerk-local",
+    "overlays/load-example-tls": "fallwerk",
+}
+# Targets that add to a cluster another target renders (the load Job alone): their selectors,
+# Services, network policies and settings are checked together with that target's objects,
+# and only the problems the addition brings are reported.
+ALONGSIDE = {
+    "overlays/load-example": "overlays/local",
+    "overlays/load-example-tls": "overlays/production",
 }
 
 # Secrets the manifests reference but never contain, as README.md names them: the shared
@@ -57,6 +67,16 @@ TARGETS = {
 # Deployment's name) its database URL and TLS certificate.
 SHARED_SECRETS = {"fallwerk-jwks", "fallwerk-service-token"}
 SERVICE_SECRETS = ("fallwerk-{}-db", "fallwerk-{}-tls")
+# The load run (components/load): the development signing key, and the office CA, which it
+# takes from intake's TLS Secret (`ca.crt` alone) where the servers speak TLS.
+LOAD = "fallwerk-load"
+LOAD_SECRETS = {"fallwerk-load-key", "fallwerk-intake-tls"}
+# The load run's address settings and the server each must reach (crates/load's flags).
+LOAD_ADDRESSES = {
+    "FALLWERK_ADDR": "intake",
+    "FALLWERK_CASE_PLAN_ADDR": "case-plan",
+    "FALLWERK_PARTNER_ADDR": "partner",
+}
 
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
 JOBS = {"Job", "CronJob"}
@@ -80,6 +100,9 @@ SERVE_ONLY_FILES = {
     "TLS_KEY_FILE",
     "TLS_CLIENT_CA_FILE",
 }
+# Settings naming a directory, and the file a program reads from it (checked like *_FILE): the
+# load run's development signing key (`fallwerk dev-key` writes it).
+DIR_FILES = {"FALLWERK_KEY_DIR": "dev-signing-key.pem"}
 # A retention period (RETENTION_*): a number and a unit, y years, m months, d days.
 RETENTION_PERIOD = re.compile(r"[0-9]+[ymd]")
 
@@ -279,8 +302,9 @@ def pod_label_problems(obj: dict) -> list[str]:
 
 def job_problems(obj: dict) -> list[str]:
     """A Job's pods restart Never or OnFailure (the API refuses Always, the schema does not
-    know); a run has a deadline; a CronJob's runs never overlap, in a named time zone, and a
-    missed run is not started arbitrarily late."""
+    know); a run has a deadline, and goes some time after it finished; a load run is not
+    retried; a CronJob's runs never overlap, in a named time zone, and a missed run is not
+    started arbitrarily late."""
     spec = job_spec(obj)
     if spec is None:
         return []
@@ -290,6 +314,10 @@ def job_problems(obj: dict) -> list[str]:
         problems.append(f"pod restartPolicy is {restart}, a Job's must be Never or OnFailure")
     if "activeDeadlineSeconds" not in spec:
         problems.append("no activeDeadlineSeconds: a hung run would run (and under Forbid block the next) forever")
+    if "ttlSecondsAfterFinished" not in spec:
+        problems.append("no ttlSecondsAfterFinished: finished runs and their pods would stay until deleted")
+    if LOAD in services_run(pod_template(obj)["spec"]) and spec.get("backoffLimit", 6) != 0:
+        problems.append("a load run's backoffLimit is not 0: a retry would measure another run on top of a failed one")
     if obj["kind"] == "CronJob":
         if obj["spec"].get("concurrencyPolicy") != "Forbid":
             problems.append("concurrencyPolicy is not Forbid: two runs could work on the database at once")
@@ -328,16 +356,19 @@ def file_problems(c: dict, pod: dict, config_maps: dict[str, dict], where: str) 
     """Settings ending in _FILE (JWKS_FILE, SERVICE_TOKEN_FILE, TLS_CERT_FILE, ...) must name a
     file that a volume mounted into the container provides: the root file system is read-only
     and the image holds nothing but the binaries. The settings only `serve` reads are checked
-    only where the container serves."""
+    only where the container serves. A directory setting (DIR_FILES) must provide the file
+    read from it."""
     names = env_names(c, config_maps)
     if subcommand(c) != "serve":
         names -= SERVE_ONLY_FILES
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     problems = []
-    for name in sorted(n for n in names if n.endswith("_FILE")):
+    for name in sorted(n for n in names if n.endswith("_FILE") or n in DIR_FILES):
         path = env_value(c, name, config_maps)
         if not path or not path.startswith("/"):
             continue
+        if name in DIR_FILES:
+            path = f"{path.rstrip('/')}/{DIR_FILES[name]}"
         mounts = [m for m in c.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")]
         if not mounts:
             problems.append(f"{where}: {name}={path} is under no volume mount")
@@ -355,11 +386,7 @@ def upstream_problems(
 ) -> list[tuple[str, str]]:
     """Each `name=url` of a server's UPSTREAMS names another rendered server and dials that
     server's gRPC port through one of its Services, https exactly when its listener has TLS."""
-
-    def server(template: dict) -> dict | None:
-        return next((c for c in template["spec"].get("containers", []) if c["name"] == "server"), None)
-
-    servers = {w["metadata"]["name"]: (t, server(t)) for w, t in templates if server(t)}
+    servers = rendered_servers(templates)
     problems: list[tuple[str, str]] = []
     for name, (_, c) in servers.items():
         value = env_value(c, "UPSTREAMS", config_maps)
@@ -368,24 +395,80 @@ def upstream_problems(
                 continue
             upstream, _, url = pair.strip().partition("=")
             where = f"UPSTREAMS {upstream}={url}"
-            found: list[str] = []
             if upstream == name or upstream not in servers:
                 problems.append((f"Deployment/{name}", f"{where}: {upstream} is no other rendered server"))
                 continue
-            scheme, _, authority = url.partition("://")
-            host, _, port = authority.rstrip("/").partition(":")
-            up_template, up_server = servers[upstream]
-            wanted = "https" if env_value(up_server, "TLS_CERT_FILE", config_maps) else "http"
-            if scheme != wanted:
-                found.append(f"{upstream}'s listener wants {wanted}")
-            svc = services.get(host.split(".")[0])
-            if not svc or not matches(svc["spec"].get("selector") or {}, up_template["metadata"].get("labels") or {}):
-                found.append(f"{host} is no Service of {upstream}'s pods")
-            elif not any(
-                str(p["port"]) == port and p.get("targetPort") == "grpc" for p in svc["spec"].get("ports", [])
-            ):
-                found.append(f"port {port or '(none)'} of Service {host} is not {upstream}'s gRPC port")
+            found = dial_problems(url, upstream, servers, services, config_maps)
             problems += [(f"Deployment/{name}", f"{where}: {problem}") for problem in found]
+    return problems
+
+
+def rendered_servers(templates: list[tuple[dict, dict]]) -> dict[str, tuple[dict, dict]]:
+    """The rendered fallwerk servers by Deployment name: their pod template and `server`
+    container."""
+
+    def server(template: dict) -> dict | None:
+        return next((c for c in template["spec"].get("containers", []) if c["name"] == "server"), None)
+
+    return {w["metadata"]["name"]: (t, server(t)) for w, t in templates if w["kind"] == "Deployment" and server(t)}
+
+
+def dial_problems(
+    url: str,
+    upstream: str,
+    servers: dict[str, tuple[dict, dict]],
+    services: dict[str, dict],
+    config_maps: dict[str, dict],
+) -> list[str]:
+    """What is wrong with `url` as the address of the rendered server `upstream`: it must dial
+    that server's gRPC port through one of its Services, https exactly when its listener has
+    TLS."""
+    found: list[str] = []
+    scheme, _, authority = url.partition("://")
+    host, _, port = authority.rstrip("/").partition(":")
+    up_template, up_server = servers[upstream]
+    wanted = "https" if env_value(up_server, "TLS_CERT_FILE", config_maps) else "http"
+    if scheme != wanted:
+        found.append(f"{upstream}'s listener wants {wanted}")
+    svc = services.get(host.split(".")[0])
+    if not svc or not matches(svc["spec"].get("selector") or {}, up_template["metadata"].get("labels") or {}):
+        found.append(f"{host} is no Service of {upstream}'s pods")
+    elif not any(str(p["port"]) == port and p.get("targetPort") == "grpc" for p in svc["spec"].get("ports", [])):
+        found.append(f"port {port or '(none)'} of Service {host} is not {upstream}'s gRPC port")
+    return found
+
+
+def load_containers(templates: list[tuple[dict, dict]]) -> list[tuple[dict, dict, dict]]:
+    """The containers that run the load generator, with their workload and pod template."""
+    return [
+        (w, t, c)
+        for w, t in templates
+        for _, c in containers(t["spec"])
+        if c.get("command") and Path(c["command"][0]).name == LOAD
+    ]
+
+
+def load_problems(
+    templates: list[tuple[dict, dict]], services: dict[str, dict], config_maps: dict[str, dict]
+) -> list[tuple[str, str]]:
+    """The load run's addresses (LOAD_ADDRESSES) dial their servers like UPSTREAMS does; over
+    https it needs the office CA (FALLWERK_CA_FILE), which no web PKI root store holds."""
+    servers = rendered_servers(templates)
+    problems: list[tuple[str, str]] = []
+    for w, _, c in load_containers(templates):
+        https = False
+        for name, server in LOAD_ADDRESSES.items():
+            url = env_value(c, name, config_maps)
+            if url is None:
+                problems.append((ident(w), f"{name} is unset: the load would not reach {server}"))
+            elif server not in servers:
+                problems.append((ident(w), f"{name}={url}: {server} is not rendered"))
+            else:
+                found = dial_problems(url, server, servers, services, config_maps)
+                problems += [(ident(w), f"{name}={url}: {problem}") for problem in found]
+                https = https or url.startswith("https://")
+        if https and env_value(c, "FALLWERK_CA_FILE", config_maps) is None:
+            problems.append((ident(w), "https addresses without FALLWERK_CA_FILE: the office CA is in no root store"))
     return problems
 
 
@@ -448,11 +531,14 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
                         problems.append((ident(w), f"{probe_name} names port {port}, which no container has"))
         services = services_run(template["spec"]) or {w["metadata"]["name"]}
         documented = SHARED_SECRETS | {f.format(svc) for svc in services for f in SERVICE_SECRETS}
+        if LOAD in services:
+            documented |= LOAD_SECRETS
         for secret in sorted(secret_names(template["spec"])):
             if secret not in documented:
                 problems.append((ident(w), f"uses Secret {secret}, not one README.md names"))
 
     problems += upstream_problems(templates, by_kind.get("Service", {}), config_data)
+    problems += load_problems(templates, by_kind.get("Service", {}), config_data)
 
     for svc in by_kind.get("Service", {}).values():
         selected = [t for _, t in templates if matches(svc["spec"].get("selector") or {}, t["metadata"].get("labels") or {})]
@@ -487,6 +573,7 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
                 if isinstance(port.get("port"), str) and port["port"] not in names:
                     problems.append((ident(policy), f"ingress names port {port['port']}, which no selected pod has"))
     problems += egress_problems(templates, list(by_kind.get("NetworkPolicy", {}).values()), config_data)
+    problems += load_network_problems(templates, list(by_kind.get("NetworkPolicy", {}).values()))
     return problems
 
 
@@ -506,21 +593,78 @@ def selects(selector: dict, labels: dict) -> bool:
     return True
 
 
-def egress_allows(policy: dict, port: int, protocol: str) -> bool:
-    """Whether a NetworkPolicy lets its pods open connections to `port` (to some address)."""
-    spec = policy["spec"]
-    if "Egress" not in (spec.get("policyTypes") or (["Ingress", "Egress"] if "egress" in spec else ["Ingress"])):
-        return False
-    for rule in spec.get("egress") or []:
-        if not rule.get("ports"):
+def port_allowed(rule: dict, port: int, protocol: str, name: str | None) -> bool:
+    """Whether a NetworkPolicy rule's ports admit `port` (or the container port named `name`)."""
+    if not rule.get("ports"):
+        return True
+    for p in rule["ports"]:
+        number = p.get("port")
+        if p.get("protocol", "TCP") == protocol and (
+            number is None
+            or (isinstance(number, int) and number <= port <= p.get("endPort", number))
+            or (name is not None and number == name)
+        ):
             return True
-        for p in rule["ports"]:
-            number = p.get("port")
-            if p.get("protocol", "TCP") == protocol and (
-                number is None or (isinstance(number, int) and number <= port <= p.get("endPort", number))
-            ):
-                return True
     return False
+
+
+def policy_types(spec: dict) -> list[str]:
+    """What a NetworkPolicy restricts: its policyTypes, or by default Ingress, and Egress if it
+    has egress rules."""
+    return spec.get("policyTypes") or (["Ingress", "Egress"] if "egress" in spec else ["Ingress"])
+
+
+def egress_allows(policy: dict, port: int, protocol: str, name: str | None = None) -> bool:
+    """Whether a NetworkPolicy lets its pods open connections to `port` (to some address), or
+    to the container port named `name`."""
+    spec = policy["spec"]
+    if "Egress" not in policy_types(spec):
+        return False
+    return any(port_allowed(rule, port, protocol, name) for rule in spec.get("egress") or [])
+
+
+def ingress_admits(policy: dict, labels: dict, port: int, name: str) -> bool:
+    """Whether a NetworkPolicy lets a pod of the same namespace with `labels` connect to its
+    pods' `port` (named `name`)."""
+    for rule in policy["spec"].get("ingress") or []:
+        peers = rule.get("from")
+        from_pod = not peers or any(
+            "podSelector" in peer and "namespaceSelector" not in peer and "ipBlock" not in peer
+            and selects(peer["podSelector"], labels)
+            for peer in peers
+        )
+        if from_pod and port_allowed(rule, port, "TCP", name):
+            return True
+    return False
+
+
+def load_network_problems(templates: list[tuple[dict, dict]], policies: list[dict]) -> list[tuple[str, str]]:
+    """Where network policies apply, the load run's pods may reach DNS and every server's gRPC
+    port, and each server's pods accept them there."""
+    if not policies:
+        return []
+    problems: list[tuple[str, str]] = []
+    servers = rendered_servers(templates)
+    for w, template, _ in load_containers(templates):
+        labels = template["metadata"].get("labels") or {}
+        selecting = [p for p in policies if selects(p["spec"].get("podSelector") or {}, labels)]
+        if not any(egress_allows(p, 53, "UDP") for p in selecting):
+            problems.append((ident(w), "no network policy lets its pods reach DNS (53/UDP)"))
+        for server, (server_template, c) in sorted(servers.items()):
+            grpc = next((p["containerPort"] for p in c.get("ports", []) if p.get("name") == "grpc"), None)
+            if grpc is None:
+                continue
+            if not any(egress_allows(p, grpc, "TCP", "grpc") for p in selecting):
+                problems.append((ident(w), f"no network policy lets its pods reach {server}'s gRPC port ({grpc})"))
+            server_labels = server_template["metadata"].get("labels") or {}
+            guarding = [
+                p
+                for p in policies
+                if "Ingress" in policy_types(p["spec"]) and selects(p["spec"].get("podSelector") or {}, server_labels)
+            ]
+            if guarding and not any(ingress_admits(p, labels, grpc, "grpc") for p in guarding):
+                problems.append((ident(w), f"no network policy lets {server}'s pods accept its pods on gRPC ({grpc})"))
+    return problems
 
 
 def egress_problems(
@@ -543,11 +687,14 @@ def egress_problems(
 
 
 def check(target: str, namespace: str | None, command: list[str]) -> int:
-    """Checks one target, prints what it found, returns the number of problems."""
+    """Checks one target, prints what it found, returns the number of problems. A target in
+    ALONGSIDE has its references checked together with the cluster it adds to."""
     try:
         objects = render(command, target)
+        cluster = render(command, ALONGSIDE[target]) if target in ALONGSIDE else []
     except (RuntimeError, subprocess.TimeoutExpired) as error:
-        print(f"FAIL {target}: kustomize could not render it:")
+        also = f" or {ALONGSIDE[target]}, which it adds to" if target in ALONGSIDE else ""
+        print(f"FAIL {target}: kustomize could not render it{also}:")
         for line in str(error).splitlines():
             print(f"       {line}")
         return 1
@@ -560,12 +707,18 @@ def check(target: str, namespace: str | None, command: list[str]) -> int:
         if obj["kind"] in WORKLOADS:
             found += pod_problems(obj, config_maps)
         problems += [(ident(obj), p) for p in found]
-    problems += reference_problems(objects)
+    if cluster:
+        # The cluster's own problems are its target's to report; only those the addition brings.
+        known = set(reference_problems(cluster))
+        problems += [p for p in reference_problems(cluster + objects) if p not in known]
+    else:
+        problems += reference_problems(objects)
 
     kinds = ", ".join(sorted({ident(o) for o in objects}))
     secrets = sorted(set().union(*(secret_names(pod_template(o)["spec"]) for o in objects if o["kind"] in WORKLOADS)))
     status = "ok  " if not problems else "FAIL"
-    print(f"{status} {target}: {len(objects)} objects ({kinds})")
+    beside = f", checked alongside {ALONGSIDE[target]}" if target in ALONGSIDE else ""
+    print(f"{status} {target}: {len(objects)} objects ({kinds}){beside}")
     print(f"       Secrets it expects in the cluster: {', '.join(secrets) or 'none'}")
     for where, problem in problems:
         print(f"       {where}: {problem}")
@@ -576,11 +729,12 @@ def main() -> int:
     command = renderer()
     print(f"Rendering with `{' '.join(command)}`; schema: Kubernetes {K8S_VERSION} (strict), "
           f"kubernetes-validate {kubernetes_validate.__version__}")
-    print("Checks (Deployments' and CronJobs' pods): schema, restricted Pod Security, requests/limits, "
+    print("Checks (Deployments', Jobs' and CronJobs' pods): schema, restricted Pod Security, requests/limits, "
           "one handler per probe, no gRPC liveness, preStop + drain < grace period, "
-          "selectors/ports/ConfigMaps/HPA targets resolve, *_FILE settings mounted, UPSTREAMS resolve, "
-          "RETENTION_* periods, CronJobs Forbid/deadlines/timeZone, Job pods outside server selectors, "
-          "DNS + PostgreSQL egress, labels, namespace, no Secret objects")
+          "selectors/ports/ConfigMaps/HPA targets resolve, *_FILE settings mounted, UPSTREAMS and load "
+          "addresses resolve, RETENTION_* periods, CronJobs Forbid/deadlines/timeZone, Job pods outside "
+          "server selectors, DNS + PostgreSQL egress, load run's way to the servers, labels, namespace, "
+          "no Secret objects")
     total = sum(check(target, namespace, command) for target, namespace in TARGETS.items())
     if total:
         print(f"{total} problem(s)")
