@@ -1,16 +1,16 @@
-//! Idempotent creates (AIP-155). A create carrying a `request_id` claims that id inside its
-//! own transaction; a retry with the same id gets the first answer back and writes nothing.
+//! Idempotent creates (AIP-155). A create carrying a `request_id` stores its answer under
+//! that id in the transaction of its writes (`change::Changes::create`); a retry with the same
+//! id gets the first answer back and writes nothing.
 //!
-//! Two concurrent requests with one id: the second's insert waits on the first's uncommitted
-//! row, then finds it committed and replays its answer (or, if the first rolled back, goes
-//! ahead itself). The same id with a different request is refused, so a client bug cannot
-//! silently return an unrelated answer.
+//! Two concurrent requests with one id: the second's answer row waits on the first's
+//! uncommitted one, then collides with it once committed, so the second rolls back and
+//! replays the first's answer (or, if the first rolled back, commits itself). The same id with
+//! a different request is refused, so a client bug cannot silently return an unrelated answer.
 
 use std::sync::Arc;
 
 use prost::Message;
 use sha2::{Digest, Sha256};
-use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::{ApiError, Violations, auth::Caller};
@@ -22,6 +22,28 @@ pub struct RequestKey {
     method: &'static str,
     request_id: Uuid,
     request_hash: Vec<u8>,
+}
+
+impl RequestKey {
+    /// Who sent it (the token's subject).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The RPC it is for.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The client's `request_id`.
+    pub fn request_id(&self) -> Uuid {
+        self.request_id
+    }
+
+    /// SHA-256 of the encoded request, to tell a retry from a reused id.
+    pub fn request_hash(&self) -> &[u8] {
+        &self.request_hash
+    }
 }
 
 /// The idempotency key of a create: `None` without a `request_id`, or when the id is not a
@@ -50,74 +72,23 @@ pub fn request_key<M: Message>(
 /// Stores and replays answers in `<schema>.idempotency`.
 #[derive(Clone)]
 pub struct Idempotency {
-    claim: Arc<str>,
     lookup: Arc<str>,
-    save: Arc<str>,
 }
 
 impl Idempotency {
     /// The idempotency records of `schema`.
     pub fn new(schema: &str) -> Self {
         Idempotency {
-            claim: format!(
-                "INSERT INTO {schema}.idempotency (subject, method, request_id, request_hash)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
-            )
-            .into(),
             lookup: format!(
                 "SELECT request_hash, response FROM {schema}.idempotency
                  WHERE subject = $1 AND method = $2 AND request_id = $3"
             )
             .into(),
-            save: format!(
-                "UPDATE {schema}.idempotency SET response = $4
-                 WHERE subject = $1 AND method = $2 AND request_id = $3"
-            )
-            .into(),
         }
     }
 
-    /// Claims `key` in `tx`. Returns the earlier answer when the request was already done.
-    pub async fn replay<R: Message + Default>(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        key: Option<&RequestKey>,
-    ) -> Result<Option<R>, ApiError> {
-        let Some(key) = key else { return Ok(None) };
-        let claimed = sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.claim)))
-            .bind(&key.subject)
-            .bind(key.method)
-            .bind(key.request_id)
-            .bind(&key.request_hash)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-        if claimed == 1 {
-            return Ok(None);
-        }
-        let (hash, response): (Vec<u8>, Option<Vec<u8>>) =
-            sqlx::query_as(sqlx::AssertSqlSafe(Arc::clone(&self.lookup)))
-                .bind(&key.subject)
-                .bind(key.method)
-                .bind(key.request_id)
-                .fetch_one(&mut **tx)
-                .await?;
-        if hash != key.request_hash {
-            return Err(ApiError::invalid(
-                "request_id",
-                "was already used for a different request",
-            ));
-        }
-        let response = response
-            .ok_or_else(|| ApiError::Internal("idempotency record without answer".into()))?;
-        let decoded = R::decode(response.as_slice())
-            .map_err(|e| ApiError::Internal(format!("stored answer does not decode: {e}")))?;
-        metrics::counter!("idempotent_replays_total", "method" => key.method).increment(1);
-        Ok(Some(decoded))
-    }
-
-    /// The answer already given to `key`, if any, without claiming it: lets a handler skip
-    /// work outside its transaction (a call to another service) on a retry.
+    /// The answer already given to `key`, if any; the same id with a different request is
+    /// refused.
     pub async fn answered<R: Message + Default>(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -141,23 +112,5 @@ impl Idempotency {
                 .map_err(|e| ApiError::Internal(format!("stored answer does not decode: {e}"))),
             _ => Ok(None),
         }
-    }
-
-    /// Stores the answer to `key` in `tx`, before it commits.
-    pub async fn save<R: Message>(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        key: Option<&RequestKey>,
-        response: &R,
-    ) -> Result<(), ApiError> {
-        let Some(key) = key else { return Ok(()) };
-        sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.save)))
-            .bind(&key.subject)
-            .bind(key.method)
-            .bind(key.request_id)
-            .bind(response.encode_to_vec())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
     }
 }

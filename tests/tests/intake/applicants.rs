@@ -143,6 +143,49 @@ async fn concurrent_retries_of_one_visit_registration_register_one_visit() {
         count(&office, "SELECT count(*) FROM intake.visits").await,
         1
     );
+    // The attempts that lost left nothing behind: one event, one audit record, one answer.
+    let visit_events = "SELECT count(*) FROM intake.outbox \
+                        WHERE event_type = 'fallwerk.intake.v1.VisitRegistered'";
+    assert_eq!(count(&office, visit_events).await, 1);
+    let audit = "SELECT count(*) FROM intake.audit_log WHERE action = 'RegisterVisit'";
+    assert_eq!(count(&office, audit).await, 1);
+    let answers = "SELECT count(*) FROM intake.idempotency WHERE method = 'RegisterVisit'";
+    assert_eq!(count(&office, answers).await, 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_the_first_attempt_moved_the_visit_on_gets_the_first_answer() {
+    // The first StartConsultation took the visit out of the queue, so doing it again would
+    // fail; the retry (its answer lost, say) must still get the first answer, not an error.
+    let office = Office::open().await;
+    let visit = office.ready_visit(&office.desk).await;
+    let mut advisor = office.client(&office.advisor).await;
+    let request = pb::StartConsultationRequest {
+        visit_id: visit.id.clone(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let first = advisor
+        .start_consultation(request.clone())
+        .await
+        .expect("started")
+        .into_inner();
+    let retry = advisor
+        .start_consultation(request)
+        .await
+        .expect("the retry is answered")
+        .into_inner();
+    assert_eq!(first, retry);
+    let started = "SELECT count(*) FROM intake.consultations";
+    assert_eq!(count(&office, started).await, 1);
+    // Without the request id, a second start is refused: the state really moved on.
+    let again = advisor
+        .start_consultation(pb::StartConsultationRequest {
+            visit_id: visit.id,
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("the visit is no longer waiting");
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
 }
 
 #[tokio::test]
