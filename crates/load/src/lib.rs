@@ -182,6 +182,7 @@ pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
                 let (scenario, recorder) = (Arc::clone(&scenario), Arc::clone(&recorder));
                 running.spawn(async move {
                     scenario.iteration(i, intended, &recorder).await;
+                    recorder.iteration_done();
                     drop(permit);
                 });
                 // Reap finished iterations as we go, so the set stays small.
@@ -205,6 +206,7 @@ pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
                             break;
                         }
                         scenario.iteration(i, Instant::now(), &recorder).await;
+                        recorder.iteration_done();
                     }
                 });
             }

@@ -226,6 +226,7 @@ mod tests {
         let report = Report {
             model: "closed, 2 clients <test>".into(),
             elapsed: Duration::from_secs(3),
+            iterations: 0,
             steps: Vec::new(),
             first_error: None,
             timeline: vec![second(0, 100, 5.0), second(1, 120, 8.0), second(2, 90, 6.0)],

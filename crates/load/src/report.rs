@@ -6,7 +6,7 @@ use std::{
     fmt::Write as _,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -44,6 +44,8 @@ pub struct Recorder {
     record: Mutex<Record>,
     /// The first failure with its message, for a run that cannot start.
     first_error: Mutex<Option<String>>,
+    /// Iterations finished (whatever their outcome).
+    iterations: AtomicU64,
 }
 
 struct Record {
@@ -60,6 +62,7 @@ impl Default for Recorder {
                 timeline: Timeline::new(),
             }),
             first_error: Mutex::new(None),
+            iterations: AtomicU64::new(0),
         }
     }
 }
@@ -98,6 +101,11 @@ impl Recorder {
         self.record(step, Some(micros), |s| {
             s.latencies.saturating_record(micros)
         });
+    }
+
+    /// One iteration ended.
+    pub fn iteration_done(&self) {
+        self.iterations.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A call of `step` that failed with `code`.
@@ -164,6 +172,7 @@ impl Recorder {
                 None => format!("closed, {} clients", config.concurrency),
             },
             elapsed,
+            iterations: self.iterations.load(Ordering::Relaxed),
             steps: steps
                 .iter()
                 .map(|(name, s)| StepReport {
@@ -191,6 +200,8 @@ pub struct Report {
     pub model: String,
     /// How long it ran.
     pub elapsed: Duration,
+    /// Iterations finished, whatever their outcome.
+    pub iterations: u64,
     /// Per step, in the scenario's order.
     pub steps: Vec<StepReport>,
     /// The first failure, with the server's message, to start looking from.
@@ -228,6 +239,8 @@ impl Report {
         json!({
             "model": self.model,
             "elapsed_seconds": self.elapsed.as_secs_f64(),
+            "iterations": self.iterations,
+            "iterations_per_second": self.iterations as f64 / self.elapsed.as_secs_f64().max(1e-9),
             "steps": self.steps.iter().map(|s| json!({
                 "step": s.step,
                 "ok": s.ok,
@@ -249,9 +262,10 @@ impl Report {
     /// The report for people: one line per step.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{}; {:.1} s\n{:<44} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}  errors\n",
+            "{}; {:.1} s; {} iterations\n{:<44} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}  errors\n",
             self.model,
             self.elapsed.as_secs_f64(),
+            self.iterations,
             "step",
             "ok",
             "per s",

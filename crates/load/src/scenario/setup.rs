@@ -96,48 +96,12 @@ pub async fn set_up(config: &Config) -> Result<Scenario, LoadError> {
     let run = uuid::Uuid::now_v7().simple().to_string();
     let admin = bearer(&key, staff("load-admin", Role::Admin, None))?;
     let mut roster = pb::intake_service_client::IntakeServiceClient::new(intake[0].clone());
-    let team = roster
-        .create_team(with(
-            pb::CreateTeamRequest {
-                team: Some(pb::Team {
-                    display_name: format!("Last {run}"),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .map_err(LoadError::Setup)?
-        .into_inner()
-        .team
-        .map(|t| t.id)
-        .unwrap_or_default();
-    let team: uuid::Uuid = team
-        .parse()
-        .map_err(|_| LoadError::Config("intake answered a team without an id".into()))?;
-    let mut advisors = Vec::new();
-    for n in 0..config.advisors {
-        let subject = format!("load-{run}-advisor-{n}");
-        roster
-            .create_advisor(with(
-                pb::CreateAdvisorRequest {
-                    advisor: Some(pb::Advisor {
-                        team_id: team.to_string(),
-                        subject: subject.clone(),
-                        display_name: format!("Lastberaterin {n}"),
-                        function: pb::AdvisorFunction::SocialWork.into(),
-                        capacity: 500,
-                        ..Default::default()
-                    }),
-                    request_id: String::new(),
-                },
-                &admin,
-            ))
-            .await
-            .map_err(LoadError::Setup)?;
-        advisors.push(bearer(&key, staff(&subject, Role::Advisor, Some(team)))?);
-    }
+    // Health/Check needs no one (and may be aimed at any service's address).
+    let (team, advisors) = if config.scenario == Kind::Health {
+        (uuid::Uuid::nil(), Vec::new())
+    } else {
+        team_of_advisors(&mut roster, &key, &admin, &run, config.advisors).await?
+    };
     let desk = bearer(
         &key,
         staff(&format!("load-{run}-desk"), Role::FrontDesk, Some(team)),
@@ -186,6 +150,59 @@ pub async fn set_up(config: &Config) -> Result<Scenario, LoadError> {
         scenario.seeded = seed(&scenario, config.seed_cases).await?;
     }
     Ok(scenario)
+}
+
+/// The run's own team with `count` advisors of 500 cases each, and their tokens.
+async fn team_of_advisors(
+    roster: &mut pb::intake_service_client::IntakeServiceClient<Channel>,
+    key: &DevKey,
+    admin: &Bearer,
+    run: &str,
+    count: u32,
+) -> Result<(uuid::Uuid, Vec<Bearer>), LoadError> {
+    let team = roster
+        .create_team(with(
+            pb::CreateTeamRequest {
+                team: Some(pb::Team {
+                    display_name: format!("Last {run}"),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+            admin,
+        ))
+        .await
+        .map_err(LoadError::Setup)?
+        .into_inner()
+        .team
+        .map(|t| t.id)
+        .unwrap_or_default();
+    let team: uuid::Uuid = team
+        .parse()
+        .map_err(|_| LoadError::Config("intake answered a team without an id".into()))?;
+    let mut advisors = Vec::new();
+    for n in 0..count {
+        let subject = format!("load-{run}-advisor-{n}");
+        roster
+            .create_advisor(with(
+                pb::CreateAdvisorRequest {
+                    advisor: Some(pb::Advisor {
+                        team_id: team.to_string(),
+                        subject: subject.clone(),
+                        display_name: format!("Lastberaterin {n}"),
+                        function: pb::AdvisorFunction::SocialWork.into(),
+                        capacity: 500,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                admin,
+            ))
+            .await
+            .map_err(LoadError::Setup)?;
+        advisors.push(bearer(key, staff(&subject, Role::Advisor, Some(team)))?);
+    }
+    Ok((team, advisors))
 }
 
 /// A partner agency of the run with one childcare offer, and its system's change stream.
