@@ -329,3 +329,44 @@ async fn the_basic_search_view_hides_household_data_that_the_full_record_shows()
         .expect("applicant");
     assert_eq!(full.household.map(|h| h.single_parent), Some(true));
 }
+
+#[tokio::test]
+async fn a_visit_for_an_unknown_person_or_team_is_refused_and_writes_nothing() {
+    let office = Office::open().await;
+    let known = office.applicant(&office.desk, "Kowalski").await;
+    let visit = |applicant_id: &str| pb::RegisterVisitRequest {
+        applicant_id: applicant_id.into(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    };
+
+    let mut desk = office.client(&office.desk).await;
+    let unknown = desk
+        .register_visit(visit(&uuid::Uuid::new_v4().to_string()))
+        .await
+        .expect_err("no such person");
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+
+    let stray = fallwerk_tests::token(
+        "desk-of-no-team",
+        &[fallwerk_platform::auth::Role::FrontDesk],
+        Some(uuid::Uuid::new_v4()),
+    );
+    let refused = office
+        .client(&stray)
+        .await
+        .register_visit(visit(&known))
+        .await
+        .expect_err("the desk's team is not in the roster");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(error_reason(&refused).as_deref(), Some("UNKNOWN_TEAM"));
+
+    for table in [
+        "SELECT count(*) FROM intake.visits",
+        "SELECT count(*) FROM intake.outbox WHERE event_type = 'fallwerk.intake.v1.VisitRegistered'",
+        "SELECT count(*) FROM intake.audit_log WHERE action = 'RegisterVisit'",
+        "SELECT count(*) FROM intake.idempotency WHERE method = 'RegisterVisit'",
+    ] {
+        assert_eq!(count(&office, table).await, 0, "{table}");
+    }
+}

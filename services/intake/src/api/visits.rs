@@ -18,7 +18,7 @@ use crate::{
         VisitEndReason, VisitId, VisitKind, VisitState,
     },
     store::{
-        applicants, roster,
+        applicants,
         visits::{self, AccessCheckRecord, NewVisit, VisitRow},
     },
 };
@@ -50,15 +50,6 @@ impl Intake {
 
         self.changes
             .create(key, async |change| {
-                if !applicants::exists(change.conn(), applicant).await? {
-                    return Err(ApiError::not_found("applicant", applicant));
-                }
-                if !roster::team_exists(change.conn(), team).await? {
-                    return Err(ApiError::precondition(
-                        "UNKNOWN_TEAM",
-                        "the caller's team is not in the roster",
-                    ));
-                }
                 let id = VisitId::generate();
                 let now = self.clock.now();
                 let visit = NewVisit {
@@ -71,7 +62,17 @@ impl Intake {
                     registered_by: &caller.subject,
                     kind,
                 };
-                visits::insert(change.conn(), &visit).await?;
+                if !visits::insert_if_known(change.conn(), &visit).await? {
+                    // Which one is missing, asked only now that one is.
+                    return Err(if !applicants::exists(change.conn(), applicant).await? {
+                        ApiError::not_found("applicant", applicant)
+                    } else {
+                        ApiError::precondition(
+                            "UNKNOWN_TEAM",
+                            "the caller's team is not in the roster",
+                        )
+                    });
+                }
                 let event = pb::VisitRegistered {
                     visit_id: id.to_string(),
                     applicant_id: applicant.to_string(),
