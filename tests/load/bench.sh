@@ -5,12 +5,13 @@
 #   1. the gRPC ceiling: grpc.health.v1 Health/Check (no token, no database) on intake and on
 #      case-plan, and intake's ListTeams, the cheapest authenticated read, with the ratio;
 #   2. the database ceiling: pgbench -M prepared running exactly RegisterVisit's statements
-#      in one transaction: the applicant and team EXISTS checks, the visit, and the change's
-#      tail (event, audit record and answer in one statement, platform change.rs);
+#      in one transaction: the visit (inserted if its applicant and team exist) and the
+#      change's tail (event, audit record and answer in one statement, platform change.rs);
 #   3. fallwerk's RegisterVisit (fallwerk-load --scenario register-visit), with the ratio to 2;
 #   4. the reads: an advisor's (due items, caseload page, case, timeline) and a partner
 #      system's (referral list, referral, progress report), with the ratio to the Health/Check
-#      of the service that answers them;
+#      of the service that answers them; GetCase alone beside pgbench running its statements
+#      (the case's select and its audit record, each committed on its own);
 #   5. the arrival (closed model), then the office's mix (the whole process, advisors' reads,
 #      partner systems) closed and open at half its rate: p99 per RPC and the propagations;
 # with each service's CPU per call (from /proc, user + system) where one service answers all
@@ -105,10 +106,10 @@ applicant=$("$bin/fallwerk" --addr "$addr" --token "$desk" --json applicant crea
 cat > "$work/register_visit.sql" <<SQL
 SELECT gen_random_uuid() AS rid \gset
 BEGIN;
-SELECT EXISTS (SELECT 1 FROM intake.applicants WHERE id = '$applicant' AND erased_at IS NULL);
-SELECT EXISTS (SELECT 1 FROM intake.teams WHERE id = '$team');
 INSERT INTO intake.visits (id, applicant_id, team_id, arrived_at, arrival_day, concern, state, registered_by, kind)
-  VALUES (gen_random_uuid(), '$applicant', '$team', now(), current_date, 'Miete und Strom nicht mehr bezahlbar', 'WAITING', 'bench-desk', 'walk_in');
+  SELECT gen_random_uuid(), '$applicant', '$team', now(), current_date, 'Miete und Strom nicht mehr bezahlbar', 'WAITING', 'bench-desk', 'walk_in'
+  WHERE EXISTS (SELECT 1 FROM intake.applicants WHERE id = '$applicant' AND erased_at IS NULL)
+    AND EXISTS (SELECT 1 FROM intake.teams WHERE id = '$team');
 WITH events AS (
     INSERT INTO intake.outbox (event_id, event_type, aggregate_id, payload, occurred_at, traceparent)
     SELECT * FROM unnest(ARRAY[gen_random_uuid()], ARRAY['fallwerk.intake.v1.VisitRegistered'], ARRAY['$applicant'::uuid],
@@ -143,9 +144,22 @@ if [[ -n "${PERF:-}" ]]; then
         -g none > "$PERF/intake.txt" 2>/dev/null || true
 fi
 
-echo "== 4. reads: an advisor's in case-plan, a partner system's in partner"
+echo "== 4. reads: an advisor's in case-plan, a partner system's in partner; GetCase beside pgbench"
 measured advisor case-plan --scenario advisor-reads "${cooperation[@]}" "${run[@]}"
 measured agency partner --scenario agency "${cooperation[@]}" "${run[@]}"
+measured getcase case-plan --scenario get-case "${cooperation[@]}" "${run[@]}"
+# Every read of a case is audited before it is answered: a select and a durable insert, each
+# committed on its own, exactly as GetCase runs them.
+case_id=$("$pgbin/psql" -Atq -h 127.0.0.1 -p "$pg_port" -U fallwerk fallwerk \
+    -c "SELECT id FROM caseplan.cases WHERE erased_at IS NULL LIMIT 1")
+cat > "$work/get_case.sql" <<SQL
+SELECT * FROM caseplan.cases WHERE id = '$case_id' AND erased_at IS NULL;
+INSERT INTO caseplan.audit_log (subject, roles, action, resource_type, resource_id, trace_id)
+  SELECT 'bench-advisor', '{advisor}', 'GetCase', 'case', id::text, '' FROM unnest(ARRAY['$case_id'::uuid]) AS id;
+SQL
+"$pgbin/pgbench" -n -M prepared -c "$concurrency" -j 2 -T "$seconds" -f "$work/get_case.sql" \
+    -h 127.0.0.1 -p "$pg_port" -U fallwerk fallwerk > "$work/pgbench-get-case.txt"
+pg_get_case=$(awk '/^tps/ {printf "%.0f", $3}' "$work/pgbench-get-case.txt")
 
 echo "== 5. the arrival (closed), then the office's mix: closed, and open at half its rate"
 load --scenario arrival "${cooperation[@]}" "${run[@]}" > "$work/arrival.json"
@@ -157,18 +171,18 @@ load --scenario mix "${cooperation[@]}" --rate "$half" --concurrency 1000 --dura
 loaded=$(rss)
 if [[ -n "${BENCH_OUT:-}" ]]; then
     mkdir -p "$BENCH_OUT"
-    for name in health health-case-plan teams visit advisor agency arrival mix mix-open; do
+    for name in health health-case-plan teams visit advisor agency getcase arrival mix mix-open; do
         cp "$work/$name.json" "$BENCH_OUT"/
         [[ -f "$work/$name.cpu" ]] && cp "$work/$name.cpu" "$BENCH_OUT"/
     done
-    cp "$work/mix-open.svg" "$work/pgbench.txt" "$work/register_visit.sql" "$BENCH_OUT"/
+    cp "$work/mix-open.svg" "$work"/pgbench*.txt "$work"/*.sql "$BENCH_OUT"/
 fi
 
 echo
 echo "== summary (one run; ${seconds}s each; $concurrency clients; loopback; durable PostgreSQL)"
-python3 - "$work" "$pg_tps" "$half" <<'PY'
+python3 - "$work" "$pg_tps" "$half" "$pg_get_case" <<'PY'
 import json, sys
-work, pg, half = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+work, pg, half, pg_get_case = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 def report(name): return json.load(open(f"{work}/{name}.json"))
 def calls(name): return sum(s["per_second"] for s in report(name)["steps"] if "→" not in s["step"])
 def cpu(name): return open(f"{work}/{name}.cpu").read().strip()
@@ -181,6 +195,8 @@ v = calls("visit")
 print(f"fallwerk RegisterVisit:                 {v:7.0f} calls/s = {v / max(pg, 1):.2f}x the pgbench ceiling  (CPU {cpu('visit')} µs/call)")
 a = calls("advisor")
 print(f"advisor reads (case-plan):              {a:7.0f} calls/s = {a / health_cp:.2f}x case-plan's Health/Check  (CPU {cpu('advisor')} µs/call)")
+c = calls("getcase")
+print(f"case-plan GetCase (audited read):       {c:7.0f} calls/s = {c / health_cp:.2f}x case-plan's Health/Check, = {c / max(pg_get_case, 1):.2f}x pgbench with its statements ({pg_get_case} tps)  (CPU {cpu('getcase')} µs/call)")
 g = calls("agency")
 print(f"partner-system turns (partner):         {g:7.0f} calls/s  (2 reads and a write; CPU {cpu('agency')} µs/call)")
 for name in ("advisor", "agency"):

@@ -12,7 +12,8 @@
 //! - `agency`: a partner system's work: its referral list, one referral, a progress report
 //!   (its change stream runs throughout the run).
 //! - `mix`: those three by the weights of `--mix`.
-//! - `register-visit`, `list-teams`, `health`: one call each, for the ceilings (`make bench`).
+//! - `get-case`, `register-visit`, `list-teams`, `health`: one call each, for the ceilings
+//!   (`make bench`).
 //!
 //! The run sets up a team of its own with `--advisors` advisors, and with partner's address a
 //! partner agency with one offer, so runs never meet each other's data.
@@ -49,6 +50,9 @@ pub enum Kind {
     Agency,
     /// `process`, `advisor-reads` and `agency` by the weights of `--mix`.
     Mix,
+    /// case-plan's GetCase alone, an audited read, on the cases made up front (needs
+    /// `--case-plan` and `--partner`).
+    GetCase,
     /// RegisterVisit alone.
     RegisterVisit,
     /// ListTeams alone: an authenticated read without personal data, so what it costs beyond
@@ -63,7 +67,7 @@ impl Kind {
     fn needs_cooperation(self) -> bool {
         matches!(
             self,
-            Kind::Process | Kind::AdvisorReads | Kind::Agency | Kind::Mix
+            Kind::Process | Kind::AdvisorReads | Kind::Agency | Kind::Mix | Kind::GetCase
         )
     }
 }
@@ -197,6 +201,7 @@ impl Scenario {
             Kind::Process | Kind::Mix => self.process(i, intended, recorder).await,
             Kind::AdvisorReads => self.advisor_reads(i, intended, recorder).await,
             Kind::Agency => self.agency_turn(i, intended, recorder).await,
+            Kind::GetCase => self.get_case(i, intended, recorder).await,
             Kind::RegisterVisit => {
                 let mut intake =
                     pb::intake_service_client::IntakeServiceClient::new(pick(&self.intake, i));

@@ -75,6 +75,18 @@ impl Scenario {
         .await;
     }
 
+    /// One advisor's read of one of their cases (audited, as every read of a case).
+    pub(super) async fn get_case(&self, i: u64, intended: Instant, recorder: &Recorder) {
+        let seeded = &self.seeded[i as usize % self.seeded.len()];
+        let mut plans = CasePlanServiceClient::new(pick(&self.case_plan, i));
+        let request = caseplan::GetCaseRequest {
+            case_id: seeded.case_id.clone(),
+            min_intake_position: 0,
+        };
+        let call = plans.get_case(with(request, &self.advisors[seeded.advisor]));
+        timed(recorder, "case-plan GetCase", intended, call).await;
+    }
+
     /// A partner system's turn: the first page of its referrals, one of them, and a progress report on it.
     pub(super) async fn agency_turn(&self, i: u64, intended: Instant, recorder: &Recorder) {
         let Some(agency) = &self.agency else {

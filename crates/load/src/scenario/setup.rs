@@ -145,7 +145,7 @@ pub async fn set_up(config: &Config) -> Result<Scenario, LoadError> {
     };
     if matches!(
         config.scenario,
-        Kind::AdvisorReads | Kind::Agency | Kind::Mix
+        Kind::AdvisorReads | Kind::Agency | Kind::Mix | Kind::GetCase
     ) {
         scenario.seeded = seed(&scenario, config.seed_cases).await?;
     }
