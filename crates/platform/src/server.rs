@@ -310,9 +310,14 @@ fn client_certificate_matches(
     let leaf = certs
         .first()
         .ok_or_else(|| Status::permission_denied("no client certificate"))?;
+    // Valid for the name by webpki's rules, and naming it exactly: a wildcard such as
+    // `*.partner.fallwerk` would otherwise act for every partner.
     let matches = webpki::EndEntityCert::try_from(leaf).is_ok_and(|cert| {
         rustls_pki_types::ServerName::try_from(name.as_str())
             .is_ok_and(|server_name| cert.verify_is_valid_for_subject_name(&server_name).is_ok())
+            && cert
+                .valid_dns_names()
+                .any(|dns| dns.eq_ignore_ascii_case(&name))
     });
     if matches {
         Ok(())

@@ -178,6 +178,14 @@ async fn with_mutual_tls_a_partner_system_needs_the_certificate_of_its_own_partn
         .expect_err("no certificate");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
 
+    // A wildcard certificate from the office's own CA would act for every partner.
+    let wildcard = pki.client("wildcard", "*.partner.fallwerk");
+    let status = agency(channel(&pki, port, Some(&wildcard)).await.expect("mTLS"))
+        .list_my_referrals(list())
+        .await
+        .expect_err("a wildcard certificate");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
     // A certificate from a CA the service does not trust does not get through the handshake.
     let stranger_pki = Pki::new("stranger-ca");
     let stranger = stranger_pki.client(
