@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench bench-feed load load-intake load-case-plan bench-partner bench-audit
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench bench-feed load load-case-plan bench-partner bench-audit
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -71,19 +71,16 @@ proto-check:
 	else echo "proto: no release tagged yet (proto/v1.*); breaking-change check skipped"; fi
 
 ## fallwerk beside the machine's ceilings in one run: Health/Check, pgbench with RegisterVisit's
-## statements, RegisterVisit, the arrival (closed, then open at half), memory (tests/load/bench.sh).
+## and GetCase's statements, those RPCs, the reads, the arrival, the office's mix (closed, then
+## open at half), CPU per call, memory (tests/load/bench.sh; docs/PERFORMANCE.md).
 bench:
 	@tests/load/bench.sh
 
-## The load generator (crates/load) against a running `make run`: the arrival scenario from
+## The load generator (crates/load) against a running `make run`: by default the arrival, from
 ## registration to a case readable in case-plan. More flags in LOAD_ARGS, e.g.
-## LOAD_ARGS="--rate 50 --duration 30s" (open model) or "--concurrency 16 --json".
+## LOAD_ARGS="--scenario mix --rate 50 --duration 30s --plot mix.svg" or "--concurrency 16 --json".
 load:
-	SQLX_OFFLINE=true cargo run --release --locked -q -p fallwerk-load -- --case-plan http://127.0.0.1:50052 $(LOAD_ARGS)
-
-## Unary gRPC load on intake with h2load (release build, durable PostgreSQL, loopback only).
-load-intake:
-	@tests/load/intake-unary.sh
+	SQLX_OFFLINE=true cargo run --release --locked -q -p fallwerk-load -- --case-plan http://127.0.0.1:50052 --partner http://127.0.0.1:50053 $(LOAD_ARGS)
 
 ## Unary gRPC load on case-plan beside intake (GetCase, RecordReview), the write's statements in
 ## pgbench in the same run, and the intake -> case-plan propagation (release build, loopback).
