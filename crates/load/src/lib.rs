@@ -78,6 +78,10 @@ pub struct Config {
     /// the tokens of the roles the scenario needs are minted from it.
     #[arg(long, env = "FALLWERK_KEY_DIR", default_value = ".dev")]
     pub key_dir: PathBuf,
+    /// Tokens from files instead of minted ones, for a cluster whose identity provider issues
+    /// them: `admin`, `front_desk`, `advisors` (one per line) and `partner` (scenario/tokens.rs).
+    #[arg(long, env = "FALLWERK_TOKEN_DIR")]
+    pub token_dir: Option<PathBuf>,
     /// PEM CA of the servers' certificates, for `https://` addresses.
     #[arg(long, env = "FALLWERK_CA_FILE")]
     pub ca_file: Option<PathBuf>,

@@ -167,3 +167,88 @@ async fn a_mix_runs_each_scenario_by_its_weight_on_cases_made_up_front() {
     let closed = "SELECT count(*) FROM caseplan.cases WHERE state = 'closed'";
     assert_eq!(count(&world.case_plan, closed).await, 2);
 }
+
+#[tokio::test]
+async fn tokens_from_files_run_the_process_as_the_people_they_name() {
+    use fallwerk_platform::auth::Role;
+    use fallwerk_proto::partner as pb;
+
+    let world = world().await;
+    let office = &world.office;
+    let partner = world.partner.as_ref().expect("partner");
+    let agency = partner
+        .client::<fallwerk_tests::PartnerClient>(&office.admin)
+        .await
+        .create_partner(pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                kind: pb::PartnerKind::PublicHealthOffice.into(),
+                display_name: "Gesundheitsamt".into(),
+                contact: "ga@stadt.example".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("partner")
+        .into_inner()
+        .partner
+        .expect("partner");
+
+    // As an identity provider would issue them: the office's own desk, one advisor already in
+    // the roster and one the run enrols, the agency's system.
+    let dir = std::env::temp_dir().join(format!("fallwerk-load-tokens-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let newcomer = fallwerk_tests::token("load-newcomer", &[Role::Advisor], Some(office.team));
+    let files = [
+        ("admin", office.admin.clone()),
+        ("front_desk", office.desk.clone()),
+        ("advisors", format!("{}\n{newcomer}\n", office.advisor)),
+        (
+            "partner",
+            fallwerk_tests::partner_token("ga-system", agency.id.parse().expect("uuid")),
+        ),
+    ];
+    for (name, token) in files {
+        std::fs::write(dir.join(name), token).expect("token file");
+    }
+    let token_dir = dir.to_string_lossy().into_owned();
+    let report = fallwerk_load::run(&config(
+        &world,
+        &[
+            "--token-dir",
+            &token_dir,
+            "--scenario",
+            "process",
+            "--concurrency",
+            "2",
+            "--iterations",
+            "2",
+        ],
+    ))
+    .await
+    .expect("run");
+    assert!(
+        report
+            .steps
+            .iter()
+            .all(|s| s.errors.is_empty() && s.ok == 2),
+        "first error: {:?}",
+        report.first_error
+    );
+    let enrolled = "SELECT count(*) FROM intake.advisors WHERE subject = 'load-newcomer'";
+    assert_eq!(count(&office.app, enrolled).await, 1);
+    // Both advisors of the files carried a case through to its closure, in the desk's team.
+    let closed = format!(
+        "SELECT count(DISTINCT responsible_advisor_id) FROM caseplan.cases \
+         WHERE state = 'closed' AND team_id = '{}'",
+        office.team
+    );
+    assert_eq!(count(&world.case_plan, &closed).await, 2);
+    let referred = format!(
+        "SELECT count(*) FROM partner.referrals r JOIN partner.offers o ON o.id = r.offer_id \
+         WHERE o.partner_id = '{}' AND r.state = 'completed'",
+        agency.id
+    );
+    assert_eq!(count(partner, &referred).await, 2);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -23,6 +23,7 @@ mod process;
 mod reads;
 mod setup;
 mod stream;
+mod tokens;
 
 use std::{future::Future, str::FromStr, time::Duration};
 

@@ -12,7 +12,7 @@ use fallwerk_platform::{
 use fallwerk_proto::{intake as pb, partner, types};
 use tonic::transport::Channel;
 
-use super::{Bearer, Kind, Scenario, stream::Delivered, with};
+use super::{Bearer, Kind, Scenario, stream::Delivered, tokens::TokenFiles, with};
 use crate::{Config, LoadError, report::Recorder};
 
 /// Connections the run spreads its calls over, per service.
@@ -63,14 +63,26 @@ fn staff(subject: &str, role: Role, team: Option<uuid::Uuid>) -> TokenSpec {
     }
 }
 
-/// Reads the key, connects, and makes the run's own data.
+/// Where the run's tokens come from.
+enum Issuer {
+    /// Minted from the development key.
+    Key(DevKey),
+    /// Read from `--token-dir`.
+    Files(TokenFiles),
+}
+
+/// Reads the key or the tokens, connects, and makes the run's own data.
 pub async fn set_up(config: &Config) -> Result<Scenario, LoadError> {
-    let key = DevKey::load(&config.key_dir).map_err(|e| {
-        LoadError::Config(format!(
-            "no development key in {} ({e}; `make run` makes one, or `fallwerk dev-key --dir`)",
-            config.key_dir.display()
-        ))
-    })?;
+    let issuer = match &config.token_dir {
+        Some(dir) => Issuer::Files(TokenFiles::read(dir)?),
+        None => Issuer::Key(DevKey::load(&config.key_dir).map_err(|e| {
+            LoadError::Config(format!(
+                "no development key in {} ({e}; `make run` makes one, or `fallwerk dev-key --dir`; \
+                 or tokens with --token-dir)",
+                config.key_dir.display()
+            ))
+        })?),
+    };
     let ca = config
         .ca_file
         .as_ref()
@@ -94,18 +106,28 @@ pub async fn set_up(config: &Config) -> Result<Scenario, LoadError> {
     let partner = optional(&config.partner, "--partner")?;
 
     let run = uuid::Uuid::now_v7().simple().to_string();
-    let admin = bearer(&key, staff("load-admin", Role::Admin, None))?;
     let mut roster = pb::intake_service_client::IntakeServiceClient::new(intake[0].clone());
     // Health/Check needs no one (and may be aimed at any service's address).
-    let (team, advisors) = if config.scenario == Kind::Health {
-        (uuid::Uuid::nil(), Vec::new())
-    } else {
-        team_of_advisors(&mut roster, &key, &admin, &run, config.advisors).await?
+    let health = config.scenario == Kind::Health;
+    let (admin, desk, advisors) = match &issuer {
+        Issuer::Key(key) => {
+            let admin = bearer(key, staff("load-admin", Role::Admin, None))?;
+            let (team, advisors) = if health {
+                (uuid::Uuid::nil(), Vec::new())
+            } else {
+                team_of_advisors(&mut roster, key, &admin, &run, config.advisors).await?
+            };
+            let desk = staff(&format!("load-{run}-desk"), Role::FrontDesk, Some(team));
+            (admin, bearer(key, desk)?, advisors)
+        }
+        Issuer::Files(files) => {
+            if !health {
+                enrol(&mut roster, &files.admin, files).await?;
+            }
+            let advisors = files.advisors.iter().map(|(t, _)| t.clone()).collect();
+            (files.admin.clone(), files.desk.clone(), advisors)
+        }
     };
-    let desk = bearer(
-        &key,
-        staff(&format!("load-{run}-desk"), Role::FrontDesk, Some(team)),
-    )?;
     let mut regulars = Vec::new();
     if config.scenario == Kind::RegisterVisit {
         for i in 0..REGULARS {
@@ -127,9 +149,28 @@ pub async fn set_up(config: &Config) -> Result<Scenario, LoadError> {
             regulars.push(applicant);
         }
     }
-    let agency = match partner.first() {
-        Some(channel) => Some(agency(&key, &admin, channel.clone()).await?),
-        None => None,
+    let agency = match (partner.first(), &issuer) {
+        (Some(channel), Issuer::Key(key)) => {
+            let partner_id = new_partner(&admin, channel.clone()).await?;
+            let token = bearer(
+                key,
+                TokenSpec {
+                    subject: "load-agency-system".into(),
+                    roles: vec![Role::Partner],
+                    team_id: None,
+                    partner_id: Some(partner_id.clone()),
+                    ttl: Duration::from_secs(24 * 3600),
+                },
+            )?;
+            Some(agency(&admin, channel.clone(), partner_id, token).await?)
+        }
+        (Some(channel), Issuer::Files(files)) => {
+            let (token, partner_id) = files.partner.clone().ok_or_else(|| {
+                LoadError::Config("--partner with --token-dir needs its file `partner`".into())
+            })?;
+            Some(agency(&admin, channel.clone(), partner_id, token).await?)
+        }
+        (None, _) => None,
     };
     let mut scenario = Scenario {
         kind: config.scenario,
@@ -205,10 +246,10 @@ async fn team_of_advisors(
     Ok((team, advisors))
 }
 
-/// A partner agency of the run with one childcare offer, and its system's change stream.
-async fn agency(key: &DevKey, admin: &Bearer, channel: Channel) -> Result<Agency, LoadError> {
-    let mut partners = partner::partner_service_client::PartnerServiceClient::new(channel.clone());
-    let partner_id = partners
+/// A partner agency for the run; its id.
+async fn new_partner(admin: &Bearer, channel: Channel) -> Result<String, LoadError> {
+    let mut partners = partner::partner_service_client::PartnerServiceClient::new(channel);
+    Ok(partners
         .create_partner(with(
             partner::CreatePartnerRequest {
                 partner: Some(partner::Partner {
@@ -226,7 +267,18 @@ async fn agency(key: &DevKey, admin: &Bearer, channel: Channel) -> Result<Agency
         .into_inner()
         .partner
         .map(|p| p.id)
-        .unwrap_or_default();
+        .unwrap_or_default())
+}
+
+/// The run's agency: a childcare offer of its own for `partner_id`, and its system's change
+/// stream followed with `token`.
+async fn agency(
+    admin: &Bearer,
+    channel: Channel,
+    partner_id: String,
+    token: Bearer,
+) -> Result<Agency, LoadError> {
+    let mut partners = partner::partner_service_client::PartnerServiceClient::new(channel.clone());
     let offer_id = partners
         .create_offer(with(
             partner::CreateOfferRequest {
@@ -249,16 +301,6 @@ async fn agency(key: &DevKey, admin: &Bearer, channel: Channel) -> Result<Agency
         .offer
         .map(|o| o.id)
         .unwrap_or_default();
-    let token = bearer(
-        key,
-        TokenSpec {
-            subject: "load-agency-system".into(),
-            roles: vec![Role::Partner],
-            team_id: None,
-            partner_id: Some(partner_id.clone()),
-            ttl: Duration::from_secs(24 * 3600),
-        },
-    )?;
     let delivered = Delivered::follow(channel, token.clone());
     Ok(Agency {
         partner_id,
@@ -266,6 +308,47 @@ async fn agency(key: &DevKey, admin: &Bearer, channel: Channel) -> Result<Agency
         token,
         delivered,
     })
+}
+
+/// Puts the advisors of the token files into the roster of their team (500 cases each),
+/// unless they are there already.
+async fn enrol(
+    roster: &mut pb::intake_service_client::IntakeServiceClient<Channel>,
+    admin: &Bearer,
+    files: &TokenFiles,
+) -> Result<(), LoadError> {
+    for (n, (_, subject)) in files.advisors.iter().enumerate() {
+        let enrolled = roster
+            .create_advisor(with(
+                pb::CreateAdvisorRequest {
+                    advisor: Some(pb::Advisor {
+                        team_id: files.team.to_string(),
+                        subject: subject.clone(),
+                        display_name: format!("Lastberaterin {n}"),
+                        function: pb::AdvisorFunction::SocialWork.into(),
+                        capacity: 500,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+                admin,
+            ))
+            .await;
+        match enrolled {
+            Ok(_) => {}
+            Err(status) if already_in_roster(&status) => {}
+            Err(status) => return Err(LoadError::Setup(status)),
+        }
+    }
+    Ok(())
+}
+
+fn already_in_roster(status: &tonic::Status) -> bool {
+    use tonic_types::StatusExt;
+    status.code() == tonic::Code::AlreadyExists
+        || status
+            .get_details_error_info()
+            .is_some_and(|info| info.reason == "SUBJECT_IN_ROSTER")
 }
 
 /// `count` cases taken through the process to an accepted referral, spread over the
