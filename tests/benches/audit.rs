@@ -1,5 +1,6 @@
-//! The cost of the hash-chained audit trail, in one run: audited write transactions per second
-//! with the chainer stopped and with it linking alongside, how far the chain lags, and how
+//! The cost of the hash-chained audit trail, in one run: audited reads' records per second (16
+//! readers through the service's audit writer, which commits them in shared batches) with the
+//! chainer stopped and with it linking alongside, how far the chain lags, and how
 //! long verifying the trail takes. A benchmark, not a test: it prints figures and asserts
 //! nothing about time. Run with `make bench-audit` (durable PostgreSQL, release build; writers
 //! and PostgreSQL share this machine).
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use fallwerk_platform::{
     audit::{
-        AuditLog,
         chain::{Chainer, verify},
+        writer::AuditWriter,
     },
     auth::{Caller, Principal, Role},
 };
@@ -21,15 +22,15 @@ use uuid::Uuid;
 const WRITERS: usize = 16;
 const PER_WRITER: usize = 500;
 
-/// WRITERS × PER_WRITER transactions, each recording one read of one applicant (the audit
-/// write every audited RPC makes); records per second.
+/// WRITERS readers × PER_WRITER reads, each recording its read of one applicant and waiting
+/// for the commit (what every audited read does); records per second.
 async fn write_load(pool: &PgPool) -> f64 {
     let started = Instant::now();
+    let log = AuditWriter::start(pool, "intake");
     let mut writers = Vec::new();
     for w in 0..WRITERS {
-        let pool = pool.clone();
+        let log = log.clone();
         writers.push(tokio::spawn(async move {
-            let log = AuditLog::new("intake");
             let caller = Caller {
                 principal: Principal {
                     subject: format!("bench-{w}"),
@@ -41,11 +42,9 @@ async fn write_load(pool: &PgPool) -> f64 {
                 method: "GetApplicant",
             };
             for _ in 0..PER_WRITER {
-                let mut tx = pool.begin().await.expect("begin");
-                log.record(&mut *tx, &caller, "applicant", &[Uuid::now_v7()])
+                log.record(&caller, "applicant", &[Uuid::now_v7()])
                     .await
                     .expect("record");
-                tx.commit().await.expect("commit");
             }
         }));
     }

@@ -1,7 +1,7 @@
 //! One state change of a service: a transaction in which the change, its domain events, its
 //! audit records and (for an idempotent create) its stored answer are written together, so
 //! each exists exactly when the others do. Reads of personal data go through [`Read`], which
-//! writes their audit record.
+//! commits their audit record (in a batch with other reads) before they are answered.
 //!
 //! ```text
 //! let key = request_key(&mut v, caller, &request.request_id, &request);
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     ApiError,
-    audit::AuditLog,
+    audit::{AuditRows, writer::AuditWriter},
     auth::Caller,
     feed::notify::FeedSignals,
     idempotency::{Idempotency, RequestKey},
@@ -34,7 +34,8 @@ use crate::{
 #[derive(Clone)]
 pub struct Changes {
     pool: PgPool,
-    audit: AuditLog,
+    /// Writes the audit records of reads, in shared commits.
+    audit: AuditWriter,
     idempotency: Idempotency,
     /// Wakes this process's feed sequencer after a commit that wrote events (in-process, so
     /// the write path never sends a NOTIFY, which serializes all commits of the database), and
@@ -67,20 +68,14 @@ struct Tail {
     payloads: Vec<Vec<u8>>,
     occurred: Vec<DateTime<Utc>>,
     traceparents: Vec<String>,
-    audit_subjects: Vec<String>,
-    /// The caller's role names, comma-joined (split again in SQL).
-    audit_roles: Vec<String>,
-    audit_actions: Vec<&'static str>,
-    audit_types: Vec<String>,
-    audit_ids: Vec<String>,
-    audit_traces: Vec<String>,
+    audit: AuditRows,
 }
 
 /// An audited read: a pooled connection whose reads of personal data are written to the
 /// audit log before they are answered.
 pub struct Read {
     conn: PoolConnection<Postgres>,
-    audit: AuditLog,
+    audit: AuditWriter,
 }
 
 impl Changes {
@@ -88,8 +83,8 @@ impl Changes {
     /// wrote events.
     pub fn new(pool: PgPool, schema: &str, signals: FeedSignals) -> Self {
         Changes {
+            audit: AuditWriter::start(&pool, schema),
             pool,
-            audit: AuditLog::new(schema),
             idempotency: Idempotency::new(schema),
             signals,
             position_of: format!("SELECT position FROM {schema}.outbox WHERE event_id = $1").into(),
@@ -103,15 +98,12 @@ impl Changes {
                  ), audit AS (
                      INSERT INTO {schema}.audit_log
                          (subject, roles, action, resource_type, resource_id, trace_id)
-                     SELECT subject, string_to_array(roles, ','), action, resource_type,
-                            resource_id, trace_id
-                     FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-                                 $12::text[])
-                          AS a(subject, roles, action, resource_type, resource_id, trace_id)
+                     {audit_rows}
                  )
                  INSERT INTO {schema}.idempotency
                      (subject, method, request_id, request_hash, response)
-                 SELECT $13, $14, $15, $16, $17 WHERE $15::uuid IS NOT NULL"
+                 SELECT $13, $14, $15, $16, $17 WHERE $15::uuid IS NOT NULL",
+                audit_rows = AuditRows::select_sql(7)
             )
             .into(),
         }
@@ -256,17 +248,7 @@ impl Change {
         resource_type: &str,
         ids: &[Uuid],
     ) -> Result<(), ApiError> {
-        let trace = telemetry::trace_id_of(&tracing::Span::current());
-        let roles = caller.role_names().join(",");
-        let tail = &mut self.tail;
-        for id in ids {
-            tail.audit_subjects.push(caller.subject.clone());
-            tail.audit_roles.push(roles.clone());
-            tail.audit_actions.push(caller.method);
-            tail.audit_types.push(resource_type.to_owned());
-            tail.audit_ids.push(id.to_string());
-            tail.audit_traces.push(trace.clone());
-        }
+        self.tail.audit.push(caller, resource_type, ids);
         Ok(())
     }
 
@@ -275,21 +257,17 @@ impl Change {
     async fn commit(mut self, answer: Option<(&RequestKey, Vec<u8>)>) -> Result<(), ApiError> {
         let tail = std::mem::take(&mut self.tail);
         let wrote_events = !tail.event_ids.is_empty();
-        if wrote_events || !tail.audit_ids.is_empty() || answer.is_some() {
+        if wrote_events || !tail.audit.is_empty() || answer.is_some() {
             let (key, response) = answer.unzip();
-            sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.changes.write_tail)))
+            let query = sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.changes.write_tail)))
                 .bind(&tail.event_ids)
                 .bind(&tail.event_types)
                 .bind(&tail.aggregates)
                 .bind(&tail.payloads)
                 .bind(&tail.occurred)
-                .bind(&tail.traceparents)
-                .bind(&tail.audit_subjects)
-                .bind(&tail.audit_roles)
-                .bind(&tail.audit_actions)
-                .bind(&tail.audit_types)
-                .bind(&tail.audit_ids)
-                .bind(&tail.audit_traces)
+                .bind(&tail.traceparents);
+            tail.audit
+                .bind(query)
                 .bind(key.map(RequestKey::subject))
                 .bind(key.map(RequestKey::method))
                 .bind(key.map(RequestKey::request_id))
@@ -316,15 +294,14 @@ impl Read {
         &mut self.conn
     }
 
-    /// Records that `caller` read `ids` of `resource_type`; call it before answering.
+    /// Records that `caller` read `ids` of `resource_type`, committed (in a batch with the
+    /// reads of other requests, `audit::writer`); call it before answering.
     pub async fn audit(
         &mut self,
         caller: &Caller,
         resource_type: &str,
         ids: &[Uuid],
     ) -> Result<(), ApiError> {
-        self.audit
-            .record(&mut *self.conn, caller, resource_type, ids)
-            .await
+        self.audit.record(caller, resource_type, ids).await
     }
 }

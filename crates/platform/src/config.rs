@@ -13,7 +13,7 @@ pub struct DatabaseArgs {
     /// PostgreSQL connection URL.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: String,
-    /// Most connections the pool keeps open.
+    /// Most connections the pool keeps open (the read audit writer keeps one more of its own).
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub db_max_connections: u32,
     /// Seconds a request waits for a free connection before it answers UNAVAILABLE.

@@ -258,3 +258,46 @@ async fn only_an_auditor_reads_the_trail() {
         assert_eq!(status.code(), Code::PermissionDenied, "{subject}");
     }
 }
+
+#[tokio::test]
+async fn every_read_of_many_at_once_is_in_the_audit_log_when_it_is_answered() {
+    // Reads share the commits of their audit records (audit::writer); none may be answered
+    // before its own record is committed, and none may be lost in a shared batch.
+    let office = Office::open().await;
+    let mut people = Vec::new();
+    for n in 0..24 {
+        people.push(
+            office
+                .applicant(&office.desk, &format!("Gleichzeitig{n}"))
+                .await,
+        );
+    }
+    let pool = office.app.db.pool().await;
+    let mut reads = Vec::new();
+    for id in people {
+        let mut advisor = office.client(&office.advisor).await;
+        let pool = pool.clone();
+        reads.push(tokio::spawn(async move {
+            advisor
+                .get_applicant(intake::GetApplicantRequest { id: id.clone() })
+                .await
+                .expect("read");
+            // Asked on another connection right after the answer: committed already.
+            let recorded: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM intake.audit_log \
+                 WHERE action = 'GetApplicant' AND resource_id = $1",
+            )
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+            assert_eq!(
+                recorded, 1,
+                "the read of {id} was answered before its record"
+            );
+        }));
+    }
+    for read in reads {
+        read.await.expect("a read and its record");
+    }
+}
