@@ -57,9 +57,9 @@ pub struct Change {
 
 /// What a change writes besides its own rows: its events, its audit records and (for an
 /// idempotent create) its answer, sent in one statement just before the commit. One round trip
-/// instead of one per row: RegisterVisit took nine round trips to PostgreSQL, now six, and on
-/// this kind of machine each round trip costs the service and the database more CPU than the
-/// row it carries.
+/// instead of one per row (RegisterVisit's three plus the idempotency claim): on this kind of
+/// machine each round trip costs the service and the database more CPU than the row it carries
+/// (docs/PERFORMANCE.md).
 #[derive(Default)]
 struct Tail {
     event_ids: Vec<Uuid>,
