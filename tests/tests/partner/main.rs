@@ -3,6 +3,7 @@
 //! and planned in case-plan.
 
 mod access;
+mod examples;
 mod load;
 mod matrix;
 mod mtls;

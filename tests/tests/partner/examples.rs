@@ -1,0 +1,106 @@
+//! Clients in other languages prove the contract: the Python partner agency example
+//! (examples/python, grpcio from PyPI, code generated from proto/) follows its stream, accepts,
+//! reports on and completes a referral, updates its offer, and reads the error model, against
+//! the real services.
+
+use std::process::Command;
+
+use fallwerk_proto::types;
+
+use crate::{Cooperation, WorldExt};
+
+#[tokio::test]
+async fn the_python_partner_client_works_a_referral_through_and_reads_the_error_model() {
+    let cooperation = Cooperation::open(3).await;
+    let categories = [types::DataCategory::Household];
+    cooperation.consent(&categories).await;
+    let referral = cooperation.refer(&categories).await;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let setup = Command::new(root.join("examples/python/setup.sh"))
+        .output()
+        .expect("examples/python/setup.sh runs");
+    assert!(
+        setup.status.success(),
+        "the example's Python environment: {}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let python = String::from_utf8(setup.stdout).expect("a path");
+    let work = std::env::temp_dir().join(format!("fallwerk-python-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&work).expect("work dir");
+    let token_file = work.join("partner.jwt");
+    std::fs::write(&token_file, &cooperation.agency).expect("token file");
+
+    let addr = cooperation.world.partner().addr.to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(python.trim())
+            .arg(root.join("examples/python/partner_agency.py"))
+            .args(["--addr", &addr, "--timeout", "60"])
+            .arg("--token-file")
+            .arg(&token_file)
+            .arg("--stubs")
+            .arg(work.join("gen"))
+            .output()
+    })
+    .await
+    .expect("task")
+    .expect("the example runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the example failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let steps: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "offered",
+            "accepted",
+            "reported",
+            "completed",
+            "capacity",
+            "bad_request",
+            "wrong_state"
+        ]
+    );
+    assert_eq!(steps[0]["referral_id"], referral.id);
+    assert_eq!(
+        steps[0]["categories"],
+        serde_json::json!(["DATA_CATEGORY_HOUSEHOLD"])
+    );
+    assert_eq!(steps[1]["state"], "REFERRAL_STATE_ACCEPTED");
+    assert_eq!(steps[3]["state"], "REFERRAL_STATE_COMPLETED");
+    assert_eq!(steps[4]["places"], 12);
+    // Python read the BadRequest's field violations and the ErrorInfo's reason.
+    assert_eq!(steps[5]["code"], "INVALID_ARGUMENT");
+    let mut fields: Vec<&str> = steps[5]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    fields.sort();
+    assert_eq!(fields, ["progress", "referral_id", "request_id"]);
+    assert_eq!(steps[6]["code"], "FAILED_PRECONDITION");
+    assert_eq!(steps[6]["reason"], "REFERRAL_NOT_SENT");
+
+    // What partner holds afterwards, not what the client printed.
+    let pool = cooperation.world.partner().db.pool().await;
+    let state: String = sqlx::query_scalar("SELECT state FROM partner.referrals WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&referral.id).expect("uuid"))
+        .fetch_one(&pool)
+        .await
+        .expect("referral");
+    assert_eq!(state, "completed");
+    let places: i32 = sqlx::query_scalar("SELECT places FROM partner.offers WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&cooperation.offer.id).expect("uuid"))
+        .fetch_one(&pool)
+        .await
+        .expect("offer");
+    assert_eq!(places, 12);
+}
