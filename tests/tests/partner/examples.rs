@@ -1,7 +1,7 @@
-//! Clients in other languages prove the contract: the Python partner agency example
-//! (examples/python, grpcio from PyPI, code generated from proto/) follows its stream, accepts,
-//! reports on and completes a referral, updates its offer, and reads the error model, against
-//! the real services.
+//! Clients in other languages prove the contract against the real services: the Python partner
+//! agency example (examples/python, grpcio from PyPI, code generated from proto/) works a
+//! referral through and reads the error model, and a generic client that has nothing but an
+//! address describes every service by server reflection.
 
 use std::process::Command;
 
@@ -16,16 +16,8 @@ async fn the_python_partner_client_works_a_referral_through_and_reads_the_error_
     cooperation.consent(&categories).await;
     let referral = cooperation.refer(&categories).await;
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let setup = Command::new(root.join("examples/python/setup.sh"))
-        .output()
-        .expect("examples/python/setup.sh runs");
-    assert!(
-        setup.status.success(),
-        "the example's Python environment: {}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
-    let python = String::from_utf8(setup.stdout).expect("a path");
+    let root = repository();
+    let python = python();
     let work = std::env::temp_dir().join(format!("fallwerk-python-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&work).expect("work dir");
     let token_file = work.join("partner.jwt");
@@ -33,7 +25,7 @@ async fn the_python_partner_client_works_a_referral_through_and_reads_the_error_
 
     let addr = cooperation.world.partner().addr.to_string();
     let run = tokio::task::spawn_blocking(move || {
-        Command::new(python.trim())
+        Command::new(python)
             .arg(root.join("examples/python/partner_agency.py"))
             .args(["--addr", &addr, "--timeout", "60"])
             .arg("--token-file")
@@ -103,4 +95,106 @@ async fn the_python_partner_client_works_a_referral_through_and_reads_the_error_
         .await
         .expect("offer");
     assert_eq!(places, 12);
+}
+
+#[tokio::test]
+async fn a_generic_client_lists_and_describes_every_service_by_reflection_alone() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use prost::Message;
+
+    let world = crate::World::open_with_partner().await;
+    let python = python();
+    let root = repository();
+    let mut described: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for (app, own) in [
+        (&world.office.app, "fallwerk.intake.v1.IntakeService"),
+        (&world.case_plan, "fallwerk.caseplan.v1.CasePlanService"),
+        (world.partner(), "fallwerk.partner.v1.PartnerService"),
+    ] {
+        let addr = app.addr.to_string();
+        let (python, root) = (python.clone(), root.clone());
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new(python)
+                .arg(root.join("examples/python/reflect.py"))
+                .args(["--addr", &addr])
+                .output()
+        })
+        .await
+        .expect("task")
+        .expect("the reflection client runs");
+        assert!(
+            run.status.success(),
+            "reflection of {own}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let services: BTreeMap<String, Vec<serde_json::Value>> =
+            serde_json::from_slice(&run.stdout).expect("JSON");
+        for served in [own, "fallwerk.feed.v1.EventFeed", "grpc.health.v1.Health"] {
+            assert!(
+                services.contains_key(served),
+                "{own}'s server lists {served}"
+            );
+        }
+        described.extend(services);
+    }
+
+    // Every RPC of the contract is described by the server that offers it, as the contract
+    // has it: request and response types, and whether it streams.
+    let contract = prost_types::FileDescriptorSet::decode(fallwerk_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
+    let mut expected = BTreeSet::new();
+    for file in contract
+        .file
+        .iter()
+        .filter(|f| f.package().starts_with("fallwerk."))
+    {
+        for service in &file.service {
+            for method in &service.method {
+                expected.insert((
+                    format!("{}.{}", file.package(), service.name()),
+                    method.name().to_owned(),
+                    method.input_type().trim_start_matches('.').to_owned(),
+                    method.output_type().trim_start_matches('.').to_owned(),
+                    method.server_streaming(),
+                ));
+            }
+        }
+    }
+    let reflected: BTreeSet<_> = described
+        .iter()
+        .filter(|(service, _)| service.starts_with("fallwerk."))
+        .flat_map(|(service, methods)| {
+            methods.iter().map(move |m| {
+                (
+                    service.clone(),
+                    m["method"].as_str().unwrap_or_default().to_owned(),
+                    m["request"].as_str().unwrap_or_default().to_owned(),
+                    m["response"].as_str().unwrap_or_default().to_owned(),
+                    m["server_streaming"].as_bool().unwrap_or_default(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(reflected, expected);
+}
+
+/// The example's Python (examples/python/setup.sh makes it when missing).
+fn python() -> String {
+    let setup = Command::new(repository().join("examples/python/setup.sh"))
+        .output()
+        .expect("examples/python/setup.sh runs");
+    assert!(
+        setup.status.success(),
+        "the example's Python environment: {}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    String::from_utf8(setup.stdout)
+        .expect("a path")
+        .trim()
+        .to_owned()
+}
+
+fn repository() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
