@@ -1,7 +1,8 @@
-//! Clients in other languages prove the contract against the real services: the Python partner
-//! agency example (examples/python, grpcio from PyPI, code generated from proto/) works a
-//! referral through and reads the error model, and a generic client that has nothing but an
-//! address describes every service by server reflection.
+//! Clients in other languages prove the contract against the real services: the partner agency
+//! examples in Python (examples/python, grpcio from PyPI, code generated from proto/) and in
+//! Node.js (examples/node, @grpc/grpc-js and @grpc/proto-loader from npm) work a referral
+//! through and read the error model, and a generic client that has nothing but an address
+//! describes every service by server reflection.
 
 use std::process::Command;
 
@@ -11,27 +12,43 @@ use crate::{Cooperation, WorldExt};
 
 #[tokio::test]
 async fn the_python_partner_client_works_a_referral_through_and_reads_the_error_model() {
+    let work = work_dir("python");
+    let script = repository().join("examples/python/partner_agency.py");
+    let stubs = work.join("gen");
+    let mut args: Vec<std::ffi::OsString> = vec![script.into()];
+    args.extend(["--stubs".into(), stubs.into()]);
+    partner_client_works_a_referral_through(python(), args, &work).await;
+}
+
+#[tokio::test]
+async fn the_node_partner_client_works_a_referral_through_and_reads_the_error_model() {
+    let work = work_dir("node");
+    let script = repository().join("examples/node/partner_agency.js");
+    partner_client_works_a_referral_through(node(), vec![script.into()], &work).await;
+}
+
+/// Runs a partner agency client (`program` with `args`, then `--addr`, `--token-file` and
+/// `--timeout`) against a referral waiting for its partner, and checks what it printed and
+/// what partner holds afterwards.
+async fn partner_client_works_a_referral_through(
+    program: String,
+    args: Vec<std::ffi::OsString>,
+    work: &std::path::Path,
+) {
     let cooperation = Cooperation::open(3).await;
     let categories = [types::DataCategory::Household];
     cooperation.consent(&categories).await;
     let referral = cooperation.refer(&categories).await;
-
-    let root = repository();
-    let python = python();
-    let work = std::env::temp_dir().join(format!("fallwerk-python-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&work).expect("work dir");
     let token_file = work.join("partner.jwt");
     std::fs::write(&token_file, &cooperation.agency).expect("token file");
 
     let addr = cooperation.world.partner().addr.to_string();
     let run = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(root.join("examples/python/partner_agency.py"))
+        Command::new(program)
+            .args(args)
             .args(["--addr", &addr, "--timeout", "60"])
             .arg("--token-file")
             .arg(&token_file)
-            .arg("--stubs")
-            .arg(work.join("gen"))
             .output()
     })
     .await
@@ -95,6 +112,7 @@ async fn the_python_partner_client_works_a_referral_through_and_reads_the_error_
         .await
         .expect("offer");
     assert_eq!(places, 12);
+    let _ = std::fs::remove_dir_all(work);
 }
 
 #[tokio::test]
@@ -179,14 +197,31 @@ async fn a_generic_client_lists_and_describes_every_service_by_reflection_alone(
     assert_eq!(reflected, expected);
 }
 
+/// A directory of its own for one test's files.
+fn work_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fallwerk-{name}-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("work dir");
+    dir
+}
+
+/// Node.js with the example's packages (examples/node/setup.sh installs them when missing).
+fn node() -> String {
+    setup("examples/node/setup.sh")
+}
+
 /// The example's Python (examples/python/setup.sh makes it when missing).
 fn python() -> String {
-    let setup = Command::new(repository().join("examples/python/setup.sh"))
+    setup("examples/python/setup.sh")
+}
+
+/// Runs a setup script of the examples; the interpreter it prints.
+fn setup(script: &str) -> String {
+    let setup = Command::new(repository().join(script))
         .output()
-        .expect("examples/python/setup.sh runs");
+        .unwrap_or_else(|e| panic!("{script}: {e}"));
     assert!(
         setup.status.success(),
-        "the example's Python environment: {}",
+        "{script}: {}",
         String::from_utf8_lossy(&setup.stderr)
     );
     String::from_utf8(setup.stdout)
