@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 command -v node >/dev/null && command -v npm >/dev/null ||
     { apt-get update -qq >&2 && apt-get install -y -qq nodejs npm >&2; }
+# Tests run in parallel: one installs, the others wait for it.
+exec 9>.setup.lock
+flock 9
 if ! cmp -s package-lock.json node_modules/.fallwerk-lock 2>/dev/null; then
     npm ci --silent --no-audit --no-fund >&2
     cp package-lock.json node_modules/.fallwerk-lock

@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=.dev/py
 stamp="$venv/requirements.txt"
+# Tests run in parallel and more than one of them calls this: one makes the environment, the
+# others wait for it.
+mkdir -p .dev
+exec 9>.dev/py.lock
+flock 9
 if ! cmp -s examples/python/requirements.txt "$stamp" 2>/dev/null; then
     rm -rf "$venv"
     python3 -m venv "$venv" >&2 || {
