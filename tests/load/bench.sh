@@ -86,7 +86,6 @@ measured() {
     figure "calls = sum(s['ok'] + sum(s['errors'].values()) for s in d['steps'] if '→' not in s['step'])
 print(round(($after - $before) * 1e6 / $clk / max(calls, 1)))" < "$work/$name.json" > "$work/$name.cpu"
 }
-per_second() { figure 'print(round(sum(s["per_second"] for s in d["steps"] if "→" not in s["step"])))' < "$work/$1.json"; }
 run=(--concurrency "$concurrency" --duration "${seconds}s")
 cooperation=(--case-plan "http://127.0.0.1:${port[case-plan]}" --partner "http://127.0.0.1:${port[partner]}")
 

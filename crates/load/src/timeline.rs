@@ -55,16 +55,21 @@ impl Timeline {
         }
     }
 
-    fn close_second(&mut self) {
+    /// The current second's figures so far.
+    fn current_second(&self) -> Second {
         let quantile = |q: f64| self.ok.value_at_quantile(q) as f64 / 1000.0;
-        self.seconds.push(Second {
+        Second {
             second: self.current,
             ok: self.ok.len(),
             errors: self.errors,
             p50_ms: quantile(0.5),
             p99_ms: quantile(0.99),
             max_ms: self.ok.max() as f64 / 1000.0,
-        });
+        }
+    }
+
+    fn close_second(&mut self) {
+        self.seconds.push(self.current_second());
         self.ok.reset();
         self.errors = 0;
         self.current += 1;
@@ -74,15 +79,7 @@ impl Timeline {
     pub(crate) fn seconds(&self) -> Vec<Second> {
         let mut seconds = self.seconds.clone();
         if !self.ok.is_empty() || self.errors > 0 {
-            let quantile = |q: f64| self.ok.value_at_quantile(q) as f64 / 1000.0;
-            seconds.push(Second {
-                second: self.current,
-                ok: self.ok.len(),
-                errors: self.errors,
-                p50_ms: quantile(0.5),
-                p99_ms: quantile(0.99),
-                max_ms: self.ok.max() as f64 / 1000.0,
-            });
+            seconds.push(self.current_second());
         }
         seconds
     }

@@ -144,9 +144,8 @@ pub async fn set_up(config: &Config) -> Result<Scenario, LoadError> {
                 .map_err(LoadError::Setup)?
                 .into_inner()
                 .applicant
-                .map(|a| a.id)
-                .unwrap_or_default();
-            regulars.push(applicant);
+                .map(|a| a.id);
+            regulars.push(id_in("applicant", applicant)?);
         }
     }
     let agency = match (partner.first(), &issuer) {
@@ -216,11 +215,10 @@ async fn team_of_advisors(
         .map_err(LoadError::Setup)?
         .into_inner()
         .team
-        .map(|t| t.id)
-        .unwrap_or_default();
-    let team: uuid::Uuid = team
+        .map(|t| t.id);
+    let team: uuid::Uuid = id_in("team", team)?
         .parse()
-        .map_err(|_| LoadError::Config("intake answered a team without an id".into()))?;
+        .map_err(|_| LoadError::Config("the created team's id is no UUID".into()))?;
     let mut advisors = Vec::new();
     for n in 0..count {
         let subject = format!("load-{run}-advisor-{n}");
@@ -246,10 +244,17 @@ async fn team_of_advisors(
     Ok((team, advisors))
 }
 
+/// The id of a `what` the run created, or why the run cannot go on without it.
+fn id_in(what: &str, id: Option<String>) -> Result<String, LoadError> {
+    id.filter(|id| !id.is_empty()).ok_or_else(|| {
+        LoadError::Config(format!("the service answered a new {what} without an id"))
+    })
+}
+
 /// A partner agency for the run; its id.
 async fn new_partner(admin: &Bearer, channel: Channel) -> Result<String, LoadError> {
     let mut partners = partner::partner_service_client::PartnerServiceClient::new(channel);
-    Ok(partners
+    let partner = partners
         .create_partner(with(
             partner::CreatePartnerRequest {
                 partner: Some(partner::Partner {
@@ -266,8 +271,8 @@ async fn new_partner(admin: &Bearer, channel: Channel) -> Result<String, LoadErr
         .map_err(LoadError::Setup)?
         .into_inner()
         .partner
-        .map(|p| p.id)
-        .unwrap_or_default())
+        .map(|p| p.id);
+    id_in("partner", partner)
 }
 
 /// The run's agency: a childcare offer of its own for `partner_id`, and its system's change
@@ -299,8 +304,8 @@ async fn agency(
         .map_err(LoadError::Setup)?
         .into_inner()
         .offer
-        .map(|o| o.id)
-        .unwrap_or_default();
+        .map(|o| o.id);
+    let offer_id = id_in("offer", offer_id)?;
     let delivered = Delivered::follow(channel, token.clone());
     Ok(Agency {
         partner_id,
