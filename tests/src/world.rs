@@ -175,6 +175,32 @@ impl World {
 }
 
 impl World {
+    /// `fallwerk-load`'s settings aimed at this world's services (partner's too when it was
+    /// opened with it): tokens minted from the tests' key, two advisors, no progress line;
+    /// `flags` add the rest.
+    pub fn load_config(&self, flags: &[&str]) -> fallwerk_load::Config {
+        use clap::Parser;
+        let address = |app: &ServiceApp| format!("http://{}", app.addr);
+        let key_dir = crate::key_dir().to_string_lossy().into_owned();
+        let mut args = vec![
+            "fallwerk-load".to_owned(),
+            "--intake".to_owned(),
+            address(&self.office.app),
+            "--case-plan".to_owned(),
+            address(&self.case_plan),
+            "--key-dir".to_owned(),
+            key_dir,
+            "--advisors".to_owned(),
+            "2".to_owned(),
+            "--quiet".to_owned(),
+        ];
+        if let Some(partner) = &self.partner {
+            args.extend(["--partner".to_owned(), address(partner)]);
+        }
+        args.extend(flags.iter().map(|f| (*f).to_owned()));
+        fallwerk_load::Config::try_parse_from(args).expect("valid flags")
+    }
+
     /// A case of the home team's advisor-1 with `basis` set and the first plan made.
     pub async fn planned_case(&self, basis: types::LegalBasis) -> (pb::Case, pb::HelpPlan) {
         let office = &self.office;

@@ -1,30 +1,7 @@
 //! The load generator against running services: every step of the arrival scenario answers,
 //! and the opened cases are read in case-plan. Counts only; tests never assert timings.
 
-use clap::Parser;
-use fallwerk_load::Config;
-
 use crate::World;
-
-fn config(world: &World, model: &[&str]) -> Config {
-    let intake = format!("http://{}", world.office.app.addr);
-    let case_plan = format!("http://{}", world.case_plan.addr);
-    let key_dir = fallwerk_tests::key_dir().to_string_lossy().into_owned();
-    let mut args = vec![
-        "fallwerk-load",
-        "--intake",
-        &intake,
-        "--case-plan",
-        &case_plan,
-        "--key-dir",
-        &key_dir,
-        "--advisors",
-        "2",
-        "--quiet",
-    ];
-    args.extend_from_slice(model);
-    Config::try_parse_from(args).expect("valid flags")
-}
 
 fn steps(report: &fallwerk_load::report::Report) -> Vec<(&str, u64, usize)> {
     report
@@ -37,12 +14,10 @@ fn steps(report: &fallwerk_load::report::Report) -> Vec<(&str, u64, usize)> {
 #[tokio::test]
 async fn the_closed_model_takes_every_iteration_along_the_whole_arrival() {
     let world = World::open().await;
-    let report = fallwerk_load::run(&config(
-        &world,
-        &["--concurrency", "3", "--iterations", "12"],
-    ))
-    .await
-    .expect("run");
+    let report =
+        fallwerk_load::run(&world.load_config(&["--concurrency", "3", "--iterations", "12"]))
+            .await
+            .expect("run");
     assert_eq!(
         steps(&report),
         [
@@ -64,7 +39,7 @@ async fn the_closed_model_takes_every_iteration_along_the_whole_arrival() {
 async fn the_open_model_starts_its_iterations_at_the_rate_for_the_duration() {
     let world = World::open().await;
     // 20 per second for 0.5 s: iterations 0..9 start (0, 50, ..., 450 ms).
-    let report = fallwerk_load::run(&config(&world, &["--rate", "20", "--duration", "500ms"]))
+    let report = fallwerk_load::run(&world.load_config(&["--rate", "20", "--duration", "500ms"]))
         .await
         .expect("run");
     let first = &report.steps[0];
@@ -93,7 +68,7 @@ async fn the_single_call_scenarios_send_exactly_their_call() {
             "--iterations",
             "10",
         ];
-        let report = fallwerk_load::run(&config(&world, &flags))
+        let report = fallwerk_load::run(&world.load_config(&flags))
             .await
             .expect("run");
         assert_eq!(steps(&report), [(step, 10, 0)], "{scenario}");

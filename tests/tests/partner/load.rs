@@ -2,10 +2,9 @@
 //! closed case in every iteration, and a mix runs each scenario by its weight. Counts and
 //! database state only; tests never assert timings.
 
-use clap::Parser;
-use fallwerk_load::{Config, report::Report};
+use fallwerk_load::report::Report;
 
-use crate::World;
+use crate::{World, create_partner};
 
 /// Steps of `--scenario process`, in order.
 const PROCESS: [&str; 22] = [
@@ -46,29 +45,6 @@ async fn world() -> World {
     world
 }
 
-fn config(world: &World, flags: &[&str]) -> Config {
-    let address = |app: &fallwerk_tests::ServiceApp| format!("http://{}", app.addr);
-    let (intake, case_plan) = (address(&world.office.app), address(&world.case_plan));
-    let partner = address(world.partner.as_ref().expect("partner"));
-    let key_dir = fallwerk_tests::key_dir().to_string_lossy().into_owned();
-    let mut args = vec![
-        "fallwerk-load",
-        "--intake",
-        &intake,
-        "--case-plan",
-        &case_plan,
-        "--partner",
-        &partner,
-        "--key-dir",
-        &key_dir,
-        "--advisors",
-        "2",
-        "--quiet",
-    ];
-    args.extend_from_slice(flags);
-    Config::try_parse_from(args).expect("valid flags")
-}
-
 fn ok_of(report: &Report, step: &str) -> u64 {
     report
         .steps
@@ -87,17 +63,14 @@ async fn count(app: &fallwerk_tests::ServiceApp, sql: &str) -> i64 {
 #[tokio::test]
 async fn the_process_scenario_takes_every_person_to_a_closed_case() {
     let world = world().await;
-    let report = fallwerk_load::run(&config(
-        &world,
-        &[
-            "--scenario",
-            "process",
-            "--concurrency",
-            "2",
-            "--iterations",
-            "4",
-        ],
-    ))
+    let report = fallwerk_load::run(&world.load_config(&[
+        "--scenario",
+        "process",
+        "--concurrency",
+        "2",
+        "--iterations",
+        "4",
+    ]))
     .await
     .expect("run");
     let steps: Vec<(&str, u64, bool)> = report
@@ -122,21 +95,18 @@ async fn the_process_scenario_takes_every_person_to_a_closed_case() {
 #[tokio::test]
 async fn a_mix_runs_each_scenario_by_its_weight_on_cases_made_up_front() {
     let world = world().await;
-    let report = fallwerk_load::run(&config(
-        &world,
-        &[
-            "--scenario",
-            "mix",
-            "--mix",
-            "process=1,advisor-reads=2,agency=1",
-            "--seed-cases",
-            "2",
-            "--concurrency",
-            "2",
-            "--iterations",
-            "8",
-        ],
-    ))
+    let report = fallwerk_load::run(&world.load_config(&[
+        "--scenario",
+        "mix",
+        "--mix",
+        "process=1,advisor-reads=2,agency=1",
+        "--seed-cases",
+        "2",
+        "--concurrency",
+        "2",
+        "--iterations",
+        "8",
+    ]))
     .await
     .expect("run");
     assert!(
@@ -176,23 +146,13 @@ async fn tokens_from_files_run_the_process_as_the_people_they_name() {
     let world = world().await;
     let office = &world.office;
     let partner = world.partner.as_ref().expect("partner");
-    let agency = partner
-        .client::<fallwerk_tests::PartnerClient>(&office.admin)
-        .await
-        .create_partner(pb::CreatePartnerRequest {
-            partner: Some(pb::Partner {
-                kind: pb::PartnerKind::PublicHealthOffice.into(),
-                display_name: "Gesundheitsamt".into(),
-                contact: "ga@stadt.example".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .expect("partner")
-        .into_inner()
-        .partner
-        .expect("partner");
+    let agency = create_partner(
+        &mut partner.client(&office.admin).await,
+        pb::PartnerKind::PublicHealthOffice,
+        "Gesundheitsamt",
+        "ga@stadt.example",
+    )
+    .await;
 
     // As an identity provider would issue them: the office's own desk, one advisor already in
     // the roster and one the run enrols, the agency's system.
@@ -212,19 +172,16 @@ async fn tokens_from_files_run_the_process_as_the_people_they_name() {
         std::fs::write(dir.join(name), token).expect("token file");
     }
     let token_dir = dir.to_string_lossy().into_owned();
-    let report = fallwerk_load::run(&config(
-        &world,
-        &[
-            "--token-dir",
-            &token_dir,
-            "--scenario",
-            "process",
-            "--concurrency",
-            "2",
-            "--iterations",
-            "2",
-        ],
-    ))
+    let report = fallwerk_load::run(&world.load_config(&[
+        "--token-dir",
+        &token_dir,
+        "--scenario",
+        "process",
+        "--concurrency",
+        "2",
+        "--iterations",
+        "2",
+    ]))
     .await
     .expect("run");
     assert!(

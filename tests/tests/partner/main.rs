@@ -39,21 +39,13 @@ impl Cooperation {
         let world = World::open_with_partner().await;
         let admin = token("admin-1", &[Role::Admin], None);
         let mut as_admin: PartnerClient = world.partner().client(&admin).await;
-        let partner = as_admin
-            .create_partner(pb::CreatePartnerRequest {
-                partner: Some(pb::Partner {
-                    kind: pb::PartnerKind::WelfareAssociation.into(),
-                    display_name: "Kita-Lotsen der Diakonie".into(),
-                    contact: "kita@diakonie.example".into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .expect("partner")
-            .into_inner()
-            .partner
-            .expect("partner");
+        let partner = create_partner(
+            &mut as_admin,
+            pb::PartnerKind::WelfareAssociation,
+            "Kita-Lotsen der Diakonie",
+            "kita@diakonie.example",
+        )
+        .await;
         let offer = create_offer(&mut as_admin, &partner.id, places).await;
         let agency = partner_token("kita-system", partner.id.parse().expect("uuid"));
         let (case, plan) = world.planned_case(types::LegalBasis::SgbIi).await;
@@ -149,6 +141,29 @@ impl WorldExt for World {
 /// The partner service of a world opened with it.
 pub(crate) trait WorldExt {
     fn partner(&self) -> &fallwerk_tests::ServiceApp;
+}
+
+pub(crate) async fn create_partner(
+    client: &mut PartnerClient,
+    kind: pb::PartnerKind,
+    name: &str,
+    contact: &str,
+) -> pb::Partner {
+    client
+        .create_partner(pb::CreatePartnerRequest {
+            partner: Some(pb::Partner {
+                kind: kind.into(),
+                display_name: name.into(),
+                contact: contact.into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect("partner")
+        .into_inner()
+        .partner
+        .expect("partner")
 }
 
 pub(crate) async fn create_offer(
