@@ -32,8 +32,8 @@ import uuid
 
 
 def generate_stubs(proto_dir, out_dir):
-    """Generates the partner API's Python code from proto/ (google/type comes from
-    googleapis-common-protos, google/protobuf from protobuf itself)."""
+    """Generates the partner API's Python code from proto/ (google/type and google/api come
+    from googleapis-common-protos, google/protobuf from protobuf itself)."""
     from grpc_tools import protoc
     import grpc_tools
 

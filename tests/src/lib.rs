@@ -332,13 +332,14 @@ impl Client for AuditClient {
 }
 
 /// Reads `app`'s audit trail as an auditor once every record committed so far is linked
-/// into its chain (the chainer links within a second; at most 10 s).
+/// into its chain (the chainer links within a second when idle; a whole suite running at once
+/// on two cores has been seen to need more than 10 s, so it waits at most 30 s).
 pub async fn linked_audit_trail(
     app: &ServiceApp,
 ) -> fallwerk_proto::audit::VerifyAuditTrailResponse {
     let auditor = token("auditor-1", &[Role::Auditor], None);
     let mut client: AuditClient = app.client(&auditor).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let answer = client
             .verify_audit_trail(fallwerk_proto::audit::VerifyAuditTrailRequest {})
@@ -721,6 +722,12 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
 pub fn error_reason(status: &tonic::Status) -> Option<String> {
     use tonic_types::StatusExt;
     status.get_details_error_info().map(|i| i.reason)
+}
+
+/// The `ErrorInfo` domain of a status, if any: the package whose `ErrorReason` lists it.
+pub fn error_domain(status: &tonic::Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    status.get_details_error_info().map(|i| i.domain)
 }
 
 /// The `ErrorInfo` metadata value `key`, if any.

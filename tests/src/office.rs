@@ -101,6 +101,7 @@ impl Office {
             .await
             .list_advisors(pb::ListAdvisorsRequest {
                 team_id: self.team.to_string(),
+                ..Default::default()
             })
             .await
             .expect("the team's advisors")

@@ -220,11 +220,11 @@ async fn metrics_count_each_rpc_by_method_and_code_time_it_and_show_the_pool() {
 
     let mut admin: IntakeClient = app.client(&token("admin", &[Role::Admin], None)).await;
     admin
-        .list_teams(pb::ListTeamsRequest {})
+        .list_teams(pb::ListTeamsRequest::default())
         .await
         .expect("listed");
     admin
-        .list_teams(pb::ListTeamsRequest {})
+        .list_teams(pb::ListTeamsRequest::default())
         .await
         .expect("listed");
     let mut desk: IntakeClient = app.client(&token("desk", &[Role::FrontDesk], None)).await;

@@ -105,7 +105,7 @@ impl fmt::Display for StatusReport<'_> {
             let mut metadata: Vec<_> = info.metadata.iter().collect();
             metadata.sort();
             for (key, value) in metadata {
-                write!(f, "\n  {key}: {}", value.replace(',', ", "))?;
+                write!(f, "\n  {key}: {value}")?;
             }
         }
         if let Some(failure) = details.precondition_failure() {
@@ -251,8 +251,12 @@ mod tests {
             "2 existing applicant(s) have this name and date of birth",
             ErrorDetails::with_error_info(
                 "LIKELY_DUPLICATE",
-                "fallwerk",
-                HashMap::from([("candidate_ids".to_owned(), "a1,b2".to_owned())]),
+                "fallwerk.intake.v1",
+                HashMap::from([
+                    ("candidate_1".to_owned(), "a1".to_owned()),
+                    ("candidate_2".to_owned(), "b2".to_owned()),
+                    ("candidate_count".to_owned(), "2".to_owned()),
+                ]),
             ),
         );
         let report = CliError::from(status).to_string();
@@ -261,7 +265,10 @@ mod tests {
             "{report}"
         );
         assert!(
-            report.contains("\n  reason: LIKELY_DUPLICATE\n  candidate_ids: a1, b2\n"),
+            report.contains(
+                "\n  reason: LIKELY_DUPLICATE\n  candidate_1: a1\n  candidate_2: b2\n  \
+                 candidate_count: 2\n"
+            ),
             "{report}"
         );
         assert!(report.contains("--allow-duplicate"), "{report}");

@@ -81,15 +81,27 @@ pub async fn run(
         IntakeCommand::Applicant(command) => applicant(command, client, out).await,
         IntakeCommand::Visit(command) => visit(command, client, out).await,
         IntakeCommand::Queue { team } => {
-            let answer = client
-                .list_waiting_queue(pb::ListWaitingQueueRequest {
-                    team_id: team.map(|t| t.to_string()).unwrap_or_default(),
-                })
-                .await?
-                .into_inner();
+            // The whole queue, in calling order.
+            let mut entries = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .list_waiting_queue(pb::ListWaitingQueueRequest {
+                        team_id: team.map(|t| t.to_string()).unwrap_or_default(),
+                        page_size: 200,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                entries.extend(page.entries);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
             out.show(
-                || json!({ "entries": json::list(&answer.entries, json::queue_entry) }),
-                || human::queue(&answer.entries),
+                || json!({ "entries": json::list(&entries, json::queue_entry) }),
+                || human::queue(&entries),
             )
         }
         IntakeCommand::AccessCheck(args) => access_check(args, client, out).await,

@@ -4,14 +4,48 @@
 //! INVALID_ARGUMENT with a `google.rpc.BadRequest` naming every bad field, state-machine
 //! violations FAILED_PRECONDITION with a stable `ErrorInfo` reason, a stale etag ABORTED.
 //! Database failures are logged with their cause and answered without it.
+//!
+//! Every `ErrorInfo` reason is a value of a package's `ErrorReason` enum in `proto/` (see
+//! [`Reason`]), so a reason the contract does not document cannot be sent.
 
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-/// `ErrorInfo.domain` of every error fallwerk returns.
-pub const ERROR_DOMAIN: &str = "fallwerk";
+/// An `ErrorInfo` reason as the contract documents it: a value of the `ErrorReason` enum of
+/// one proto package, which is also the `ErrorInfo.domain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reason {
+    /// `ErrorInfo.domain`: the package whose `ErrorReason` lists the reason.
+    pub domain: &'static str,
+    /// `ErrorInfo.reason`: the value's name.
+    pub name: &'static str,
+}
+
+/// `From<ErrorReason>` for each package's enum, with the package as the domain.
+macro_rules! reasons_of {
+    ($($package:ident => $domain:literal),* $(,)?) => {
+        $(impl From<fallwerk_proto::$package::ErrorReason> for Reason {
+            fn from(reason: fallwerk_proto::$package::ErrorReason) -> Self {
+                Reason { domain: $domain, name: reason.as_str_name() }
+            }
+        })*
+        /// Every domain [`Reason`] sends, for the test that each names a proto package.
+        #[cfg(test)]
+        const DOMAINS: &[&str] = &[$($domain),*];
+    };
+}
+
+reasons_of!(
+    types => "fallwerk.type.v1",
+    feed => "fallwerk.feed.v1",
+    intake => "fallwerk.intake.v1",
+    caseplan => "fallwerk.caseplan.v1",
+    partner => "fallwerk.partner.v1",
+);
+
+use fallwerk_proto::types::ErrorReason as Shared;
 
 /// Everything wrong with one request, collected so the caller learns every bad field at once.
 #[derive(Debug, Default)]
@@ -74,11 +108,12 @@ pub enum ApiError {
     /// The object is not in a state that allows this.
     #[error("{message}")]
     FailedPrecondition {
-        /// Stable, machine-readable reason in UPPER_SNAKE_CASE.
-        reason: &'static str,
+        /// Why, as the contract documents it.
+        reason: Reason,
         /// What a person reads.
         message: String,
-        /// Extra facts for the caller (e.g. candidate ids).
+        /// Extra facts for the caller (e.g. a case id); a list as numbered keys
+        /// ([`numbered`]).
         metadata: HashMap<String, String>,
     },
     /// The etag sent is not the current one: someone changed the object meanwhile.
@@ -92,8 +127,8 @@ pub enum ApiError {
     /// A limit of the object is reached (a full offer, no advisor capacity).
     #[error("{message}")]
     ResourceExhausted {
-        /// Stable reason.
-        reason: &'static str,
+        /// Why, as the contract documents it.
+        reason: Reason,
         /// What a person reads.
         message: String,
     },
@@ -116,9 +151,9 @@ pub enum ApiError {
 
 impl ApiError {
     /// FAILED_PRECONDITION without metadata.
-    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn precondition(reason: impl Into<Reason>, message: impl Into<String>) -> Self {
         ApiError::FailedPrecondition {
-            reason,
+            reason: reason.into(),
             message: message.into(),
             metadata: HashMap::new(),
         }
@@ -144,6 +179,24 @@ impl ApiError {
             id: id.to_string(),
         }
     }
+}
+
+/// A list as `ErrorInfo` metadata: `{name}_1` … `{name}_N` and `{name}_count`, so a client
+/// reads ids without splitting a joined string.
+pub fn numbered<S: ToString>(name: &str, values: &[S]) -> HashMap<String, String> {
+    let mut metadata: HashMap<String, String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| (format!("{name}_{}", i + 1), value.to_string()))
+        .collect();
+    metadata.insert(format!("{name}_count"), values.len().to_string());
+    metadata
+}
+
+/// `ErrorInfo` of `reason` with `metadata`.
+fn info(reason: impl Into<Reason>, metadata: HashMap<String, String>) -> ErrorDetails {
+    let reason = reason.into();
+    ErrorDetails::with_error_info(reason.name, reason.domain, metadata)
 }
 
 /// The most bytes of the caller's own input an error echoes: status and details travel in
@@ -200,9 +253,8 @@ impl From<ApiError> for Status {
             ApiError::NotFound { resource, id } => Status::with_error_details(
                 Code::NotFound,
                 message,
-                ErrorDetails::with_error_info(
-                    "NOT_FOUND",
-                    ERROR_DOMAIN,
+                info(
+                    Shared::NotFound,
                     HashMap::from([
                         ("resource".to_owned(), resource.to_owned()),
                         ("id".to_owned(), id),
@@ -214,17 +266,17 @@ impl From<ApiError> for Status {
             } => Status::with_error_details(
                 Code::FailedPrecondition,
                 message,
-                ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+                info(reason, metadata),
             ),
             ApiError::StaleEtag { .. } => Status::with_error_details(
                 Code::Aborted,
                 message,
-                ErrorDetails::with_error_info("STALE_ETAG", ERROR_DOMAIN, HashMap::new()),
+                info(Shared::StaleEtag, HashMap::new()),
             ),
             ApiError::ResourceExhausted { reason, .. } => Status::with_error_details(
                 Code::ResourceExhausted,
                 message,
-                ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new()),
+                info(reason, HashMap::new()),
             ),
             ApiError::Unauthenticated(_) => Status::unauthenticated(message),
             ApiError::PermissionDenied(_) => Status::permission_denied(message),
@@ -256,6 +308,29 @@ fn database_status(cause: sqlx::Error) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_domain_is_a_package_with_an_error_reason_enum() {
+        use prost::Message;
+        let set = prost_types::FileDescriptorSet::decode(fallwerk_proto::FILE_DESCRIPTOR_SET)
+            .expect("descriptor set");
+        for domain in DOMAINS {
+            assert!(
+                set.file.iter().any(|file| file.package() == *domain
+                    && file.enum_type.iter().any(|e| e.name() == "ErrorReason")),
+                "{domain} has no ErrorReason enum"
+            );
+        }
+    }
+
+    #[test]
+    fn a_list_is_sent_as_numbered_keys() {
+        let metadata = numbered("candidate", &["a", "b"]);
+        assert_eq!(metadata["candidate_1"], "a");
+        assert_eq!(metadata["candidate_2"], "b");
+        assert_eq!(metadata["candidate_count"], "2");
+        assert_eq!(numbered::<&str>("category", &[])["category_count"], "0");
+    }
 
     #[test]
     fn an_error_echoes_only_a_bounded_part_of_the_callers_input() {

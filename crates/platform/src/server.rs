@@ -21,7 +21,7 @@ use tonic::{Status, body::Body, service::Routes};
 use tonic_health::ServingStatus;
 use tracing::Instrument;
 
-use fallwerk_proto::feed::event_feed_server::EventFeedServer;
+use fallwerk_proto::feed::event_feed_service_server::EventFeedServiceServer;
 
 use crate::{
     audit::{
@@ -104,7 +104,7 @@ pub async fn serve(
     let routes = service
         .routes
         .add_service(
-            EventFeedServer::new(event_feed)
+            EventFeedServiceServer::new(event_feed)
                 .max_decoding_message_size(args.max_message_bytes)
                 .max_encoding_message_size(args.max_message_bytes),
         )

@@ -4,6 +4,10 @@
 //! `fallwerk.intake.v1`. The `.proto` files are the source of truth and carry the
 //! documentation; generated code is never committed.
 
+// The generated docs are the proto comments as integrators read them; their Markdown is not
+// held to rustdoc's list layout.
+#![allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+
 /// Encoded `FileDescriptorSet` of every fallwerk `.proto` (with their imports), for server
 /// reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -84,6 +84,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
             roles: &[Admin],
         },
         MethodRule {
+            method: "GetTeam",
+            roles: &[FrontDesk, Advisor, TeamLead, Admin],
+        },
+        MethodRule {
             method: "ListTeams",
             roles: &[FrontDesk, Advisor, TeamLead, Admin],
         },
@@ -94,6 +98,10 @@ pub const POLICY: AccessPolicy = AccessPolicy {
         MethodRule {
             method: "UpdateAdvisor",
             roles: &[Admin, TeamLead],
+        },
+        MethodRule {
+            method: "GetAdvisor",
+            roles: &[Admin, TeamLead, Advisor],
         },
         MethodRule {
             method: "ListAdvisors",

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use fallwerk_platform::{id_type, stored_enum};
+use fallwerk_proto::partner::ErrorReason;
 
 id_type!(
     /// A cooperation partner (the `partner_id` claim of its system's tokens).
@@ -303,17 +304,17 @@ pub enum StateError {
 }
 
 impl StateError {
-    /// The `ErrorInfo.reason` for this violation (documented in the proto).
-    pub fn reason(self) -> &'static str {
+    /// The `ErrorInfo` reason for this violation.
+    pub fn reason(self) -> ErrorReason {
         match self {
-            StateError::CaseClosed => "CASE_CLOSED",
-            StateError::PartnerInactive => "PARTNER_INACTIVE",
-            StateError::ConsentRevoked => "CONSENT_REVOKED",
-            StateError::ReferralNotSent => "REFERRAL_NOT_SENT",
-            StateError::ReferralNotAccepted => "REFERRAL_NOT_ACCEPTED",
-            StateError::ReferralFinished => "REFERRAL_FINISHED",
-            StateError::OfferFull => "OFFER_FULL",
-            StateError::NoteNotConsented => "NOTE_NOT_CONSENTED",
+            StateError::CaseClosed => ErrorReason::CaseClosed,
+            StateError::PartnerInactive => ErrorReason::PartnerInactive,
+            StateError::ConsentRevoked => ErrorReason::ConsentRevoked,
+            StateError::ReferralNotSent => ErrorReason::ReferralNotSent,
+            StateError::ReferralNotAccepted => ErrorReason::ReferralNotAccepted,
+            StateError::ReferralFinished => ErrorReason::ReferralFinished,
+            StateError::OfferFull => ErrorReason::OfferFull,
+            StateError::NoteNotConsented => ErrorReason::NoteNotConsented,
         }
     }
 }

@@ -380,6 +380,9 @@ async fn every_rpc(
                         etag: etag(),
                         ..Default::default()
                     }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["plan_approval_required".into()],
+                    }),
                 }
             ),
         ),
@@ -485,6 +488,7 @@ async fn every_rpc_with_another_teams_case_answers_not_found() {
         .list_due_items(pb::ListDueItemsRequest {
             scope: pb::CaseScope::Team.into(),
             within_days: 90,
+            ..Default::default()
         })
         .await
         .expect("due")

@@ -420,12 +420,31 @@ async fn where_the_team_asks_a_revision_is_approved_before_its_agreement_is_prop
         .settings
         .expect("settings");
     assert!(!settings.plan_approval_required);
+    let mask = || {
+        Some(prost_types::FieldMask {
+            paths: vec!["plan_approval_required".into()],
+        })
+    };
+    // Without a mask nothing is written: the client must say what it changes.
+    let unmasked = lead
+        .update_team_settings(pb::UpdateTeamSettingsRequest {
+            settings: Some(pb::TeamSettings {
+                plan_approval_required: true,
+                etag: settings.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .expect_err("no mask");
+    assert_eq!(fallwerk_tests::bad_fields(&unmasked), ["update_mask"]);
     lead.update_team_settings(pb::UpdateTeamSettingsRequest {
         settings: Some(pb::TeamSettings {
             plan_approval_required: true,
             etag: settings.etag.clone(),
             ..Default::default()
         }),
+        update_mask: mask(),
     })
     .await
     .expect("approval required");
@@ -436,6 +455,7 @@ async fn where_the_team_asks_a_revision_is_approved_before_its_agreement_is_prop
                 etag: settings.etag,
                 ..Default::default()
             }),
+            update_mask: mask(),
         })
         .await
         .expect_err("stale settings");
@@ -523,5 +543,49 @@ async fn a_retried_acceptance_with_its_request_id_answers_as_the_first_did() {
     assert!(
         matches!(stale.code(), Code::Aborted | Code::FailedPrecondition),
         "{stale:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_proposal_whose_review_date_is_now_too_far_off_is_refused_naming_the_latest_allowed() {
+    let world = World::open().await;
+    // Drafted on 1 December 2026 for review on 1 March 2027; accepted "on 1 August 2026", when
+    // a cooperation plan may be reviewed no later than 1 February 2027.
+    let (case, agreement) = world.case_with_agreement().await;
+    world
+        .case_plan
+        .clock
+        .set(crate::today() - chrono::Duration::days(122));
+    let refused = world
+        .agree(agreement.clone(), text_form())
+        .await
+        .expect_err("review date too late");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(
+        error_reason(&refused).as_deref(),
+        Some("REVIEW_DATE_TOO_LATE")
+    );
+    assert_eq!(
+        fallwerk_tests::error_metadata(&refused, "latest_review_date").as_deref(),
+        Some("2027-02-01")
+    );
+    let unchanged = world.agreement(&agreement.id).await;
+    assert_eq!(unchanged.state(), pb::AgreementState::Proposed);
+    assert!(
+        world
+            .plans(&world.office.advisor)
+            .await
+            .get_case(pb::GetCaseRequest {
+                case_id: case.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("case")
+            .into_inner()
+            .case
+            .expect("case")
+            .agreement_id
+            .is_empty(),
+        "no agreement in force"
     );
 }

@@ -312,6 +312,7 @@ async fn what_needs_me_today_lists_reviews_overdue_steps_expiring_agreements_and
     let due = |within_days| pb::ListDueItemsRequest {
         scope: pb::CaseScope::Mine.into(),
         within_days,
+        ..Default::default()
     };
     // Today (1 Dec): only the agreement ending on 11 Dec, within the 14 days looked ahead.
     let items = plans
@@ -364,6 +365,26 @@ async fn what_needs_me_today_lists_reviews_overdue_steps_expiring_agreements_and
     );
     assert_eq!(items[0].client_display_name, "Anna Weber");
     assert_eq!(items[0].summary, "Kita-Gutschein beim Jugendamt beantragen");
+    // Three at a time: the same four items, in the same order, over two pages.
+    let first = plans
+        .list_due_items(pb::ListDueItemsRequest {
+            page_size: 3,
+            ..due(0)
+        })
+        .await
+        .expect("first page")
+        .into_inner();
+    let second = plans
+        .list_due_items(pb::ListDueItemsRequest {
+            page_size: 3,
+            page_token: first.next_page_token.clone(),
+            ..due(0)
+        })
+        .await
+        .expect("second page")
+        .into_inner();
+    assert!(second.next_page_token.is_empty(), "four items, two pages");
+    assert_eq!([first.items, second.items].concat(), items);
     // The other advisor of the team has nothing; the team lead sees the team's.
     let theirs = world
         .plans(&office.second_advisor)

@@ -18,7 +18,7 @@ use fallwerk_platform::{
     outbox::Outbox,
 };
 use fallwerk_proto::{
-    feed::{Event, SubscribeRequest, event_feed_client::EventFeedClient},
+    feed::{Event, SubscribeRequest, event_feed_service_client::EventFeedServiceClient},
     intake as pb,
 };
 use fallwerk_tests::{Bearer, IntakeClient, ServiceApp, TestDatabase, service_token_file, token};
@@ -459,7 +459,7 @@ async fn the_consumer_applies_the_event_in_the_trace_of_the_producing_rpc() {
 async fn only_services_and_auditors_may_read_a_feed() {
     let intake = ServiceApp::spawn(&SERVICE).await;
     for role in Role::ALL {
-        let mut feed = EventFeedClient::with_interceptor(
+        let mut feed = EventFeedServiceClient::with_interceptor(
             intake.channel().await,
             Bearer::new(&token("x", &[role], None)),
         );
@@ -475,7 +475,7 @@ async fn only_services_and_auditors_may_read_a_feed() {
     }
     // Only a service acknowledges (an auditor reads, and holds nothing back).
     for role in Role::ALL {
-        let mut feed = EventFeedClient::with_interceptor(
+        let mut feed = EventFeedServiceClient::with_interceptor(
             intake.channel().await,
             Bearer::new(&token("x", &[role], None)),
         );
@@ -491,7 +491,8 @@ async fn only_services_and_auditors_may_read_a_feed() {
             ),
         }
     }
-    let mut feed = EventFeedClient::with_interceptor(intake.channel().await, Bearer::new(""));
+    let mut feed =
+        EventFeedServiceClient::with_interceptor(intake.channel().await, Bearer::new(""));
     assert_eq!(
         feed.subscribe(SubscribeRequest::default())
             .await
@@ -512,7 +513,7 @@ async fn a_subscription_ends_unauthenticated_when_its_token_expires() {
         ttl: std::time::Duration::from_secs(2),
     });
     let mut feed =
-        EventFeedClient::with_interceptor(intake.channel().await, Bearer::new(&short_lived));
+        EventFeedServiceClient::with_interceptor(intake.channel().await, Bearer::new(&short_lived));
     let mut stream = feed
         .subscribe(SubscribeRequest::default())
         .await
@@ -535,7 +536,7 @@ async fn a_subscription_ends_unauthenticated_when_its_token_expires() {
 #[tokio::test]
 async fn a_subscription_names_its_bad_fields() {
     let intake = ServiceApp::spawn(&SERVICE).await;
-    let mut feed = EventFeedClient::with_interceptor(
+    let mut feed = EventFeedServiceClient::with_interceptor(
         intake.channel().await,
         Bearer::new(&token("svc", &[Role::Service], None)),
     );
@@ -585,7 +586,7 @@ async fn a_subscription_filtered_by_type_replays_only_that_type_then_reports_the
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let mut feed = EventFeedClient::with_interceptor(
+    let mut feed = EventFeedServiceClient::with_interceptor(
         intake.channel().await,
         Bearer::new(&token("svc", &[Role::Service], None)),
     );
@@ -624,7 +625,7 @@ async fn a_subscription_filtered_by_type_replays_only_that_type_then_reports_the
 struct ForeignFeed(Vec<fallwerk_proto::feed::Event>);
 
 #[tonic::async_trait]
-impl fallwerk_proto::feed::event_feed_server::EventFeed for ForeignFeed {
+impl fallwerk_proto::feed::event_feed_service_server::EventFeedService for ForeignFeed {
     type SubscribeStream = std::pin::Pin<
         Box<
             dyn tokio_stream::Stream<
@@ -683,7 +684,9 @@ async fn events_with_malformed_ids_from_a_foreign_upstream_are_each_parked_none_
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(
         tonic::transport::Server::builder()
-            .add_service(fallwerk_proto::feed::event_feed_server::EventFeedServer::new(feed))
+            .add_service(
+                fallwerk_proto::feed::event_feed_service_server::EventFeedServiceServer::new(feed),
+            )
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
     );
     let consumer = Consumer::start_at(addr).await;
@@ -717,7 +720,8 @@ async fn a_feed_prunes_what_every_subscriber_applied_and_says_so_to_one_asking_f
         produce(&pool, &outbox).await;
     }
     let service = token("case-plan", &[Role::Service], None);
-    let mut feed = EventFeedClient::with_interceptor(intake.channel().await, Bearer::new(&service));
+    let mut feed =
+        EventFeedServiceClient::with_interceptor(intake.channel().await, Bearer::new(&service));
     // Wait until all five are stamped.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let head = loop {

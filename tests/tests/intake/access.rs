@@ -124,10 +124,20 @@ async fn another_teams_objects_are_not_found() {
         other_lead
             .list_advisors(pb::ListAdvisorsRequest {
                 team_id: office.team.to_string(),
+                ..Default::default()
             })
             .await
             .map(drop),
         "ListAdvisors",
+    );
+    not_found(
+        other_lead
+            .get_advisor(pb::GetAdvisorRequest {
+                id: team_advisors[0].id.clone(),
+            })
+            .await
+            .map(drop),
+        "GetAdvisor",
     );
     let mut update = team_advisors[0].clone();
     update.capacity = 1;

@@ -1,7 +1,7 @@
 //! Applicant records: duplicates caught, retries harmless, concurrent edits detected.
 
 use fallwerk_proto::intake as pb;
-use fallwerk_tests::{error_metadata, error_reason};
+use fallwerk_tests::{error_domain, error_metadata, error_reason};
 
 use crate::{Office, applicant};
 
@@ -38,8 +38,16 @@ async fn a_second_record_with_the_same_name_and_birth_date_is_refused_with_the_c
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
     assert_eq!(error_reason(&refused).as_deref(), Some("LIKELY_DUPLICATE"));
     assert_eq!(
-        error_metadata(&refused, "candidate_ids"),
+        error_domain(&refused).as_deref(),
+        Some("fallwerk.intake.v1")
+    );
+    assert_eq!(
+        error_metadata(&refused, "candidate_1"),
         Some(first.id.clone())
+    );
+    assert_eq!(
+        error_metadata(&refused, "candidate_count").as_deref(),
+        Some("1")
     );
     assert_eq!(
         count(&office, "SELECT count(*) FROM intake.applicants").await,

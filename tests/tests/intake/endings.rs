@@ -294,6 +294,7 @@ async fn a_central_front_desk_serves_every_teams_queue_and_visits() {
     let mut desk = office.client(&central).await;
     let queue = |team: &str| pb::ListWaitingQueueRequest {
         team_id: team.into(),
+        ..Default::default()
     };
 
     let listed = desk

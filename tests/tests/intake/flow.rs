@@ -124,6 +124,22 @@ async fn a_person_who_walks_in_is_registered_consulted_the_same_day_and_gets_a_c
         fallwerk_tests::error_reason(&again).as_deref(),
         Some("CASE_ALREADY_OPEN")
     );
+    assert_eq!(
+        fallwerk_tests::error_metadata(&again, "case_id"),
+        Some(opening.case_id.clone()),
+        "the refusal names the case the consultation opened"
+    );
+    // The consultation names its case from now on.
+    let consulted = advisor
+        .get_consultation(pb::GetConsultationRequest {
+            id: started.id.clone(),
+        })
+        .await
+        .expect("consultation read")
+        .into_inner()
+        .consultation
+        .expect("consultation");
+    assert_eq!(consulted.case_id, opening.case_id);
 
     // The team lead sees it in the figures.
     // A day either side of today covers the office day in Berlin whatever the UTC hour.

@@ -275,12 +275,12 @@ async fn shutdown_turns_health_off_and_stops_the_server() {
     let addr = app.addr;
     let mut client: IntakeClient = app.client(&token("admin", &[Role::Admin], None)).await;
     client
-        .list_teams(pb::ListTeamsRequest {})
+        .list_teams(pb::ListTeamsRequest::default())
         .await
         .expect("serving before shutdown");
     app.stop().await.expect("clean stop");
     let after = client
-        .list_teams(pb::ListTeamsRequest {})
+        .list_teams(pb::ListTeamsRequest::default())
         .await
         .expect_err("stopped");
     assert_eq!(after.code(), tonic::Code::Unavailable, "{after:?}");

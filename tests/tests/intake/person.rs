@@ -752,7 +752,7 @@ async fn an_admin_changes_a_teams_service_area_and_responsibility_follows() {
     .await;
     let mut admin = office.client(&office.admin).await;
     let teams = admin
-        .list_teams(pb::ListTeamsRequest {})
+        .list_teams(pb::ListTeamsRequest::default())
         .await
         .expect("teams")
         .into_inner()

@@ -106,6 +106,7 @@ async fn staff_roles_are_denied_the_partner_api_and_partners_the_staff_api() {
         as_partner
             .list_consents(pb::ListConsentsRequest {
                 case_id: c.case.id.clone(),
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -122,6 +123,7 @@ async fn staff_roles_are_denied_the_partner_api_and_partners_the_staff_api() {
         let denied = staff
             .list_consents(pb::ListConsentsRequest {
                 case_id: c.case.id.clone(),
+                ..Default::default()
             })
             .await
             .expect_err("no case content");
@@ -132,6 +134,7 @@ async fn staff_roles_are_denied_the_partner_api_and_partners_the_staff_api() {
     let status = other
         .list_consents(pb::ListConsentsRequest {
             case_id: c.case.id.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("another team's case");
@@ -240,7 +243,10 @@ async fn each_role_may_call_exactly_the_rpcs_of_its_table() {
                 code!(
                     staff,
                     list_consents,
-                    pb::ListConsentsRequest { case_id: id() }
+                    pb::ListConsentsRequest {
+                        case_id: id(),
+                        ..Default::default()
+                    }
                 ),
             ),
             (
@@ -260,7 +266,10 @@ async fn each_role_may_call_exactly_the_rpcs_of_its_table() {
                 code!(
                     staff,
                     list_referrals,
-                    pb::ListReferralsRequest { case_id: id() }
+                    pb::ListReferralsRequest {
+                        case_id: id(),
+                        ..Default::default()
+                    }
                 ),
             ),
             (

@@ -148,7 +148,11 @@ async fn a_generic_client_lists_and_describes_every_service_by_reflection_alone(
         );
         let services: BTreeMap<String, Vec<serde_json::Value>> =
             serde_json::from_slice(&run.stdout).expect("JSON");
-        for served in [own, "fallwerk.feed.v1.EventFeed", "grpc.health.v1.Health"] {
+        for served in [
+            own,
+            "fallwerk.feed.v1.EventFeedService",
+            "grpc.health.v1.Health",
+        ] {
             assert!(
                 services.contains_key(served),
                 "{own}'s server lists {served}"

@@ -77,6 +77,7 @@ impl Cooperation {
             match staff
                 .list_consents(pb::ListConsentsRequest {
                     case_id: case_id.into(),
+                    ..Default::default()
                 })
                 .await
             {

@@ -18,7 +18,7 @@ const CASE_PLAN: &str = "fallwerk.caseplan.v1.CasePlanService";
 const SNAPSHOT: &str = "fallwerk.caseplan.v1.CaseSnapshotService";
 const PARTNER: &str = "fallwerk.partner.v1.PartnerService";
 const AGENCY: &str = "fallwerk.partner.v1.PartnerAgencyService";
-const FEED: &str = "fallwerk.feed.v1.EventFeed";
+const FEED: &str = "fallwerk.feed.v1.EventFeedService";
 const AUDIT: &str = "fallwerk.audit.v1.AuditTrailService";
 
 /// The roles each RPC admits.
@@ -41,9 +41,11 @@ const EXPECTED: &[(&str, &str, &[Role])] = {
         (INTAKE, "GetConsultation", &[Advisor, TeamLead]),
         (INTAKE, "CreateTeam", &[Admin]),
         (INTAKE, "UpdateTeam", &[Admin]),
+        (INTAKE, "GetTeam", &[FrontDesk, Advisor, TeamLead, Admin]),
         (INTAKE, "ListTeams", &[FrontDesk, Advisor, TeamLead, Admin]),
         (INTAKE, "CreateAdvisor", &[Admin, TeamLead]),
         (INTAKE, "UpdateAdvisor", &[Admin, TeamLead]),
+        (INTAKE, "GetAdvisor", &[Admin, TeamLead, Advisor]),
         (INTAKE, "ListAdvisors", &[Admin, TeamLead, Advisor]),
         (INTAKE, "OpenCase", &[Advisor, TeamLead]),
         (INTAKE, "GetTeamFigures", &[TeamLead]),

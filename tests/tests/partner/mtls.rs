@@ -255,7 +255,9 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
 #[tokio::test]
 async fn with_mutual_tls_a_service_token_needs_the_certificate_of_its_subject() {
     use fallwerk_platform::client::{ClientTls, channel as platform_channel};
-    use fallwerk_proto::feed::{SubscribeRequest, event_feed_client::EventFeedClient};
+    use fallwerk_proto::feed::{
+        SubscribeRequest, event_feed_service_client::EventFeedServiceClient,
+    };
     let pki = Pki::new("office-ca");
     let (ca, cert, key) = pki.server_files();
     let ca_path = ca.to_string_lossy().into_owned();
@@ -269,7 +271,7 @@ async fn with_mutual_tls_a_service_token_needs_the_certificate_of_its_subject() 
             identity: identity.map(|pem| Identity::from_pem(&pem.cert, &pem.key)),
         };
         let uri = format!("https://localhost:{port}").parse().expect("uri");
-        let mut feed = EventFeedClient::new(platform_channel(uri, &tls).expect("channel"));
+        let mut feed = EventFeedServiceClient::new(platform_channel(uri, &tls).expect("channel"));
         let service = service.clone();
         async move {
             feed.subscribe(bearer(SubscribeRequest::default(), &service))

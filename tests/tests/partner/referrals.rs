@@ -2,7 +2,7 @@
 //! case-plan; the lifecycle with capacity and waiting list; revocation and case closure.
 
 use fallwerk_proto::{caseplan, partner as pb, types};
-use fallwerk_tests::{bad_fields, error_metadata, error_reason};
+use fallwerk_tests::{bad_fields, error_domain, error_metadata, error_reason};
 use tonic::Code;
 use types::DataCategory::{Health, Household, Identity, PlanSteps};
 
@@ -49,8 +49,16 @@ async fn a_referral_without_a_covering_consent_in_force_is_refused_naming_what_i
         .expect_err("no consent");
     assert_eq!(error_reason(&status).as_deref(), Some("CONSENT_MISSING"));
     assert_eq!(
-        error_metadata(&status, "categories").as_deref(),
-        Some("identity")
+        error_domain(&status).as_deref(),
+        Some("fallwerk.partner.v1")
+    );
+    assert_eq!(
+        error_metadata(&status, "category_1").as_deref(),
+        Some("DATA_CATEGORY_IDENTITY")
+    );
+    assert_eq!(
+        error_metadata(&status, "category_count").as_deref(),
+        Some("1")
     );
 
     c.consent(&[Identity, PlanSteps]).await;
@@ -59,8 +67,8 @@ async fn a_referral_without_a_covering_consent_in_force_is_refused_naming_what_i
         .await
         .expect_err("health not consented");
     assert_eq!(
-        error_metadata(&status, "categories").as_deref(),
-        Some("health")
+        error_metadata(&status, "category_1").as_deref(),
+        Some("DATA_CATEGORY_HEALTH")
     );
 
     // An expired consent covers nothing.
@@ -79,8 +87,8 @@ async fn a_referral_without_a_covering_consent_in_force_is_refused_naming_what_i
         .await
         .expect_err("expired");
     assert_eq!(
-        error_metadata(&status, "categories").as_deref(),
-        Some("health")
+        error_metadata(&status, "category_1").as_deref(),
+        Some("DATA_CATEGORY_HEALTH")
     );
 
     // A revoked consent covers nothing either.
@@ -100,6 +108,7 @@ async fn a_referral_without_a_covering_consent_in_force_is_refused_naming_what_i
     let written = staff
         .list_referrals(pb::ListReferralsRequest {
             case_id: c.case.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("referrals")
@@ -327,6 +336,7 @@ async fn with_case_plan_down_a_referral_is_unavailable_and_a_retry_after_makes_e
     let written = staff
         .list_referrals(pb::ListReferralsRequest {
             case_id: c.case.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("referrals")
@@ -430,6 +440,7 @@ async fn bad_input_names_every_field_and_writes_nothing() {
     let listed = staff
         .list_consents(pb::ListConsentsRequest {
             case_id: c.case.id.clone(),
+            ..Default::default()
         })
         .await
         .expect("consents")
@@ -765,4 +776,93 @@ async fn a_partner_lists_only_what_changed_since_it_last_looked() {
         since.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         [second.id.as_str()]
     );
+}
+
+#[tokio::test]
+async fn a_case_s_consents_and_referrals_come_a_page_at_a_time_newest_first() {
+    let c = Cooperation::open(3).await;
+    let mut consents = Vec::new();
+    for categories in [
+        &[Identity][..],
+        &[Identity, PlanSteps],
+        &[Identity, Household],
+    ] {
+        consents.push(c.consent(categories).await.id);
+    }
+    let mut staff = c.staff(&c.world.office.advisor).await;
+    let mut referrals = Vec::new();
+    for _ in 0..3 {
+        let referral = staff
+            .create_referral(c.referral(&[Identity]))
+            .await
+            .expect("referred")
+            .into_inner()
+            .referral
+            .expect("referral");
+        referrals.push(referral.id);
+    }
+
+    let first = staff
+        .list_consents(pb::ListConsentsRequest {
+            case_id: c.case.id.clone(),
+            page_size: 2,
+            page_token: String::new(),
+        })
+        .await
+        .expect("first page")
+        .into_inner();
+    let second = staff
+        .list_consents(pb::ListConsentsRequest {
+            case_id: c.case.id.clone(),
+            page_size: 2,
+            page_token: first.next_page_token.clone(),
+        })
+        .await
+        .expect("second page")
+        .into_inner();
+    assert!(
+        second.next_page_token.is_empty(),
+        "three consents, two pages"
+    );
+    let listed: Vec<&str> = first
+        .consents
+        .iter()
+        .chain(&second.consents)
+        .map(|c| c.id.as_str())
+        .collect();
+    let newest_first: Vec<&str> = consents.iter().rev().map(String::as_str).collect();
+    assert_eq!(listed, newest_first);
+
+    let mut listed = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = staff
+            .list_referrals(pb::ListReferralsRequest {
+                case_id: c.case.id.clone(),
+                page_size: 1,
+                page_token,
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        assert_eq!(page.referrals.len(), 1);
+        listed.extend(page.referrals.into_iter().map(|r| r.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    referrals.reverse();
+    assert_eq!(listed, referrals, "every referral once, newest first");
+
+    // A consents token is not a referrals token.
+    let misused = staff
+        .list_referrals(pb::ListReferralsRequest {
+            case_id: c.case.id.clone(),
+            page_size: 2,
+            page_token: first.next_page_token,
+        })
+        .await
+        .expect_err("a token of another listing");
+    assert_eq!(bad_fields(&misused), ["page_token"]);
 }

@@ -63,6 +63,8 @@ pub enum CaseCommand {
         /// Agreements ending within this many days count as expiring (0 to 90; default 14).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..=90))]
         within_days: Option<i32>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Everything that happened in a case, oldest first.
     Timeline {
@@ -183,15 +185,26 @@ pub async fn case(
             };
             client.update_case(request).await?.into_inner().case
         }
-        CaseCommand::Due { team, within_days } => {
+        CaseCommand::Due {
+            team,
+            within_days,
+            page,
+        } => {
             let request = pb::ListDueItemsRequest {
                 scope: scope(team).into(),
                 within_days: within_days.unwrap_or_default(),
+                page_size: page.page_size.unwrap_or_default(),
+                page_token: page.page_token.unwrap_or_default(),
             };
-            let items = client.list_due_items(request).await?.into_inner().items;
+            let answer = client.list_due_items(request).await?.into_inner();
             return out.show(
-                || json!({ "items": json::list(&items, cp_json::due_item) }),
-                || human::due_items(&items),
+                || {
+                    json!({
+                        "items": json::list(&answer.items, cp_json::due_item),
+                        "next_page_token": answer.next_page_token,
+                    })
+                },
+                || human::due_items(&answer.items, &answer.next_page_token),
             );
         }
         CaseCommand::Timeline { id, page } => {

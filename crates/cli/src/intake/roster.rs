@@ -151,11 +151,23 @@ pub(super) async fn team(
             )
         }
         TeamCommand::List => {
-            let teams = client
-                .list_teams(pb::ListTeamsRequest {})
-                .await?
-                .into_inner()
-                .teams;
+            // Every page: a roster is short, and a partial list would mislead.
+            let mut teams = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .list_teams(pb::ListTeamsRequest {
+                        page_size: 200,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                teams.extend(page.teams);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
             out.show(
                 || json!({ "teams": json::list(&teams, json::team) }),
                 || human::teams(&teams),
@@ -193,10 +205,21 @@ pub(super) async fn advisor(
             )
         }
         AdvisorCommand::List { team } => {
-            let request = pb::ListAdvisorsRequest {
-                team_id: team.to_string(),
-            };
-            let advisors = client.list_advisors(request).await?.into_inner().advisors;
+            let mut advisors = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let request = pb::ListAdvisorsRequest {
+                    team_id: team.to_string(),
+                    page_size: 200,
+                    page_token,
+                };
+                let page = client.list_advisors(request).await?.into_inner();
+                advisors.extend(page.advisors);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
             out.show(
                 || json!({ "advisors": json::list(&advisors, json::advisor) }),
                 || human::advisors(&advisors),

@@ -153,6 +153,7 @@ impl Scenario {
                 .list_consents(with(
                     partner::ListConsentsRequest {
                         case_id: case_id.clone(),
+                        ..Default::default()
                     },
                     advisor,
                 ))

@@ -27,6 +27,7 @@ impl Scenario {
                 caseplan::ListDueItemsRequest {
                     scope: caseplan::CaseScope::Mine.into(),
                     within_days: 30,
+                    ..Default::default()
                 },
                 advisor,
             )),

@@ -3,7 +3,7 @@
 //!
 //! - [`sequencer`] stamps committed outbox rows with feed positions in commit order.
 //! - [`notify`] turns PostgreSQL notifications into wake-ups (no slow polling).
-//! - [`service`] is `fallwerk.feed.v1.EventFeed`: replay from a position, then follow live.
+//! - [`service`] is `fallwerk.feed.v1.EventFeedService`: replay from a position, then follow live.
 //! - [`subscriber`] applies an upstream's events exactly once, resuming from its cursor.
 //! - [`upstream`]: the feeds a service consumes, declared as [`Feed`]s and run beside the server.
 //! - [`retention`] prunes what every subscriber has applied once it is old enough.
@@ -21,7 +21,7 @@ use crate::auth::{AccessPolicy, MethodRule, Role};
 
 /// Who may read a feed: other services, and auditors.
 pub const POLICY: AccessPolicy = AccessPolicy {
-    service: "fallwerk.feed.v1.EventFeed",
+    service: "fallwerk.feed.v1.EventFeedService",
     rules: &[
         MethodRule {
             method: "Subscribe",

@@ -32,7 +32,7 @@ pub async fn check_not_pruned(
     let pruned = pruned_through(conn, schema).await?;
     if after < pruned {
         return Err(ApiError::FailedPrecondition {
-            reason: "FEED_POSITION_PRUNED",
+            reason: fallwerk_proto::feed::ErrorReason::FeedPositionPruned.into(),
             message: format!(
                 "events up to position {pruned} were pruned; rebuild from the service's API and \
                  resume from the head"

@@ -1,4 +1,4 @@
-//! `fallwerk.feed.v1.EventFeed`: a service's events from a position on, then live.
+//! `fallwerk.feed.v1.EventFeedService`: a service's events from a position on, then live.
 //!
 //! Each subscription is a task that reads pages of stamped events and sends them into a small
 //! bounded channel: when the subscriber reads slowly the channel fills and the task waits, so a
@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use fallwerk_proto::feed::{
     AcknowledgeRequest, AcknowledgeResponse, Event, Heartbeat, SubscribeRequest, SubscribeResponse,
-    event_feed_server::EventFeed, subscribe_response::Item,
+    event_feed_service_server::EventFeedService, subscribe_response::Item,
 };
 use sqlx::{FromRow, PgPool};
 use tokio::sync::{mpsc, watch};
@@ -211,7 +211,7 @@ fn event_message(row: EventRow) -> SubscribeResponse {
 }
 
 #[tonic::async_trait]
-impl EventFeed for FeedService {
+impl EventFeedService for FeedService {
     type SubscribeStream = ReceiverStream<Result<SubscribeResponse, Status>>;
 
     /// Replays after the requested position, then follows live.

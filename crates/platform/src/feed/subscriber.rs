@@ -14,7 +14,7 @@
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use fallwerk_proto::feed::{
-    AcknowledgeRequest, Event, SubscribeRequest, event_feed_client::EventFeedClient,
+    AcknowledgeRequest, Event, SubscribeRequest, event_feed_service_client::EventFeedServiceClient,
     subscribe_response::Item,
 };
 use prost::Message;
@@ -238,7 +238,7 @@ impl<H: EventHandler> Subscriber<H> {
         request
             .metadata_mut()
             .insert("authorization", self.subscription.token.bearer()?);
-        let mut feed = EventFeedClient::new(channel);
+        let mut feed = EventFeedServiceClient::new(channel);
         let mut stream = feed
             .clone()
             .subscribe(request)
@@ -299,7 +299,7 @@ impl<H: EventHandler> Subscriber<H> {
     /// upstream then keeps events longer.
     async fn acknowledge(
         &self,
-        feed: &mut EventFeedClient<tonic::transport::Channel>,
+        feed: &mut EventFeedServiceClient<tonic::transport::Channel>,
         cursor: i64,
         last: &mut Option<(i64, std::time::Instant)>,
     ) {

@@ -5,6 +5,7 @@ use fallwerk_platform::{
     ApiError, Violations,
     auth::{Caller, Role},
     clock::office_day,
+    page::PageRequest,
     wire::{self, wire_date},
 };
 use fallwerk_proto::caseplan as pb;
@@ -39,7 +40,11 @@ impl CasePlan {
                 None
             }
         };
-        let (within, scope) = v.finish(within.zip(scope))?;
+        let within_text = within.map(|w| w.to_string()).unwrap_or_default();
+        let scope_text = request.scope.to_string();
+        let filters = [caller.method, &scope_text, &within_text];
+        let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
+        let ((within, scope), page) = v.finish(within.zip(scope).zip(page))?;
         let team = TeamId(caller.team()?);
         let today = office_day(self.clock.now());
 
@@ -53,14 +58,21 @@ impl CasePlan {
                 None => return Ok(pb::ListDueItemsResponse::default()),
             }
         };
+        // A computed list pages by position: the token carries how many items came before.
+        let offset = page.after_number().unwrap_or(0);
         let rows = store::agenda::due(
             read.conn(),
             team,
             responsible,
             today,
             today + Duration::days(i64::from(within)),
+            offset,
+            page.fetch_limit(),
         )
         .await?;
+        let numbered = rows.into_iter().zip(offset + 1..).collect();
+        let (numbered, next_page_token) = page.finish_numbered(numbered, |(_, n)| *n);
+        let rows: Vec<_> = numbered.into_iter().map(|(row, _)| row).collect();
         let mut cases: Vec<_> = rows.iter().map(|r| r.case_id).collect();
         cases.sort_unstable();
         cases.dedup();
@@ -78,6 +90,7 @@ impl CasePlan {
                     responsible_advisor_id: r.responsible_advisor_id.to_string(),
                 })
                 .collect(),
+            next_page_token,
         })
     }
 

@@ -317,7 +317,7 @@ impl CasePlan {
                     store::cases::other_open_case(change.conn(), case.applicant_id, id).await?
                 {
                     return Err(ApiError::FailedPrecondition {
-                        reason: "CLIENT_HAS_OPEN_CASE",
+                        reason: pb::ErrorReason::ClientHasOpenCase.into(),
                         message: format!("the client has another open case ({open})"),
                         metadata: [("case_id".to_owned(), open.to_string())].into(),
                     });

@@ -31,6 +31,12 @@ impl CasePlan {
         request: pb::UpdateTeamSettingsRequest,
     ) -> Result<pb::UpdateTeamSettingsResponse, ApiError> {
         let mut v = Violations::new();
+        // One setting so far: a valid mask names it, and it is written.
+        let _ = wire::update_mask(
+            &mut v,
+            request.update_mask.as_ref(),
+            &["plan_approval_required"],
+        );
         let settings = wire::required(&mut v, "settings", request.settings.as_ref());
         let parsed = settings.and_then(|s| {
             let etag = v.check("settings.etag", wire::etag(&s.etag));

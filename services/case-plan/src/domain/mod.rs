@@ -7,6 +7,7 @@ mod plan;
 
 use chrono::NaiveDate;
 use fallwerk_platform::{id_type, stored_enum};
+use fallwerk_proto::caseplan::ErrorReason;
 
 pub use agreement::{
     Acknowledgement, AcknowledgementChannel, AgreementForm, AgreementState, AgreementStatus,
@@ -259,26 +260,26 @@ pub enum StateError {
 }
 
 impl StateError {
-    /// The `ErrorInfo.reason` for this violation (documented in the proto).
-    pub fn reason(self) -> &'static str {
+    /// The `ErrorInfo` reason for this violation.
+    pub fn reason(self) -> ErrorReason {
         match self {
-            StateError::CaseClosed => "CASE_CLOSED",
-            StateError::FirstPlanCause => "FIRST_PLAN_CAUSE",
-            StateError::CaseOpen => "CASE_OPEN",
-            StateError::FollowUpRecorded => "FOLLOW_UP_RECORDED",
-            StateError::LegalBasisRequired => "LEGAL_BASIS_REQUIRED",
-            StateError::PlanRequired => "PLAN_REQUIRED",
-            StateError::AgreementInProgress => "AGREEMENT_IN_PROGRESS",
-            StateError::AgreementNotDraft => "AGREEMENT_NOT_DRAFT",
-            StateError::AgreementClosedToComments => "AGREEMENT_CLOSED_TO_COMMENTS",
-            StateError::AgreementNotProposed => "AGREEMENT_NOT_PROPOSED",
-            StateError::AgreementNotDisputable => "AGREEMENT_NOT_DISPUTABLE",
-            StateError::AgreementNotDisputed => "AGREEMENT_NOT_DISPUTED",
-            StateError::SignaturesRequired => "SIGNATURES_REQUIRED",
-            StateError::ClientAssentRequired => "CLIENT_ASSENT_REQUIRED",
-            StateError::RevisionNotApproved => "REVISION_NOT_APPROVED",
-            StateError::RevisionAlreadyApproved => "REVISION_ALREADY_APPROVED",
-            StateError::AdvisorNotAvailable => "ADVISOR_NOT_AVAILABLE",
+            StateError::CaseClosed => ErrorReason::CaseClosed,
+            StateError::FirstPlanCause => ErrorReason::FirstPlanCause,
+            StateError::CaseOpen => ErrorReason::CaseOpen,
+            StateError::FollowUpRecorded => ErrorReason::FollowUpRecorded,
+            StateError::LegalBasisRequired => ErrorReason::LegalBasisRequired,
+            StateError::PlanRequired => ErrorReason::PlanRequired,
+            StateError::AgreementInProgress => ErrorReason::AgreementInProgress,
+            StateError::AgreementNotDraft => ErrorReason::AgreementNotDraft,
+            StateError::AgreementClosedToComments => ErrorReason::AgreementClosedToComments,
+            StateError::AgreementNotProposed => ErrorReason::AgreementNotProposed,
+            StateError::AgreementNotDisputable => ErrorReason::AgreementNotDisputable,
+            StateError::AgreementNotDisputed => ErrorReason::AgreementNotDisputed,
+            StateError::SignaturesRequired => ErrorReason::SignaturesRequired,
+            StateError::ClientAssentRequired => ErrorReason::ClientAssentRequired,
+            StateError::RevisionNotApproved => ErrorReason::RevisionNotApproved,
+            StateError::RevisionAlreadyApproved => ErrorReason::RevisionAlreadyApproved,
+            StateError::AdvisorNotAvailable => ErrorReason::AdvisorNotAvailable,
         }
     }
 }

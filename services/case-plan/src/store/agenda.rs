@@ -6,9 +6,6 @@ use uuid::Uuid;
 
 use crate::domain::{AdvisorId, CaseOutcome, DueKind, TeamId};
 
-/// Most due items answered at once.
-pub const MAX_DUE_ITEMS: i64 = 500;
-
 /// One thing due.
 #[derive(Debug, Clone)]
 pub struct DueRow {
@@ -29,13 +26,16 @@ pub struct DueRow {
 }
 
 /// Reviews due by `today`, planned steps past their day, agreements in force ending by
-/// `expiring_by`, and follow-ups due by `today`, earliest first.
+/// `expiring_by`, and follow-ups due by `today`, earliest first: `limit` of them after the first
+/// `offset` (the list is computed, so a page is a stretch of it).
 pub async fn due(
     conn: &mut PgConnection,
     team: TeamId,
     responsible: Option<AdvisorId>,
     today: NaiveDate,
     expiring_by: NaiveDate,
+    offset: i64,
+    limit: i64,
 ) -> Result<Vec<DueRow>, sqlx::Error> {
     sqlx::query_as!(
         DueRow,
@@ -70,12 +70,13 @@ pub async fn due(
                  AND c.state = 'closed' AND c.followed_up_at IS NULL AND c.follow_up_date <= $3
            ) due
            ORDER BY due_date, case_id, kind, subject_id
-           LIMIT $5"#,
+           OFFSET $5 LIMIT $6"#,
         Uuid::from(team),
         responsible.map(Uuid::from),
         today,
         expiring_by,
-        MAX_DUE_ITEMS,
+        offset,
+        limit,
     )
     .fetch_all(conn)
     .await

@@ -13,7 +13,7 @@ use fallwerk_proto::{intake as pb, types};
 
 use super::{Intake, applicants::client_facts};
 use crate::{
-    domain::{self, Assignment, CaseId, ConsultationId, StateError, TeamId},
+    domain::{self, Assignment, CaseId, ConsultationId, TeamId},
     store::{self, cases::CaseOpeningRow, roster, visits},
 };
 
@@ -45,11 +45,8 @@ impl Intake {
                     .ok_or_else(|| ApiError::not_found("consultation", id))?;
                 caller.same_team(consultation.team_id, "consultation", id)?;
                 consultation.state.may_open_case()?;
-                if store::cases::of_consultation(change.conn(), id)
-                    .await?
-                    .is_some()
-                {
-                    return Err(StateError::CaseAlreadyOpen.into());
+                if let Some(opened) = store::cases::of_consultation(change.conn(), id).await? {
+                    return Err(case_already_open(opened));
                 }
                 let applicant = consultation.applicant_id;
                 if let Some(open) =
@@ -64,7 +61,7 @@ impl Intake {
                             roster::lock_team_loads(change.conn(), consultation.team_id).await?;
                         domain::lowest_caseload(&loads).ok_or_else(|| {
                             ApiError::ResourceExhausted {
-                                reason: "NO_ADVISOR_CAPACITY",
+                                reason: pb::ErrorReason::NoAdvisorCapacity.into(),
                                 message: "no active advisor of the team has room for another case"
                                     .into(),
                             }
@@ -85,11 +82,17 @@ impl Intake {
                     same_day: consultation.same_day,
                 };
                 if !store::cases::insert(change.conn(), &opening).await? {
-                    // A concurrent opening won the race; answer as if it had come first.
+                    // A concurrent opening won the race; answer as if it had come first, in
+                    // the order of the checks above.
+                    if let Some(opened) = store::cases::of_consultation(change.conn(), id).await? {
+                        return Err(case_already_open(opened));
+                    }
                     return Err(
                         match store::cases::open_of_applicant(change.conn(), applicant).await? {
                             Some(open) => client_has_open_case(open),
-                            None => StateError::CaseAlreadyOpen.into(),
+                            None => {
+                                ApiError::Internal("case opening refused without a cause".into())
+                            }
                         },
                     );
                 }
@@ -180,7 +183,8 @@ impl Intake {
         let mut read = self.changes.read().await?;
         let figures = store::cases::team_figures(read.conn(), team, start, end).await?;
         let arrivals = store::cases::arrivals(read.conn(), team, start, end).await?;
-        let advisors = roster::advisors_of_team(read.conn(), team).await?;
+        // Every advisor of the team: the figures cover the whole roster.
+        let advisors = roster::advisors_of_team(read.conn(), team, None, i64::MAX).await?;
         let ids: Vec<_> = advisors.iter().map(|a| a.id.0).collect();
         read.audit(caller, "advisor", &ids).await?;
         // Over everyone who needed a consultation: who left unseen counts against the promise.
@@ -226,10 +230,20 @@ fn assignment(value: i32) -> Result<Assignment, String> {
     }
 }
 
+/// FAILED_PRECONDITION `CASE_ALREADY_OPEN` with the case opened from the consultation in
+/// `case_id`.
+fn case_already_open(opened: CaseId) -> ApiError {
+    ApiError::FailedPrecondition {
+        reason: pb::ErrorReason::CaseAlreadyOpen.into(),
+        message: format!("case {opened} was already opened from this consultation"),
+        metadata: [("case_id".to_owned(), opened.to_string())].into(),
+    }
+}
+
 /// FAILED_PRECONDITION `CLIENT_HAS_OPEN_CASE` with the open case's id in `case_id`.
 fn client_has_open_case(open: CaseId) -> ApiError {
     ApiError::FailedPrecondition {
-        reason: "CLIENT_HAS_OPEN_CASE",
+        reason: pb::ErrorReason::ClientHasOpenCase.into(),
         message: format!(
             "the client has an open case ({open}); their responsible advisor carries it on"
         ),

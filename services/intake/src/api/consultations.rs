@@ -17,6 +17,7 @@ use crate::{
         VisitState, is_same_day,
     },
     store::{
+        cases,
         consultations::{self, ConsultationRow, NewConsultation},
         roster, visits,
     },
@@ -50,7 +51,7 @@ impl Intake {
                     .filter(|a| a.active && a.team_id == visit.team_id)
                     .ok_or_else(|| {
                         ApiError::precondition(
-                            "NOT_IN_ROSTER",
+                            pb::ErrorReason::NotInRoster,
                             "the caller is not an active advisor of the visit's team",
                         )
                     })?;
@@ -151,9 +152,13 @@ impl Intake {
             .await?
             .ok_or_else(|| ApiError::not_found("consultation", id))?;
         caller.same_team(row.team_id, "consultation", id)?;
+        let case = cases::of_consultation(read.conn(), id).await?;
         read.audit(caller, "consultation", &[id.0]).await?;
         Ok(pb::GetConsultationResponse {
-            consultation: Some(row.into()),
+            consultation: Some(pb::Consultation {
+                case_id: case.map(|c| c.to_string()).unwrap_or_default(),
+                ..row.into()
+            }),
         })
     }
 }
@@ -258,6 +263,8 @@ impl From<ConsultationRow> for pb::Consultation {
             state: pb::ConsultationState::from(row.state).into(),
             start_time: Some(timestamp(row.started_at)),
             complete_time: row.completed_at.map(timestamp),
+            // Set by GetConsultation, which reads the case opening beside the row.
+            case_id: String::new(),
             outcome: row.outcome.map(|o| pb::ConsultationOutcome {
                 capacity_to_work: types::CapacityToWork::from(o.capacity_to_work).into(),
                 capacity_basis: o

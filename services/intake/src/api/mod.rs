@@ -68,9 +68,11 @@ grpc_handlers! { Intake: IntakeService {
     get_consultation(pb::GetConsultationRequest) -> pb::GetConsultationResponse;
     create_team(pb::CreateTeamRequest) -> pb::CreateTeamResponse;
     update_team(pb::UpdateTeamRequest) -> pb::UpdateTeamResponse;
+    get_team(pb::GetTeamRequest) -> pb::GetTeamResponse;
     list_teams(pb::ListTeamsRequest) -> pb::ListTeamsResponse;
     create_advisor(pb::CreateAdvisorRequest) -> pb::CreateAdvisorResponse;
     update_advisor(pb::UpdateAdvisorRequest) -> pb::UpdateAdvisorResponse;
+    get_advisor(pb::GetAdvisorRequest) -> pb::GetAdvisorResponse;
     list_advisors(pb::ListAdvisorsRequest) -> pb::ListAdvisorsResponse;
     open_case(pb::OpenCaseRequest) -> pb::OpenCaseResponse;
     get_team_figures(pb::GetTeamFiguresRequest) -> pb::GetTeamFiguresResponse;

@@ -5,6 +5,7 @@ use fallwerk_platform::{
     ApiError, Violations,
     auth::{Caller, Role},
     idempotency::request_key,
+    page::PageRequest,
     wire::{self, enum_value, timestamp},
 };
 use fallwerk_proto::intake as pb;
@@ -107,16 +108,44 @@ impl Intake {
             .await
     }
 
-    /// ListTeams: every team (names only; no personal data).
-    pub(super) async fn list_teams(
+    /// GetTeam: one team (no personal data, so every staff role reads every team).
+    pub(super) async fn get_team(
         &self,
         _caller: &Caller,
-        _request: pb::ListTeamsRequest,
-    ) -> Result<pb::ListTeamsResponse, ApiError> {
+        request: pb::GetTeamRequest,
+    ) -> Result<pb::GetTeamResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("id", wire::id(&request.id)).map(TeamId);
+        let id = v.finish(id)?;
         let mut read = self.changes.read().await?;
-        let rows = roster::teams(read.conn()).await?;
+        let team = roster::team(read.conn(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("team", id))?;
+        Ok(pb::GetTeamResponse {
+            team: Some(team.into()),
+        })
+    }
+
+    /// ListTeams: every team by name, a page at a time (no personal data).
+    pub(super) async fn list_teams(
+        &self,
+        caller: &Caller,
+        request: pb::ListTeamsRequest,
+    ) -> Result<pb::ListTeamsResponse, ApiError> {
+        let mut v = Violations::new();
+        let page = PageRequest::parse(
+            &mut v,
+            request.page_size,
+            &request.page_token,
+            &[caller.method],
+        );
+        let page = v.finish(page)?;
+        let mut read = self.changes.read().await?;
+        let rows = roster::teams(read.conn(), page.after, page.fetch_limit()).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.0);
         Ok(pb::ListTeamsResponse {
             teams: rows.into_iter().map(Into::into).collect(),
+            next_page_token,
         })
     }
 
@@ -157,7 +186,7 @@ impl Intake {
                         .await?
                         .ok_or_else(|| {
                             ApiError::precondition(
-                                "SUBJECT_IN_ROSTER",
+                                pb::ErrorReason::SubjectInRoster,
                                 "this subject is already an advisor in the roster",
                             )
                         })?
@@ -218,7 +247,28 @@ impl Intake {
             .await
     }
 
-    /// ListAdvisors: a team's roster with caseloads (audited).
+    /// GetAdvisor: one advisor of a team the caller may see, with their caseload (audited).
+    pub(super) async fn get_advisor(
+        &self,
+        caller: &Caller,
+        request: pb::GetAdvisorRequest,
+    ) -> Result<pb::GetAdvisorResponse, ApiError> {
+        let mut v = Violations::new();
+        let id = v.check("id", wire::id(&request.id)).map(AdvisorId);
+        let id = v.finish(id)?;
+        let mut read = self.changes.read().await?;
+        let advisor = roster::advisor(read.conn(), id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("advisor", id))?;
+        may_manage_roster(caller, advisor.team_id)
+            .map_err(|_| ApiError::not_found("advisor", id))?;
+        read.audit(caller, "advisor", &[id.0]).await?;
+        Ok(pb::GetAdvisorResponse {
+            advisor: Some(advisor.into()),
+        })
+    }
+
+    /// ListAdvisors: a team's roster with caseloads, a page at a time (audited).
     pub(super) async fn list_advisors(
         &self,
         caller: &Caller,
@@ -226,14 +276,19 @@ impl Intake {
     ) -> Result<pb::ListAdvisorsResponse, ApiError> {
         let mut v = Violations::new();
         let team = v.check("team_id", wire::id(&request.team_id)).map(TeamId);
-        let team = v.finish(team)?;
+        let filters = [caller.method, request.team_id.as_str()];
+        let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
+        let (team, page) = v.finish(team.zip(page))?;
         may_manage_roster(caller, team)?;
         let mut read = self.changes.read().await?;
-        let rows = roster::advisors_of_team(read.conn(), team).await?;
+        let rows =
+            roster::advisors_of_team(read.conn(), team, page.after, page.fetch_limit()).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.0);
         let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
         read.audit(caller, "advisor", &ids).await?;
         Ok(pb::ListAdvisorsResponse {
             advisors: rows.into_iter().map(Into::into).collect(),
+            next_page_token,
         })
     }
 }
@@ -336,7 +391,10 @@ fn advisor_changed(advisor: &pb::Advisor) -> pb::AdvisorChanged {
 
 /// FAILED_PRECONDITION `TEAM_NAME_TAKEN`.
 fn name_taken(name: &str) -> ApiError {
-    ApiError::precondition("TEAM_NAME_TAKEN", format!("a team named {name:?} exists"))
+    ApiError::precondition(
+        pb::ErrorReason::TeamNameTaken,
+        format!("a team named {name:?} exists"),
+    )
 }
 
 /// A team's service area: postal-code prefixes of 1 to 5 digits, each once.

@@ -68,7 +68,7 @@ impl Intake {
                         ApiError::not_found("applicant", applicant)
                     } else {
                         ApiError::precondition(
-                            "UNKNOWN_TEAM",
+                            pb::ErrorReason::UnknownTeam,
                             "the caller's team is not in the roster",
                         )
                     });
@@ -131,11 +131,21 @@ impl Intake {
     ) -> Result<pb::ListWaitingQueueResponse, ApiError> {
         let mut v = Violations::new();
         let named = v.check("team_id", wire::optional_id(&request.team_id));
-        let named = v.finish(named)?;
+        let filters = [caller.method, request.team_id.as_str()];
+        let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
+        let (named, page) = v.finish(named.zip(page))?;
         let team = desk_team(caller, named.map(TeamId))?;
         let now = self.clock.now();
         let mut read = self.changes.read().await?;
-        let rows = visits::waiting_queue(read.conn(), team, office_day(now)).await?;
+        let rows = visits::waiting_queue(
+            read.conn(),
+            team,
+            office_day(now),
+            page.after,
+            page.fetch_limit(),
+        )
+        .await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.visit.id.0);
         let visit_ids: Vec<_> = rows.iter().map(|r| r.visit.id).collect();
         let mut checks = visits::access_checks(read.conn(), &visit_ids).await?;
         let applicants: Vec<_> = rows.iter().map(|r| r.visit.applicant_id.0).collect();
@@ -155,7 +165,10 @@ impl Intake {
                 }),
             })
             .collect();
-        Ok(pb::ListWaitingQueueResponse { entries })
+        Ok(pb::ListWaitingQueueResponse {
+            entries,
+            next_page_token,
+        })
     }
 
     /// EndVisit: a waiting visit ends without a consultation, with its reason.

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use fallwerk_platform::{clock::same_office_day, id_type, stored_enum};
+use fallwerk_proto::intake::ErrorReason;
 
 pub use fallwerk_platform::vocabulary::{ActivationTrack, Barrier, CapacityBasis, CapacityToWork};
 pub use person::*;
@@ -76,6 +77,8 @@ impl VisitState {
                 | AccessDecision::NoNeed
                 | AccessDecision::NotLocallyResponsible => VisitState::Closed,
             }),
+            // Closed by its own check or ended without one: either way it is over.
+            VisitState::Closed => Err(StateError::VisitClosed),
             _ => Err(StateError::AccessCheckDone),
         }
     }
@@ -417,9 +420,6 @@ pub enum StateError {
     /// The consultation is not complete.
     #[error("the consultation is not complete yet")]
     ConsultationIncomplete,
-    /// A case exists for the consultation.
-    #[error("a case was already opened from this consultation")]
-    CaseAlreadyOpen,
     /// The visit no longer waits.
     #[error("the visit's consultation has started or the visit has ended")]
     VisitNotWaiting,
@@ -431,18 +431,17 @@ pub enum StateError {
 }
 
 impl StateError {
-    /// The `ErrorInfo.reason` for this violation.
-    pub fn reason(self) -> &'static str {
+    /// The `ErrorInfo` reason for this violation.
+    pub fn reason(self) -> ErrorReason {
         match self {
-            StateError::AccessCheckDone => "ACCESS_CHECK_ALREADY_RECORDED",
-            StateError::AccessCheckMissing => "ACCESS_CHECK_REQUIRED",
-            StateError::VisitClosed => "VISIT_CLOSED",
-            StateError::ConsultationExists => "CONSULTATION_ALREADY_STARTED",
-            StateError::ConsultationComplete => "CONSULTATION_ALREADY_COMPLETED",
-            StateError::ConsultationIncomplete => "CONSULTATION_NOT_COMPLETED",
-            StateError::CaseAlreadyOpen => "CASE_ALREADY_OPEN",
-            StateError::VisitNotWaiting => "VISIT_NOT_WAITING",
-            StateError::NotLocallyResponsible => "NOT_LOCALLY_RESPONSIBLE",
+            StateError::AccessCheckDone => ErrorReason::AccessCheckAlreadyRecorded,
+            StateError::AccessCheckMissing => ErrorReason::AccessCheckRequired,
+            StateError::VisitClosed => ErrorReason::VisitClosed,
+            StateError::ConsultationExists => ErrorReason::ConsultationAlreadyStarted,
+            StateError::ConsultationComplete => ErrorReason::ConsultationAlreadyCompleted,
+            StateError::ConsultationIncomplete => ErrorReason::ConsultationNotCompleted,
+            StateError::VisitNotWaiting => ErrorReason::VisitNotWaiting,
+            StateError::NotLocallyResponsible => ErrorReason::NotLocallyResponsible,
         }
     }
 }
@@ -517,6 +516,10 @@ mod tests {
         assert_eq!(
             VisitState::ReadyForConsultation.after_access_check(AccessDecision::Continue),
             Err(StateError::AccessCheckDone)
+        );
+        assert_eq!(
+            VisitState::Closed.after_access_check(AccessDecision::Continue),
+            Err(StateError::VisitClosed)
         );
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::domain::{AdvisorFunction, AdvisorId, AdvisorLoad, TeamId};
 
@@ -43,14 +44,35 @@ pub async fn insert_team(
     .await
 }
 
-/// Every team, by name.
-pub async fn teams(conn: &mut PgConnection) -> Result<Vec<TeamRow>, sqlx::Error> {
+/// A page of teams by name (then id), after the team `after`.
+pub async fn teams(
+    conn: &mut PgConnection,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<TeamRow>, sqlx::Error> {
     sqlx::query_as!(
         TeamRow,
         r#"SELECT id AS "id: TeamId", display_name, postal_code_prefixes, version, created_at
-         FROM intake.teams ORDER BY display_name"#
+         FROM intake.teams
+         WHERE $1::uuid IS NULL
+            OR (display_name, id) > (SELECT display_name, id FROM intake.teams WHERE id = $1)
+         ORDER BY display_name, id LIMIT $2"#,
+        after,
+        limit
     )
     .fetch_all(conn)
+    .await
+}
+
+/// One team.
+pub async fn team(conn: &mut PgConnection, id: TeamId) -> Result<Option<TeamRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TeamRow,
+        r#"SELECT id AS "id: TeamId", display_name, postal_code_prefixes, version, created_at
+         FROM intake.teams WHERE id = $1"#,
+        id.0
+    )
+    .fetch_optional(conn)
     .await
 }
 
@@ -235,10 +257,12 @@ pub async fn update_advisor(
     .await
 }
 
-/// The team's advisors, by name.
+/// A page of the team's advisors by name (then id), after the advisor `after`.
 pub async fn advisors_of_team(
     conn: &mut PgConnection,
     team: TeamId,
+    after: Option<Uuid>,
+    limit: i64,
 ) -> Result<Vec<AdvisorRow>, sqlx::Error> {
     sqlx::query_as!(
         AdvisorRow,
@@ -246,10 +270,34 @@ pub async fn advisors_of_team(
              a.function AS "function: AdvisorFunction", a.capacity, a.active, a.version,
              (SELECT count(*) FROM intake.case_openings c
               WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!"
-         FROM intake.advisors a WHERE a.team_id = $1 ORDER BY a.display_name, a.id"#,
-        team.0
+         FROM intake.advisors a
+         WHERE a.team_id = $1
+           AND ($2::uuid IS NULL
+                OR (a.display_name, a.id) > (SELECT display_name, id FROM intake.advisors WHERE id = $2))
+         ORDER BY a.display_name, a.id LIMIT $3"#,
+        team.0,
+        after,
+        limit
     )
     .fetch_all(conn)
+    .await
+}
+
+/// One advisor with their caseload.
+pub async fn advisor(
+    conn: &mut PgConnection,
+    id: AdvisorId,
+) -> Result<Option<AdvisorRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AdvisorRow,
+        r#"SELECT a.id AS "id: AdvisorId", a.team_id AS "team_id: TeamId", a.subject, a.display_name,
+             a.function AS "function: AdvisorFunction", a.capacity, a.active, a.version,
+             (SELECT count(*) FROM intake.case_openings c
+              WHERE c.responsible_advisor_id = a.id AND c.closed_at IS NULL) AS "open_cases!"
+         FROM intake.advisors a WHERE a.id = $1"#,
+        id.0
+    )
+    .fetch_optional(conn)
     .await
 }
 

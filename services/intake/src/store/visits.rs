@@ -205,21 +205,39 @@ pub async fn waiting_queue(
     conn: &mut PgConnection,
     team: TeamId,
     day: NaiveDate,
+    after: Option<Uuid>,
+    limit: i64,
 ) -> Result<Vec<QueueRow>, sqlx::Error> {
+    // The calling order as one ascending key, so a page starts after the previous page's last
+    // visit (found among the day's visits even when it has left the queue since).
     let rows = sqlx::query!(
-        r#"SELECT v.id AS "id: VisitId", v.applicant_id AS "applicant_id: ApplicantId",
-             v.team_id AS "team_id: TeamId", v.arrived_at, v.concern, v.state AS "state: VisitState",
-             v.kind AS "kind: VisitKind", a.given_name, a.family_name, a.interpreter_language,
-             coalesce(ac.emergency_need, false) AS "emergency_need!"
-         FROM intake.visits v JOIN intake.applicants a ON a.id = v.applicant_id
-         LEFT JOIN intake.access_checks ac ON ac.visit_id = v.id
-         WHERE v.team_id = $1 AND v.arrival_day = $2 AND v.state IN ($3, $4)
-         ORDER BY coalesce(ac.emergency_need, false) DESC, (a.interpreter_language <> '') DESC,
-                  v.arrived_at, v.id"#,
+        r#"WITH day AS (
+             SELECT v.id, v.applicant_id, v.team_id, v.arrived_at, v.concern, v.state, v.kind,
+                  a.given_name, a.family_name, a.interpreter_language,
+                  coalesce(ac.emergency_need, false) AS emergency_need,
+                  NOT coalesce(ac.emergency_need, false) AS emergency_last,
+                  a.interpreter_language = '' AS interpreter_last
+             FROM intake.visits v JOIN intake.applicants a ON a.id = v.applicant_id
+             LEFT JOIN intake.access_checks ac ON ac.visit_id = v.id
+             WHERE v.team_id = $1 AND v.arrival_day = $2
+         )
+         SELECT id AS "id!: VisitId", applicant_id AS "applicant_id!: ApplicantId",
+             team_id AS "team_id!: TeamId", arrived_at AS "arrived_at!", concern AS "concern!",
+             state AS "state!: VisitState", kind AS "kind!: VisitKind", given_name AS "given_name!",
+             family_name AS "family_name!", interpreter_language AS "interpreter_language!",
+             emergency_need AS "emergency_need!"
+         FROM day
+         WHERE state IN ($3, $4)
+           AND ($5::uuid IS NULL OR (emergency_last, interpreter_last, arrived_at, id)
+                > (SELECT emergency_last, interpreter_last, arrived_at, id FROM day WHERE id = $5))
+         ORDER BY emergency_last, interpreter_last, arrived_at, id
+         LIMIT $6"#,
         team.0,
         day,
         VisitState::Waiting.as_str(),
         VisitState::ReadyForConsultation.as_str(),
+        after,
+        limit,
     )
     .fetch_all(conn)
     .await?;

@@ -8,6 +8,7 @@ use fallwerk_platform::{
     auth::Caller,
     clock::office_day,
     idempotency::request_key,
+    page::PageRequest,
     wire::{self, timestamp, wire_date},
 };
 use fallwerk_proto::{partner as pb, types};
@@ -141,13 +142,20 @@ impl PartnerApi {
         caller: &Caller,
         request: pb::ListConsentsRequest,
     ) -> Result<pb::ListConsentsResponse, ApiError> {
-        let id = CaseId(wire::id(&request.case_id).map_err(|e| ApiError::invalid("case_id", e))?);
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        let filters = [caller.method, request.case_id.as_str()];
+        let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
+        let (id, page) = v.finish(id.zip(page))?;
         let mut read = self.changes.read().await?;
         team_case(read.conn(), caller, id).await?;
-        let consents = store::consents::of_case(read.conn(), id).await?;
+        let rows =
+            store::consents::of_case(read.conn(), id, page.after, page.fetch_limit()).await?;
+        let (rows, next_page_token) = page.finish(rows, |c| c.id.0);
         read.audit(caller, "case", &[id.0]).await?;
         Ok(pb::ListConsentsResponse {
-            consents: consents.into_iter().map(consent_to_wire).collect(),
+            consents: rows.into_iter().map(consent_to_wire).collect(),
+            next_page_token,
         })
     }
 }

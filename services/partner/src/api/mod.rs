@@ -107,7 +107,7 @@ impl From<domain::StateError> for ApiError {
     fn from(error: domain::StateError) -> Self {
         match error {
             domain::StateError::OfferFull => ApiError::ResourceExhausted {
-                reason: error.reason(),
+                reason: error.reason().into(),
                 message: error.to_string(),
             },
             _ => ApiError::precondition(error.reason(), error.to_string()),

@@ -7,7 +7,9 @@ use fallwerk_platform::{
     ApiError, Violations,
     auth::Caller,
     clock::office_day,
+    error::numbered,
     idempotency::request_key,
+    page::PageRequest,
     wire::{self, timestamp},
 };
 use fallwerk_proto::{caseplan, intake, partner as pb, types};
@@ -86,7 +88,8 @@ impl PartnerApi {
             if !partner.active {
                 return Err(StateError::PartnerInactive.into());
             }
-            let consents = store::consents::of_case(read.conn(), case_id).await?;
+            // Every consent of the case: any one may cover the referral.
+            let consents = store::consents::of_case(read.conn(), case_id, None, i64::MAX).await?;
             let terms: Vec<_> = consents.iter().map(|c| c.terms()).collect();
             let consent = covering_consent(&terms, offer.partner_id, &wanted, today)
                 .map_err(consent_missing)?;
@@ -265,18 +268,25 @@ impl PartnerApi {
         caller: &Caller,
         request: pb::ListReferralsRequest,
     ) -> Result<pb::ListReferralsResponse, ApiError> {
-        let id = CaseId(wire::id(&request.case_id).map_err(|e| ApiError::invalid("case_id", e))?);
+        let mut v = Violations::new();
+        let id = v.check("case_id", wire::id(&request.case_id)).map(CaseId);
+        let filters = [caller.method, request.case_id.as_str()];
+        let page = PageRequest::parse(&mut v, request.page_size, &request.page_token, &filters);
+        let (id, page) = v.finish(id.zip(page))?;
         let mut read = self.changes.read().await?;
         team_case(read.conn(), caller, id).await?;
         let filter = store::referrals::Filter {
             case: Some(id),
             ..Default::default()
         };
-        let rows = store::referrals::list(read.conn(), filter, None, 500).await?;
+        let rows =
+            store::referrals::list(read.conn(), filter, page.after, page.fetch_limit()).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.0);
         let ids: Vec<_> = rows.iter().map(|r| r.id.0).collect();
         read.audit(caller, "referral", &ids).await?;
         Ok(pb::ListReferralsResponse {
             referrals: rows.into_iter().map(referral_to_wire).collect(),
+            next_page_token,
         })
     }
 
@@ -491,16 +501,20 @@ pub(crate) async fn reread(
         .ok_or_else(|| ApiError::not_found("referral", id))
 }
 
-/// FAILED_PRECONDITION `CONSENT_MISSING` naming the categories no consent in force covers.
+/// FAILED_PRECONDITION `CONSENT_MISSING` naming the categories no consent in force covers, as
+/// the contract's `DataCategory` value names.
 fn consent_missing(missing: Vec<DataCategory>) -> ApiError {
-    let names: Vec<&str> = missing.iter().map(|c| c.as_str()).collect();
+    let names: Vec<&str> = missing
+        .iter()
+        .map(|&c| types::DataCategory::from(c).as_str_name())
+        .collect();
     ApiError::FailedPrecondition {
-        reason: "CONSENT_MISSING",
+        reason: pb::ErrorReason::ConsentMissing.into(),
         message: format!(
             "no consent in force lets this partner receive: {}",
             names.join(", ")
         ),
-        metadata: [("categories".to_owned(), names.join(","))].into(),
+        metadata: numbered("category", &names),
     }
 }
 

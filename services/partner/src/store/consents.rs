@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::domain::{CaseId, ConsentForm, ConsentId, ConsentTerms, DataCategory, PartnerId};
 
@@ -162,18 +163,23 @@ pub async fn get(
     row.map(ConsentRow::try_from).transpose()
 }
 
-/// A case's consents, newest first.
+/// A page of a case's consents, newest first, after the consent `after`.
 pub async fn of_case(
     conn: &mut PgConnection,
     case: CaseId,
+    after: Option<Uuid>,
+    limit: i64,
 ) -> Result<Vec<ConsentRow>, sqlx::Error> {
     let rows = sqlx::query_as!(
         Columns,
         r#"SELECT id AS "id: ConsentId", case_id AS "case_id: CaseId",
                partner_id AS "partner_id: PartnerId", purpose, categories, form AS "form: _",
                evidence, given_date, valid_until, recorded_by, revoked_at
-           FROM partner.consents WHERE case_id = $1 ORDER BY id DESC"#,
+           FROM partner.consents WHERE case_id = $1 AND ($2::uuid IS NULL OR id < $2)
+           ORDER BY id DESC LIMIT $3"#,
         case.0,
+        after,
+        limit,
     )
     .fetch_all(conn)
     .await?;

@@ -373,7 +373,7 @@ fn goal_progress(review: &pb::Review) -> Vec<String> {
 }
 
 /// What is due, one line an item, in the order the service answered (most urgent first).
-pub fn due_items(items: &[pb::DueItem]) -> String {
+pub fn due_items(items: &[pb::DueItem], next_page_token: &str) -> String {
     if items.is_empty() {
         return "Nothing is due.\n".into();
     }
@@ -389,7 +389,7 @@ pub fn due_items(items: &[pb::DueItem]) -> String {
             ]
         })
         .collect();
-    table(&["DUE", "WHAT", "CLIENT", "CASE", "DETAIL"], rows)
+    table(&["DUE", "WHAT", "CLIENT", "CASE", "DETAIL"], rows) + &more(next_page_token)
 }
 
 /// A case's timeline, one line an entry, oldest first.

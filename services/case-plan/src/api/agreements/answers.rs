@@ -129,15 +129,16 @@ impl CasePlan {
                 }
                 current.form.accepts(&ack)?;
                 // The form's review limit counts from the day it is agreed.
-                if current.review_date > current.form.latest_review(today) {
-                    return Err(ApiError::invalid(
-                        "review_date",
-                        format!(
-                            "the agreement's review date lies beyond what a {} allows from today ({}): change it in a new draft",
+                let latest = current.form.latest_review(today);
+                if current.review_date > latest {
+                    return Err(ApiError::FailedPrecondition {
+                        reason: pb::ErrorReason::ReviewDateTooLate.into(),
+                        message: format!(
+                            "the agreement's review date lies beyond what a {} allows from today ({latest}): decline it and propose a new draft",
                             form_name(current.form),
-                            current.form.latest_review(today)
                         ),
-                    ));
+                        metadata: [("latest_review_date".to_owned(), latest.to_string())].into(),
+                    });
                 }
                 let now = self.clock.now();
                 if let Some(previous) = case.agreement_id {

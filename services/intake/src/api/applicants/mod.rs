@@ -1,12 +1,11 @@
 //! Applicants: register (with the duplicate check), read, search, update. The person's
 //! contact decides local responsibility; household links show on both linked records.
 
-use std::collections::HashMap;
-
 use fallwerk_platform::{
     ApiError, Violations,
     auth::Caller,
     clock::office_day,
+    error::numbered,
     idempotency::request_key,
     page::PageRequest,
     wire::{self, BirthDate, timestamp},
@@ -267,20 +266,15 @@ async fn link_household(
     Ok(())
 }
 
-/// FAILED_PRECONDITION `LIKELY_DUPLICATE` with the candidates' ids, comma-separated.
+/// FAILED_PRECONDITION `LIKELY_DUPLICATE` with the candidates' ids as numbered keys.
 fn likely_duplicate(candidates: &[uuid::Uuid]) -> ApiError {
-    let ids = candidates
-        .iter()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
     ApiError::FailedPrecondition {
-        reason: "LIKELY_DUPLICATE",
+        reason: pb::ErrorReason::LikelyDuplicate.into(),
         message: format!(
             "{} existing applicant(s) have this name and date of birth; use one of them or set allow_duplicate",
             candidates.len()
         ),
-        metadata: HashMap::from([("candidate_ids".to_owned(), ids)]),
+        metadata: numbered("candidate", candidates),
     }
 }
 
