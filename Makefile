@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check bench bench-feed load load-case-plan bench-partner bench-audit
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check api-docs bench bench-feed load load-case-plan bench-partner bench-audit
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -69,6 +69,14 @@ proto-check:
 	@release=$$(git tag --list 'proto/v1.*' --sort=-v:refname | head -n1); \
 	if [ -n "$$release" ]; then cd proto && ../.dev/buf/node_modules/.bin/buf breaking --against "../.git#tag=$$release,subdir=proto" && echo "proto: compatible with $$release"; \
 	else echo "proto: no release tagged yet (proto/v1.*); breaking-change check skipped"; fi
+	@$(MAKE) --no-print-directory api-docs API_DOCS_DIR=.dev/api-docs >/dev/null
+	@diff -r -q docs/api .dev/api-docs >/dev/null || { echo "proto: docs/api is not current; run make api-docs and commit it" >&2; diff -r -u docs/api .dev/api-docs | head -40 >&2; exit 1; }
+	@echo "proto: docs/api current"
+
+## The API reference (docs/api/) from the contract: comments, field behaviour, types.
+API_DOCS_DIR ?= docs/api
+api-docs:
+	@rm -rf $(API_DOCS_DIR) && cargo run --locked -q -p fallwerk-apidoc -- $(API_DOCS_DIR)
 
 ## fallwerk beside the machine's ceilings in one run: Health/Check, pgbench with RegisterVisit's
 ## and GetCase's statements, those RPCs, the reads, the arrival, the office's mix (closed, then
