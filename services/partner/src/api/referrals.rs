@@ -193,12 +193,7 @@ impl PartnerApi {
             youngest_child_age: snapshot.youngest_child_age,
             step_action: snapshot.step_action,
             goal: snapshot.goal,
-            health_barriers: snapshot
-                .health_barriers
-                .iter()
-                .filter_map(|b| types::Barrier::try_from(*b).ok())
-                .map(|b| b.as_str_name().to_owned())
-                .collect(),
+            health_barriers: snapshot.health_barriers,
             debt: snapshot.debt,
             notes: if has(DataCategory::Notes) {
                 notes
