@@ -3,6 +3,7 @@
 #
 #   postgres.sh start DIR PORT [--ephemeral|--fresh]   create (if needed) and start
 #   postgres.sh stop DIR                       stop if running
+#   postgres.sh destroy DIR                    stop at once and delete the cluster
 #   postgres.sh status DIR                     exit 0 if running, non-zero if not
 #
 # PostgreSQL's own initdb/pg_ctl are used; when they are missing they are installed from the
@@ -13,7 +14,7 @@
 # matters, and tests run several times faster). --fresh (benchmarks): a fresh, durable cluster.
 set -euo pipefail
 
-cmd=${1:?usage: postgres.sh start|stop|status DIR [PORT] [--ephemeral|--fresh]}
+cmd=${1:?usage: postgres.sh start|stop|destroy|status DIR [PORT] [--ephemeral|--fresh]}
 dir=${2:?data directory}
 port=${3:-54329}
 ephemeral=${4:-}
@@ -100,6 +101,13 @@ stop)
         as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
     fi
     ;;
+destroy)
+    bindir=$(find_bindir) || exit 0
+    resolve_dir
+    [ -d "$dir" ] || exit 0
+    as_owner "$bindir/pg_ctl" -D "$dir" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    ;;
 status)
     # pg_ctl's own answer: 0 running, 3 not running, 4 no data directory.
     bindir=$(find_bindir) || exit 3
@@ -108,7 +116,7 @@ status)
     as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1
     ;;
 *)
-    echo "usage: postgres.sh start|stop|status DIR [PORT] [--ephemeral|--fresh]" >&2
+    echo "usage: postgres.sh start|stop|destroy|status DIR [PORT] [--ephemeral|--fresh]" >&2
     exit 2
     ;;
 esac

@@ -40,6 +40,7 @@ async fn write_load(pool: &PgPool) -> f64 {
                     expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
                 },
                 method: "GetApplicant",
+                deadline: std::time::Instant::now() + std::time::Duration::from_secs(30),
             };
             for _ in 0..PER_WRITER {
                 log.record(&caller, "applicant", &[Uuid::now_v7()])

@@ -44,6 +44,7 @@ use tonic::{
 use uuid::Uuid;
 
 pub mod attacks;
+pub mod cluster;
 pub mod office;
 pub mod tls;
 pub mod world;
@@ -101,10 +102,19 @@ impl TestDatabase {
         Self::create_from(Some(template)).await
     }
 
+    /// Creates an empty database on the server whose superuser URL is `admin` (a cluster of
+    /// the test's own, see [`cluster::PrivateCluster`]).
+    pub async fn create_on(admin: &str) -> Self {
+        Self::create_at(admin, None).await
+    }
+
     async fn create_from(template: Option<&str>) -> Self {
-        let admin = admin_url();
+        Self::create_at(&admin_url(), template).await
+    }
+
+    async fn create_at(admin: &str, template: Option<&str>) -> Self {
         let name = format!("test_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin)
+        let mut conn = PgConnection::connect(admin)
             .await
             .expect("connect to the test cluster");
         let template = template
@@ -264,8 +274,23 @@ pub struct ServiceApp {
     pub clock: Arc<ManualClock>,
     /// The upstream feeds it consumes: name and address.
     upstreams: Vec<(String, String)>,
+    /// Changes to the server's settings it was started with, kept for a restart.
+    tune: Option<Tune>,
     /// The running server, until [`ServiceApp::pause`].
     running: Option<(CancellationToken, JoinHandle<Result<(), RunError>>)>,
+}
+
+/// A change to a test service's server settings (limits, timeouts) before it starts.
+pub type Tune = Arc<dyn Fn(&mut fallwerk_platform::config::ServerArgs) + Send + Sync>;
+
+/// How a test starts a service, beside its listener and database.
+#[derive(Clone, Default)]
+struct Launch {
+    migrate: bool,
+    jwks_url: Option<String>,
+    upstreams: Vec<(String, String)>,
+    health_listen: Option<std::net::SocketAddr>,
+    tune: Option<Tune>,
 }
 
 /// A channel that sends a bearer token on every call.
@@ -383,7 +408,12 @@ pub async fn spawn_wired(services: &[&'static Blueprint]) -> Vec<ServiceApp> {
             }
         }
         let db = TestDatabase::migrated(&service.migrator).await;
-        apps.push(ServiceApp::start_on(service, listener, db, true, None, wired, None).await);
+        let launch = Launch {
+            migrate: true,
+            upstreams: wired,
+            ..Launch::default()
+        };
+        apps.push(ServiceApp::start_on(service, listener, db, launch).await);
     }
     for app in &apps {
         app.wait_serving().await;
@@ -422,50 +452,55 @@ impl ServiceApp {
         migrate: bool,
         health_listen: std::net::SocketAddr,
     ) -> Self {
-        let listener = bind_loopback().await;
-        Self::start_on(
-            service,
-            listener,
-            db,
+        let launch = Launch {
             migrate,
-            None,
-            absent_upstreams(service),
-            Some(health_listen),
-        )
-        .await
+            upstreams: absent_upstreams(service),
+            health_listen: Some(health_listen),
+            ..Launch::default()
+        };
+        Self::start_on(service, bind_loopback().await, db, launch).await
     }
 
     /// Starts `service` alone on `db`, migrating at start when `migrate`; does not wait for
     /// readiness.
     pub async fn start(service: &'static Blueprint, db: TestDatabase, migrate: bool) -> Self {
-        let listener = bind_loopback().await;
-        Self::start_on(
-            service,
-            listener,
-            db,
+        let launch = Launch {
             migrate,
-            None,
-            absent_upstreams(service),
-            None,
-        )
-        .await
+            upstreams: absent_upstreams(service),
+            ..Launch::default()
+        };
+        Self::start_on(service, bind_loopback().await, db, launch).await
+    }
+
+    /// [`Self::spawn`] with the server's settings changed by `tune` (limits, timeouts); a
+    /// restart keeps them.
+    pub async fn spawn_tuned(
+        service: &'static Blueprint,
+        tune: impl Fn(&mut fallwerk_platform::config::ServerArgs) + Send + Sync + 'static,
+    ) -> Self {
+        let db = TestDatabase::migrated(&service.migrator).await;
+        let launch = Launch {
+            migrate: true,
+            upstreams: absent_upstreams(service),
+            tune: Some(Arc::new(tune)),
+            ..Launch::default()
+        };
+        let app = Self::start_on(service, bind_loopback().await, db, launch).await;
+        app.wait_serving().await;
+        app
     }
 
     /// Starts `service` alone on a fresh, migrated database that takes its keys from
     /// `jwks_url`.
     pub async fn spawn_with_jwks_url(service: &'static Blueprint, jwks_url: &str) -> Self {
-        let listener = bind_loopback().await;
         let db = TestDatabase::migrated(&service.migrator).await;
-        let app = Self::start_on(
-            service,
-            listener,
-            db,
-            true,
-            Some(jwks_url),
-            absent_upstreams(service),
-            None,
-        )
-        .await;
+        let launch = Launch {
+            migrate: true,
+            jwks_url: Some(jwks_url.to_owned()),
+            upstreams: absent_upstreams(service),
+            ..Launch::default()
+        };
+        let app = Self::start_on(service, bind_loopback().await, db, launch).await;
         app.wait_serving().await;
         app
     }
@@ -494,16 +529,12 @@ impl ServiceApp {
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
             .expect("rebind the same port");
-        let again = Self::start_on(
-            self.service,
-            listener,
-            self.db.clone(),
-            false,
-            None,
-            self.upstreams.clone(),
-            None,
-        )
-        .await;
+        let launch = Launch {
+            upstreams: self.upstreams.clone(),
+            tune: self.tune.clone(),
+            ..Launch::default()
+        };
+        let again = Self::start_on(self.service, listener, self.db.clone(), launch).await;
         again.wait_serving().await;
         // The clock goes on where it was: a restart does not travel in time.
         again.clock.set(self.clock.now());
@@ -515,21 +546,19 @@ impl ServiceApp {
         service: &'static Blueprint,
         listener: tokio::net::TcpListener,
         db: TestDatabase,
-        migrate: bool,
-        jwks_url: Option<&str>,
-        upstreams: Vec<(String, String)>,
-        health_listen: Option<std::net::SocketAddr>,
+        launch: Launch,
     ) -> Self {
         init_tracing();
         let jwks_file = keys().jwks.to_string_lossy().into_owned();
-        let (jwks_flag, jwks) = match jwks_url {
-            Some(url) => ("--jwks-url", url),
+        let (jwks_flag, jwks) = match &launch.jwks_url {
+            Some(url) => ("--jwks-url", url.as_str()),
             None => ("--jwks-file", jwks_file.as_str()),
         };
         let token_file = service_token_file(service.name)
             .to_string_lossy()
             .into_owned();
-        let upstream_args: Vec<String> = upstreams
+        let upstream_args: Vec<String> = launch
+            .upstreams
             .iter()
             .map(|(name, url)| format!("{name}={url}"))
             .collect();
@@ -553,14 +582,17 @@ impl ServiceApp {
         for upstream in &upstream_args {
             args.extend(["--upstream", upstream.as_str()]);
         }
-        if migrate {
+        if launch.migrate {
             args.push("--migrate");
         }
         let cli = service.parse_cli(args).expect("valid test configuration");
         let Command::Serve(mut serve) = cli.command else {
             unreachable!("serve was given")
         };
-        serve.server.health_listen = health_listen;
+        serve.server.health_listen = launch.health_listen;
+        if let Some(tune) = &launch.tune {
+            tune(&mut serve.server);
+        }
         let addr = listener.local_addr().expect("local addr");
         let clock = Arc::new(ManualClock::default());
         let shutdown = CancellationToken::new();
@@ -579,7 +611,8 @@ impl ServiceApp {
             addr,
             db,
             clock,
-            upstreams,
+            upstreams: launch.upstreams,
+            tune: launch.tune,
             running: Some((shutdown, task)),
         }
     }

@@ -4,6 +4,7 @@ use fallwerk_intake::SERVICE;
 use fallwerk_platform::{auth::Role, config::MetricsListen};
 use fallwerk_proto::intake as pb;
 use fallwerk_tests::{IntakeClient, ServiceApp, token};
+use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn scrape(addr: std::net::SocketAddr) -> String {
@@ -264,4 +265,54 @@ async fn metrics_count_each_rpc_by_method_and_code_time_it_and_show_the_pool() {
         "pool figures"
     );
     app.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_call_cut_off_by_a_deadline_answers_deadline_exceeded_and_is_counted() {
+    let addr = metrics();
+    let app = ServiceApp::spawn_tuned(&SERVICE, |server| server.request_timeout_secs = 1).await;
+    // ListTeams waits for an exclusive lock on the teams until the server's timeout ends it.
+    let mut lock = sqlx::PgConnection::connect(&app.db.url)
+        .await
+        .expect("connect");
+    for statement in ["BEGIN", "LOCK TABLE intake.teams IN ACCESS EXCLUSIVE MODE"] {
+        sqlx::query(statement)
+            .execute(&mut lock)
+            .await
+            .expect(statement);
+    }
+    let mut lead: IntakeClient = app.client(&token("lead-7", &[Role::TeamLead], None)).await;
+    let cut = lead
+        .list_teams(pb::ListTeamsRequest::default())
+        .await
+        .expect_err("the server's timeout");
+    assert_eq!(cut.code(), tonic::Code::DeadlineExceeded, "{cut:?}");
+    // A client's own shorter deadline bounds the work the same way, and is counted too.
+    let mut request = tonic::Request::new(pb::ListTeamsRequest::default());
+    request.set_timeout(std::time::Duration::from_millis(300));
+    let cut = lead.list_teams(request).await.expect_err("the client's");
+    assert_eq!(cut.code(), tonic::Code::DeadlineExceeded, "{cut:?}");
+    drop(lock);
+
+    // The server answers the second call at its end of the deadline, which may come a moment
+    // after the client gave up: look again for up to 5 s.
+    let mut counted = String::new();
+    for _ in 0..50 {
+        let body = scrape(addr).await;
+        counted = line(
+            &body,
+            "grpc_server_handled_total",
+            &[
+                r#"grpc_method="fallwerk.intake.v1.IntakeService/ListTeams""#,
+                r#"grpc_code="DeadlineExceeded""#,
+            ],
+        )
+        .unwrap_or_default()
+        .to_owned();
+        if counted.ends_with(" 2") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(counted.ends_with(" 2"), "both counted: {counted:?}");
 }

@@ -340,8 +340,14 @@ impl Blueprint {
             &pool,
             &feeds_stop,
         )?;
+        let database = db::Reachability::default();
         let context = Context {
-            changes: Changes::new(pool.clone(), self.migrator.schema(), signals.clone()),
+            changes: Changes::new(
+                pool.clone(),
+                self.migrator.schema(),
+                signals.clone(),
+                database.clone(),
+            ),
             clock,
             max_message_bytes: args.server.max_message_bytes,
             upstream_positions,
@@ -355,6 +361,7 @@ impl Blueprint {
             policies: api.policies,
             migrator: self.migrator,
             person_records: self.person_records,
+            database,
         };
         let served = server::serve(
             listener,

@@ -25,6 +25,7 @@ use crate::{
     ApiError,
     audit::{AuditRows, writer::AuditWriter},
     auth::Caller,
+    db::Reachability,
     feed::notify::FeedSignals,
     idempotency::{Idempotency, RequestKey},
     telemetry,
@@ -45,7 +46,13 @@ pub struct Changes {
     position_of: Arc<str>,
     /// The statement that writes a change's [`Tail`].
     write_tail: Arc<str>,
+    /// Whether the database is known to be away.
+    database: Reachability,
 }
+
+/// How long a call waits for a connection while the database is known to be away: enough for
+/// a database that just came back, far less than the pool's acquire timeout.
+const WAIT_WHILE_DOWN: Duration = Duration::from_millis(300);
 
 /// A change under way, handed to the body of [`Changes::create`] or [`Changes::update`];
 /// when the body fails, nothing is written.
@@ -81,8 +88,9 @@ pub struct Read {
 impl Changes {
     /// Changes in `schema` on `pool`; `signals.committed` is notified after each commit that
     /// wrote events.
-    pub fn new(pool: PgPool, schema: &str, signals: FeedSignals) -> Self {
+    pub fn new(pool: PgPool, schema: &str, signals: FeedSignals, database: Reachability) -> Self {
         Changes {
+            database,
             audit: AuditWriter::start(&pool, schema),
             pool,
             idempotency: Idempotency::new(schema),
@@ -178,7 +186,7 @@ impl Changes {
         &self,
         key: Option<&RequestKey>,
     ) -> Result<Option<R>, ApiError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.connected(self.pool.acquire()).await?;
         self.idempotency.answered(&mut conn, key).await
     }
 
@@ -202,14 +210,29 @@ impl Changes {
     /// Starts an audited read.
     pub async fn read(&self) -> Result<Read, ApiError> {
         Ok(Read {
-            conn: self.pool.acquire().await?,
+            conn: self.connected(self.pool.acquire()).await?,
             audit: self.audit.clone(),
         })
     }
 
+    /// `connecting` (the pool handing out a connection), cut short while the database is
+    /// known to be away: the call is answered UNAVAILABLE at once instead of after the pool's
+    /// whole acquire timeout.
+    async fn connected<T>(
+        &self,
+        connecting: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, sqlx::Error> {
+        if !self.database.is_down() {
+            return connecting.await;
+        }
+        tokio::time::timeout(WAIT_WHILE_DOWN, connecting)
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+    }
+
     async fn begin(&self) -> Result<Change, ApiError> {
         Ok(Change {
-            tx: self.pool.begin().await?,
+            tx: self.connected(self.pool.begin()).await?,
             changes: self.clone(),
             tail: Tail::default(),
         })

@@ -77,14 +77,25 @@ impl Outbound {
     }
 
     /// Runs `call` (a generated client's method on the channel) with `message`, retrying
-    /// UNAVAILABLE while the deadline allows.
-    pub async fn call<M, R, F, Fut>(&self, message: M, mut call: F) -> Result<R, Status>
+    /// UNAVAILABLE while the deadline allows: this client's own, or `within` (the deadline of
+    /// the call being served) if that comes first, so no work outlives the call that asked.
+    pub async fn call<M, R, F, Fut>(
+        &self,
+        within: std::time::Instant,
+        message: M,
+        mut call: F,
+    ) -> Result<R, Status>
     where
         M: Clone,
         F: FnMut(Channel, tonic::Request<M>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
-        let give_up = Instant::now() + self.deadline;
+        let give_up = Instant::from_std(within).min(Instant::now() + self.deadline);
+        if give_up <= Instant::now() {
+            return Err(Status::deadline_exceeded(
+                "the call's deadline passed before another service could be asked",
+            ));
+        }
         let mut backoff = RETRY_BACKOFF;
         let mut attempt = 1;
         loop {

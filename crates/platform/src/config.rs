@@ -117,9 +117,21 @@ pub struct ServerArgs {
     /// front of the pod. Logged as a warning at every start.
     #[arg(long, env = "GRPC_PLAINTEXT", conflicts_with = "tls_cert")]
     pub plaintext: bool,
-    /// Seconds an RPC may take before it is cancelled with DEADLINE_EXCEEDED.
+    /// Seconds an RPC may take before it is cancelled with DEADLINE_EXCEEDED; a client's
+    /// shorter `grpc-timeout` bounds it further, and every call it makes to another service.
     #[arg(long, env = "GRPC_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Calls worked on at once; as many more may wait for a slot. Beyond that, or after
+    /// `GRPC_QUEUE_WAIT_MS`, a call is answered UNAVAILABLE at once (admission.rs).
+    #[arg(long, env = "GRPC_MAX_IN_FLIGHT", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_in_flight: u32,
+    /// Milliseconds a call may wait for a slot while the service is full.
+    #[arg(long, env = "GRPC_QUEUE_WAIT_MS", default_value_t = 500)]
+    pub queue_wait_ms: u64,
+    /// Calls one caller (a partner's systems together, else a token subject) may have in
+    /// flight; more answer RESOURCE_EXHAUSTED, so one caller cannot starve the others.
+    #[arg(long, env = "GRPC_MAX_IN_FLIGHT_PER_CALLER", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_in_flight_per_caller: u32,
     /// Largest request or response message in bytes.
     #[arg(long, env = "GRPC_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
@@ -146,6 +158,15 @@ impl ServerArgs {
     /// RPC timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The overload limits.
+    pub fn limits(&self) -> crate::admission::Limits {
+        crate::admission::Limits {
+            max_in_flight: self.max_in_flight as usize,
+            queue_wait: Duration::from_millis(self.queue_wait_ms),
+            max_per_caller: self.max_in_flight_per_caller as usize,
+        }
     }
 
     /// Shutdown grace period.

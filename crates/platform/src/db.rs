@@ -1,6 +1,13 @@
 //! The PostgreSQL pool and the watch that keeps a service's readiness in step with it.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{
     PgPool,
@@ -33,14 +40,28 @@ pub fn pool(args: &DatabaseArgs, application_name: &str) -> Result<PgPool, Confi
         .connect_lazy_with(options))
 }
 
+/// Whether the database failed its last health check. The health watcher sets it; handlers'
+/// connections ([`crate::change::Changes`]) then wait only briefly for the pool instead of its
+/// full acquire timeout, so calls are answered UNAVAILABLE at once while the database is away.
+#[derive(Debug, Clone, Default)]
+pub struct Reachability(Arc<AtomicBool>);
+
+impl Reachability {
+    /// The last check found the database away.
+    pub fn is_down(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// Sets the health status of `services` (and the server as a whole, `""`) from the database:
 /// SERVING only while PostgreSQL answers and the service's migrations are all applied.
-/// Also publishes the pool figures as metrics. Ends on shutdown.
+/// Also publishes the pool figures as metrics, and `reachability`. Ends on shutdown.
 pub async fn watch_health(
     pool: PgPool,
     migrator: Migrator,
     reporter: HealthReporter,
     services: Vec<&'static str>,
+    reachability: Reachability,
     shutdown: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -50,13 +71,16 @@ pub async fn watch_health(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let ready =
-            match tokio::time::timeout(Duration::from_secs(2), migrator.is_current(&pool)).await {
-                Ok(Ok(true)) => Ok(()),
-                Ok(Ok(false)) => Err("migrations pending".to_owned()),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err("database did not answer within 2s".to_owned()),
-            };
+        let check = tokio::time::timeout(Duration::from_secs(2), migrator.is_current(&pool)).await;
+        reachability
+            .0
+            .store(!matches!(check, Ok(Ok(_))), Ordering::Relaxed);
+        let ready = match check {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err("migrations pending".to_owned()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("database did not answer within 2s".to_owned()),
+        };
         let status = if ready.is_ok() {
             ServingStatus::Serving
         } else {

@@ -291,17 +291,27 @@ impl From<ApiError> for Status {
 }
 
 fn database_status(cause: sqlx::Error) -> Status {
+    if database_unavailable(&cause) {
+        tracing::warn!(error = %cause, "database unavailable");
+        Status::unavailable("the database is unavailable; retry later")
+    } else {
+        tracing::error!(error = %cause, "database error");
+        Status::internal("internal error")
+    }
+}
+
+/// Whether the database was away or overloaded rather than the statement wrong: the pool had
+/// no connection in time, the connection broke, or PostgreSQL was shutting down, starting, or
+/// full. A client may retry these (the transaction was rolled back); anything else is a fault.
+pub fn database_unavailable(cause: &sqlx::Error) -> bool {
     match cause {
-        // The pool could not hand out a connection in time: the database is down or overloaded,
-        // which a client may retry.
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            tracing::warn!(error = %cause, "database unavailable");
-            Status::unavailable("the database is unavailable; retry later")
-        }
-        other => {
-            tracing::error!(error = %other, "database error");
-            Status::internal("internal error")
-        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            // 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown, cannot
+            // connect now (starting up); 53300: too many connections.
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 

@@ -9,6 +9,7 @@
 //! idempotent creates and audited reads ([`change`]), event feeds ([`feed`]), the shared
 //! assessment vocabulary ([`vocabulary`]).
 
+pub mod admission;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -3,8 +3,9 @@
 //!
 //! A server hosts the service's own gRPC services plus the standard health service (status
 //! per service following the database) and reflection (`v1` and `v1alpha`). Every request
-//! passes one [`RequestLayer`]: it joins the caller's trace, authenticates and authorizes, and
-//! counts and times the call. On shutdown health turns NOT_SERVING first, then in-flight RPCs
+//! passes one [`RequestLayer`]: it joins the caller's trace, authenticates and authorizes,
+//! admits the call under the service's overload limits ([`crate::admission`]), bounds it by its
+//! deadline, and counts and times it. On shutdown health turns NOT_SERVING first, then in-flight RPCs
 //! get a bounded grace period.
 
 use std::{
@@ -24,6 +25,7 @@ use tracing::Instrument;
 use fallwerk_proto::feed::event_feed_service_server::EventFeedServiceServer;
 
 use crate::{
+    admission::{self, Admission},
     audit::{
         self,
         chain::Chainer,
@@ -50,6 +52,8 @@ pub struct Service {
     pub migrator: Migrator,
     /// The records it holds about a person (the audit trail's person filter).
     pub person_records: PersonRecords,
+    /// Set by the health watch while the database is away (see [`db::Reachability`]).
+    pub database: db::Reachability,
 }
 
 /// Why the server stopped abnormally.
@@ -125,6 +129,7 @@ pub async fn serve(
         service.migrator,
         health.clone(),
         service_names.clone(),
+        service.database.clone(),
         shutdown.child_token(),
     ));
     authenticator.spawn_reload(shutdown.child_token());
@@ -150,9 +155,12 @@ pub async fn serve(
         authenticator,
         authorizer: Arc::new(Authorizer::new(&policies)),
         client_certificates: args.tls_client_ca.is_some(),
+        admission: Arc::new(Admission::new(args.limits())),
+        request_timeout: args.request_timeout(),
     };
+    // No `timeout` here: tonic's would drop the call outside the request layer, answering
+    // CANCELLED with no metric, log line or span status. The layer bounds each call itself.
     let builder = tonic::transport::Server::builder()
-        .timeout(args.request_timeout())
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .max_connection_age(Duration::from_secs(args.max_connection_age_secs))
@@ -328,13 +336,16 @@ fn client_certificate_matches(
     }
 }
 
-/// The tower layer every request passes: trace, authenticate, authorize, measure.
+/// The tower layer every request passes: trace, authenticate, authorize, admit, bound by the
+/// deadline, measure.
 #[derive(Clone)]
 pub struct RequestLayer {
     authenticator: Arc<Authenticator>,
     authorizer: Arc<Authorizer>,
     /// Mutual TLS is on: partner systems and services must present their certificates.
     client_certificates: bool,
+    admission: Arc<Admission>,
+    request_timeout: Duration,
 }
 
 impl<S> tower::Layer<S> for RequestLayer {
@@ -345,6 +356,8 @@ impl<S> tower::Layer<S> for RequestLayer {
             authenticator: Arc::clone(&self.authenticator),
             authorizer: Arc::clone(&self.authorizer),
             client_certificates: self.client_certificates,
+            admission: Arc::clone(&self.admission),
+            request_timeout: self.request_timeout,
         }
     }
 }
@@ -356,6 +369,8 @@ pub struct RequestService<S> {
     authenticator: Arc<Authenticator>,
     authorizer: Arc<Authorizer>,
     client_certificates: bool,
+    admission: Arc<Admission>,
+    request_timeout: Duration,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -401,9 +416,11 @@ where
         );
         let trace_id = telemetry::continue_trace(&span, request.headers());
         span.record("trace_id", trace_id.as_str());
+        let deadline = Instant::now() + call_budget(request.headers(), self.request_timeout);
 
+        // The caller's quota key for admission; `None` for health and reflection.
         let admitted = match access {
-            Access::Public => Ok(()),
+            Access::Public => Ok(None),
             Access::NoRule => Err(Status::permission_denied(
                 "no authorization rule for this method",
             )),
@@ -416,10 +433,13 @@ where
                         client_certificate_matches(&request, &principal)?;
                     }
                     if roles.iter().any(|role| principal.has(*role)) {
-                        request
-                            .extensions_mut()
-                            .insert(Caller { principal, method });
-                        Ok(())
+                        let key = admission::caller_key(&principal);
+                        request.extensions_mut().insert(Caller {
+                            principal,
+                            method,
+                            deadline,
+                        });
+                        Ok(Some(key))
                     } else {
                         Err(Status::permission_denied(
                             "the caller's roles may not call this method",
@@ -428,11 +448,34 @@ where
                 }),
         };
 
+        let admission = Arc::clone(&self.admission);
         Box::pin(
             async move {
                 let started = Instant::now();
-                let response = match admitted {
-                    Ok(()) => callers_fault(inner.call(request).await?),
+                let ticket = match admitted {
+                    Ok(Some(key)) => admission
+                        .admit(key, tokio::time::Instant::from_std(deadline))
+                        .await
+                        .map(Some),
+                    Ok(None) => Ok(None),
+                    Err(status) => Err(status),
+                };
+                let response = match ticket {
+                    Ok(ticket) => {
+                        let answer = tokio::time::timeout_at(
+                            tokio::time::Instant::from_std(deadline),
+                            inner.call(request),
+                        )
+                        .await;
+                        drop(ticket);
+                        match answer {
+                            Ok(response) => callers_fault(response?),
+                            Err(_) => Status::deadline_exceeded(
+                                "the call's deadline passed before it was answered",
+                            )
+                            .into_http(),
+                        }
+                    }
                     Err(status) => status.into_http(),
                 };
                 let code = grpc_code(&response);
@@ -470,6 +513,36 @@ fn callers_fault(response: http::Response<Body>) -> http::Response<Body> {
         _ => return response,
     };
     replaced.into_http()
+}
+
+/// How long a call may take: the server's request timeout, or the client's `grpc-timeout` if
+/// shorter, less a little, so this layer answers DEADLINE_EXCEEDED (counted, logged, traced)
+/// before tonic's own timer, which sits outside it, drops the call as CANCELLED.
+fn call_budget(headers: &http::HeaderMap, request_timeout: Duration) -> Duration {
+    const AHEAD_OF_TONIC: Duration = Duration::from_millis(2);
+    match headers.get("grpc-timeout").and_then(parse_grpc_timeout) {
+        Some(asked) if asked < request_timeout => asked.saturating_sub(AHEAD_OF_TONIC),
+        _ => request_timeout,
+    }
+}
+
+/// A `grpc-timeout` value: at most 8 digits and a unit (H, M, S, m, u, n).
+fn parse_grpc_timeout(value: &http::HeaderValue) -> Option<Duration> {
+    let text = value.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
 }
 
 fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
@@ -522,4 +595,33 @@ fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
     tonic::transport::server::TcpIncoming::from(listener)
         .with_nodelay(Some(true))
         .with_keepalive(Some(Duration::from_secs(60)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(timeout: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-timeout", timeout.parse().expect("header value"));
+        headers
+    }
+
+    #[test]
+    fn a_client_deadline_shorter_than_the_server_s_bounds_the_call() {
+        let server = Duration::from_secs(30);
+        assert_eq!(
+            call_budget(&headers("300m"), server),
+            Duration::from_millis(298)
+        );
+        assert_eq!(call_budget(&headers("2M"), server), server);
+        assert_eq!(call_budget(&http::HeaderMap::new(), server), server);
+        for bad in ["", "m", "123456789m", "10x", "-5S", "1.5S"] {
+            assert_eq!(call_budget(&headers(bad), server), server, "{bad:?}");
+        }
+        assert_eq!(
+            parse_grpc_timeout(&"5u".parse().expect("value")),
+            Some(Duration::from_micros(5))
+        );
+    }
 }

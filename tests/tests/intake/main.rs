@@ -3,10 +3,12 @@
 mod access;
 mod applicants;
 mod audit;
+mod database_restart;
 mod endings;
 mod flow;
 mod hostile;
 mod operations;
+mod overload;
 mod person;
 mod retention;
 mod roster;

@@ -107,7 +107,8 @@ async fn write_batches(
             Err(error) => {
                 // A broken connection is not used again.
                 connection = None;
-                let unavailable = matches!(error, sqlx::Error::Io(_) | sqlx::Error::Tls(_));
+                let unavailable = crate::error::database_unavailable(&error)
+                    || matches!(error, sqlx::Error::Tls(_));
                 tracing::warn!(%error, records = rows.len(), "read audit records not written");
                 Err(if unavailable {
                     Failure::Unavailable

@@ -155,6 +155,9 @@ pub struct Caller {
     pub principal: Principal,
     /// The method called, as in the `.proto` (e.g. `CreateApplicant`).
     pub method: &'static str,
+    /// When the call must be answered: the client's `grpc-timeout` or the server's request
+    /// timeout, whichever comes first. Calls to other services end by then too.
+    pub deadline: std::time::Instant,
 }
 
 impl std::ops::Deref for Caller {

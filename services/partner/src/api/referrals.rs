@@ -95,7 +95,9 @@ impl PartnerApi {
                 .map_err(consent_missing)?;
             (offer, consent)
         };
-        let data = self.snapshot(case_id, step_id, &wanted, notes).await?;
+        let data = self
+            .snapshot(caller.deadline, case_id, step_id, &wanted, notes)
+            .await?;
 
         self.changes
             .create(key, async |change| {
@@ -150,6 +152,7 @@ impl PartnerApi {
     /// case-plan cannot be reached within the deadline (the outbound client retried).
     async fn snapshot(
         &self,
+        within: std::time::Instant,
         case: CaseId,
         step: StepId,
         wanted: &std::collections::BTreeSet<DataCategory>,
@@ -168,7 +171,7 @@ impl PartnerApi {
             step_id: step.to_string(),
         };
         let snapshot = client
-            .call(request, async |channel, request| {
+            .call(within, request, async |channel, request| {
                 caseplan::case_snapshot_service_client::CaseSnapshotServiceClient::new(channel)
                     .get_case_snapshot(request)
                     .await
@@ -182,7 +185,7 @@ impl PartnerApi {
             })?;
         let has = |c: DataCategory| wanted.contains(&c);
         let contact = if has(DataCategory::Contact) {
-            self.contact(&snapshot.applicant_id).await?
+            self.contact(within, &snapshot.applicant_id).await?
         } else {
             None
         };
@@ -211,7 +214,11 @@ impl PartnerApi {
 
     /// How to reach the client, from intake, which keeps it (DATA_CATEGORY_CONTACT). UNAVAILABLE
     /// when intake cannot be reached within the deadline.
-    async fn contact(&self, applicant_id: &str) -> Result<Option<types::Contact>, ApiError> {
+    async fn contact(
+        &self,
+        within: std::time::Instant,
+        applicant_id: &str,
+    ) -> Result<Option<types::Contact>, ApiError> {
         let client = self
             .intake
             .as_ref()
@@ -220,7 +227,7 @@ impl PartnerApi {
             applicant_id: applicant_id.to_owned(),
         };
         let answer = client
-            .call(request, async |channel, request| {
+            .call(within, request, async |channel, request| {
                 intake::intake_service_client::IntakeServiceClient::new(channel)
                     .get_applicant_contact(request)
                     .await
