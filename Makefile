@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check api-docs bench bench-feed load load-case-plan bench-partner bench-audit
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check api-docs chaos bench bench-feed load load-case-plan bench-partner bench-audit
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -72,6 +72,13 @@ proto-check:
 	@$(MAKE) --no-print-directory api-docs API_DOCS_DIR=.dev/api-docs >/dev/null
 	@diff -r -q docs/api .dev/api-docs >/dev/null || { echo "proto: docs/api is not current; run make api-docs and commit it" >&2; diff -r -u docs/api .dev/api-docs | head -40 >&2; exit 1; }
 	@echo "proto: docs/api current"
+
+## Faults under load (tests/tests/chaos.rs): each service crashes in turn, PostgreSQL stops,
+## case-plan is away while its feeds fall behind; then every acknowledged create, every event's
+## effect in every subscriber and the impossible states are checked from the databases, and
+## the figures printed. `make test` runs it with 4 s per fault; this with CHAOS_PHASE_SECS (15).
+chaos:
+	@CHAOS_PHASE_SECS=$${CHAOS_PHASE_SECS:-15} deploy/local/test.sh --test chaos -- --nocapture
 
 ## The API reference (docs/api/) from the contract: comments, field behaviour, types.
 API_DOCS_DIR ?= docs/api

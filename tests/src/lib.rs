@@ -386,6 +386,16 @@ const ABSENT_UPSTREAM: &str = "http://127.0.0.1:9";
 /// own, each consuming the others' feeds over loopback. Returns them in the order given, once
 /// every one is SERVING.
 pub async fn spawn_wired(services: &[&'static Blueprint]) -> Vec<ServiceApp> {
+    spawn_wired_on(None, services).await
+}
+
+/// [`spawn_wired`] with the databases on the server whose superuser URL is `admin` (a
+/// [`cluster::PrivateCluster`]), each migrated by its service at start; `None`: the shared
+/// test cluster.
+pub async fn spawn_wired_on(
+    admin: Option<&str>,
+    services: &[&'static Blueprint],
+) -> Vec<ServiceApp> {
     let mut listeners = Vec::with_capacity(services.len());
     for _ in services {
         listeners.push(bind_loopback().await);
@@ -407,7 +417,10 @@ pub async fn spawn_wired(services: &[&'static Blueprint]) -> Vec<ServiceApp> {
                 wired.push((name, absent));
             }
         }
-        let db = TestDatabase::migrated(&service.migrator).await;
+        let db = match admin {
+            Some(admin) => TestDatabase::create_on(admin).await,
+            None => TestDatabase::migrated(&service.migrator).await,
+        };
         let launch = Launch {
             migrate: true,
             upstreams: wired,
@@ -511,6 +524,17 @@ impl ServiceApp {
         self.pause().await;
         self.resume().await;
         self
+    }
+
+    /// Stops the service as a crash would: the server is dropped mid-call (connections cut,
+    /// open transactions rolled back by PostgreSQL when their connections close), then its
+    /// background work (feed subscribers, sequencer, chainer) is stopped. In-process, so the
+    /// nearest there is to SIGKILL; [`ServiceApp::resume`] starts it again.
+    pub async fn crash(&mut self) {
+        let (shutdown, task) = self.running.take().expect("the service is running");
+        task.abort();
+        let _ = task.await;
+        shutdown.cancel();
     }
 
     /// Stops the service the way SIGTERM does (clients then find nothing listening), keeping

@@ -4,7 +4,7 @@
 
 use fallwerk_proto::{caseplan as pb, google::r#type::Date, intake, types};
 
-use crate::{CasePlanClient, ServiceApp, office::Office, spawn_wired};
+use crate::{CasePlanClient, ServiceApp, office::Office, spawn_wired_on};
 
 /// intake with its roster (see [`Office`]) and case-plan, each consuming the other's feed;
 /// with [`World::open_with_partner`] also partner, consuming case-plan's feed and calling it.
@@ -25,16 +25,32 @@ impl World {
 
     /// intake, case-plan and partner.
     pub async fn open_with_partner() -> World {
-        Self::wired(&[
-            &fallwerk_intake::SERVICE,
-            &fallwerk_case_plan::SERVICE,
-            &fallwerk_partner::SERVICE,
-        ])
+        Self::open_with_partner_on(None).await
+    }
+
+    /// intake, case-plan and partner with their databases on the server whose superuser URL
+    /// is `admin` (a [`crate::cluster::PrivateCluster`]); `None`: the shared test cluster.
+    pub async fn open_with_partner_on(admin: Option<&str>) -> World {
+        Self::wired_on(
+            admin,
+            &[
+                &fallwerk_intake::SERVICE,
+                &fallwerk_case_plan::SERVICE,
+                &fallwerk_partner::SERVICE,
+            ],
+        )
         .await
     }
 
     async fn wired(services: &[&'static fallwerk_platform::app::Blueprint]) -> World {
-        let mut apps = spawn_wired(services).await.into_iter();
+        Self::wired_on(None, services).await
+    }
+
+    async fn wired_on(
+        admin: Option<&str>,
+        services: &[&'static fallwerk_platform::app::Blueprint],
+    ) -> World {
+        let mut apps = spawn_wired_on(admin, services).await.into_iter();
         let intake = apps.next().expect("intake");
         let case_plan = apps.next().expect("case-plan");
         let partner = apps.next();

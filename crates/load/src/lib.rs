@@ -92,6 +92,11 @@ pub struct Config {
     /// latency per second.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Append every create the services acknowledged to this file, one `kind<TAB>id` line
+    /// each (kinds: applicant, visit, case, agreement, referral): what a fault test checks the
+    /// databases against afterwards.
+    #[arg(long)]
+    pub ack_log: Option<PathBuf>,
     /// The report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -157,10 +162,19 @@ fn intended_start(i: u64, rate: f64, ramp: Duration) -> Duration {
     Duration::from_secs_f64(at)
 }
 
+/// A closed-model client's wait after a failed iteration; doubled while failures go on.
+const FAILURE_BACKOFF: Duration = Duration::from_millis(50);
+/// The longest such wait.
+const MAX_FAILURE_BACKOFF: Duration = Duration::from_secs(1);
+
 /// Runs the load and gives its report.
 pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
     let scenario = Arc::new(scenario::set_up(config).await?);
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(match &config.ack_log {
+        Some(path) => Recorder::with_ack_log(path)
+            .map_err(|e| LoadError::Config(format!("--ack-log {}: {e}", path.display())))?,
+        None => Recorder::default(),
+    });
     let started = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let progress = (!config.quiet)
@@ -204,13 +218,25 @@ pub async fn run(config: &Config) -> Result<report::Report, LoadError> {
                 );
                 running.spawn(async move {
                     tokio::time::sleep(delay).await;
+                    let mut backoff = Duration::ZERO;
                     loop {
                         let i = started.fetch_add(1, Ordering::Relaxed);
                         if i >= limit || begin.elapsed() >= run_time {
                             break;
                         }
-                        scenario.iteration(i, Instant::now(), &recorder).await;
+                        let ok = scenario.iteration(i, Instant::now(), &recorder).await;
                         recorder.iteration_done();
+                        // A client whose calls fail waits before its next iteration, as a
+                        // well-behaved client backs off (exponential, full jitter), instead of
+                        // failing again in a tight loop while a service is down.
+                        backoff = if ok {
+                            Duration::ZERO
+                        } else {
+                            (backoff * 2).clamp(FAILURE_BACKOFF, MAX_FAILURE_BACKOFF)
+                        };
+                        if !backoff.is_zero() {
+                            tokio::time::sleep(backoff.mul_f64(fastrand::f64())).await;
+                        }
                     }
                 });
             }

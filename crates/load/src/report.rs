@@ -46,6 +46,8 @@ pub struct Recorder {
     first_error: Mutex<Option<String>>,
     /// Iterations finished (whatever their outcome).
     iterations: AtomicU64,
+    /// Where acknowledged creates are logged (`--ack-log`).
+    acks: Option<Mutex<std::io::BufWriter<std::fs::File>>>,
 }
 
 struct Record {
@@ -63,6 +65,7 @@ impl Default for Recorder {
             }),
             first_error: Mutex::new(None),
             iterations: AtomicU64::new(0),
+            acks: None,
         }
     }
 }
@@ -74,6 +77,29 @@ fn is_call(step: &str) -> bool {
 }
 
 impl Recorder {
+    /// A recorder that also logs acknowledged creates to `path` (appended).
+    pub fn with_ack_log(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Recorder {
+            acks: Some(Mutex::new(std::io::BufWriter::new(file))),
+            ..Recorder::default()
+        })
+    }
+
+    /// The service acknowledged creating the `kind` with `id`.
+    pub fn acknowledged(&self, kind: &str, id: &str) {
+        use std::io::Write;
+        if let Some(acks) = &self.acks {
+            let mut acks = acks.lock().unwrap_or_else(PoisonError::into_inner);
+            // A line per create, flushed at once: the log must hold every answer the tool saw,
+            // even if the run is cut short.
+            let _ = writeln!(acks, "{kind}\t{id}").and_then(|()| acks.flush());
+        }
+    }
+
     /// Records one outcome of `step`: in its own record, and on the timeline if a call (OK
     /// after `micros`, or failed).
     fn record(&self, step: &'static str, micros: Option<u64>, f: impl FnOnce(&mut StepRecord)) {

@@ -42,6 +42,7 @@ impl Scenario {
         )
         .await?
         .applicant?;
+        recorder.acknowledged("applicant", &applicant.id);
         let visit = timed(
             recorder,
             "intake RegisterVisit",
@@ -58,6 +59,7 @@ impl Scenario {
         )
         .await?
         .visit?;
+        recorder.acknowledged("visit", &visit.id);
         timed(
             recorder,
             "intake RecordAccessCheck",
@@ -100,6 +102,9 @@ impl Scenario {
             )),
         )
         .await?;
+        if let Some(opening) = &opened.case_opening {
+            recorder.acknowledged("case", &opening.case_id);
+        }
         if self.case_plan.is_empty() {
             return None;
         }

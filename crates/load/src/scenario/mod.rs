@@ -188,9 +188,24 @@ pub struct Scenario {
     seeded: Vec<setup::Seeded>,
 }
 
+tokio::task_local! {
+    /// Whether a call of the iteration under way failed (see [`Scenario::iteration`]).
+    static FAILED: std::cell::Cell<bool>;
+}
+
 impl Scenario {
-    /// The `i`-th iteration, its first call timed from `intended`.
-    pub async fn iteration(&self, i: u64, intended: Instant, recorder: &Recorder) {
+    /// The `i`-th iteration, its first call timed from `intended`; whether every call of it
+    /// answered.
+    pub async fn iteration(&self, i: u64, intended: Instant, recorder: &Recorder) -> bool {
+        FAILED
+            .scope(std::cell::Cell::new(false), async {
+                self.run_iteration(i, intended, recorder).await;
+                !FAILED.with(std::cell::Cell::get)
+            })
+            .await
+    }
+
+    async fn run_iteration(&self, i: u64, intended: Instant, recorder: &Recorder) {
         let kind = match self.kind {
             Kind::Mix => self.mix.pick(i),
             kind => kind,
@@ -264,6 +279,8 @@ async fn timed<T>(
         }
         Err(status) => {
             recorder.failed(step, &status);
+            // Outside an iteration (set-up, a spawned follower) there is nothing to mark.
+            let _ = FAILED.try_with(|failed| failed.set(true));
             None
         }
     }

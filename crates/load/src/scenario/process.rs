@@ -226,6 +226,7 @@ impl Scenario {
         )
         .await?
         .agreement?;
+        recorder.acknowledged("agreement", &draft.id);
         let proposed = timed(
             recorder,
             "case-plan ProposeAgreement",
@@ -303,6 +304,7 @@ impl Scenario {
         )
         .await?
         .referral?;
+        recorder.acknowledged("referral", &referral.id);
         let answered = Instant::now();
         match agency
             .delivered

@@ -1,0 +1,382 @@
+//! Faults under load, checked the way Jepsen checks: from the databases afterwards, never from
+//! the logs. While the load generator takes people through the whole process across all three
+//! services, each service crashes in turn, PostgreSQL stops, and case-plan is away long enough
+//! for the feeds to fall behind. Then:
+//!
+//! - every create a service acknowledged exists, in its own database and in every service that
+//!   follows it;
+//! - every event had its effect exactly once in every subscriber (one timeline entry per case
+//!   opening and per referral change, every closure known everywhere);
+//! - nothing is in an impossible state (an open referral on a closed case, an offer whose
+//!   places taken differ from its accepted referrals, a person with two open cases, a parked
+//!   event);
+//! - every service is SERVING again by itself.
+//!
+//! `make test` runs the short form (a few seconds per fault); `make chaos` the long one
+//! (CHAOS_PHASE_SECS, 15) with the figures printed. A test binary of its own: it owns a
+//! PostgreSQL cluster to stop.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use fallwerk_proto::{intake, partner};
+use fallwerk_tests::{ServiceApp, cluster::PrivateCluster, world::World};
+use prost::{Message, Name};
+use sqlx::PgPool;
+
+/// Seconds of load around each fault.
+fn phase() -> Duration {
+    let secs = std::env::var("CHAOS_PHASE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    Duration::from_secs(secs)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Crash(Service),
+    DatabaseDown,
+    /// case-plan stopped for a whole phase: intake's and partner's feeds to it fall behind.
+    ConsumerBehind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    Intake,
+    CasePlan,
+    Partner,
+}
+
+fn app(world: &mut World, service: Service) -> &mut ServiceApp {
+    match service {
+        Service::Intake => &mut world.office.app,
+        Service::CasePlan => &mut world.case_plan,
+        Service::Partner => world.partner.as_mut().expect("partner"),
+    }
+}
+
+const SERVING: i32 = 1;
+
+/// Waits until all three services are SERVING; how long that took.
+async fn all_serving(world: &World) -> Duration {
+    let started = Instant::now();
+    let apps = [
+        &world.office.app,
+        &world.case_plan,
+        world.partner.as_ref().expect("partner"),
+    ];
+    loop {
+        let mut serving = true;
+        for app in apps {
+            serving &= app.health_of("").await == SERVING;
+        }
+        if serving {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not SERVING again within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_work_survives_crashes_a_database_restart_and_a_consumer_falling_behind() {
+    let cluster = PrivateCluster::start().await;
+    let admin = cluster.admin_url();
+    let mut world = World::open_with_partner_on(Some(&admin)).await;
+    for service in [Service::Intake, Service::CasePlan, Service::Partner] {
+        app(&mut world, service).clock.set(chrono::Utc::now());
+    }
+    let acks = std::env::temp_dir().join(format!("fallwerk-acks-{}", uuid::Uuid::new_v4()));
+    let phase = phase();
+
+    let faults = [
+        Fault::Crash(Service::Intake),
+        Fault::Crash(Service::CasePlan),
+        Fault::Crash(Service::Partner),
+        Fault::DatabaseDown,
+        Fault::ConsumerBehind,
+    ];
+    for fault in faults {
+        let config = world.load_config(&[
+            "--scenario",
+            "process",
+            "--concurrency",
+            "4",
+            "--duration",
+            &format!("{}s", phase.as_secs()),
+            "--ack-log",
+            acks.to_str().expect("utf-8 path"),
+        ]);
+        let load = tokio::spawn(async move { fallwerk_load::run(&config).await });
+        tokio::time::sleep(phase / 3).await;
+        let recovered = match fault {
+            Fault::Crash(service) => {
+                let app = app(&mut world, service);
+                app.crash().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let restarted = Instant::now();
+                app.resume().await;
+                restarted.elapsed()
+            }
+            Fault::DatabaseDown => {
+                cluster.stop().await;
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                cluster.resume().await;
+                all_serving(&world).await
+            }
+            Fault::ConsumerBehind => {
+                world.case_plan.pause().await;
+                tokio::time::sleep(phase / 2).await;
+                let restarted = Instant::now();
+                world.case_plan.resume().await;
+                restarted.elapsed()
+            }
+        };
+        let report = load.await.expect("joined").expect("the load ran");
+        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+        for step in &report.steps {
+            for (code, n) in &step.errors {
+                *errors.entry(code.clone()).or_default() += n;
+            }
+        }
+        let ok: u64 = report.steps.iter().map(|s| s.ok).sum();
+        let other: Vec<String> = report
+            .steps
+            .iter()
+            .flat_map(|s| {
+                s.errors
+                    .iter()
+                    .filter(|(code, _)| *code != "Unavailable")
+                    .map(move |(code, n)| format!("{} {code} {n}", s.step))
+            })
+            .collect();
+        // The record of the run (with --nocapture); never asserted.
+        eprintln!(
+            "chaos: {fault:?}: SERVING again {recovered:?} after the restart; \
+             {ok} calls ok, errors by code {errors:?}; other than UNAVAILABLE: {other:?}; \
+             first error: {:?}",
+            report.first_error
+        );
+    }
+
+    // The system heals by itself: wait (at most 60 s) until every check holds.
+    let started = Instant::now();
+    let findings = loop {
+        let findings = check(&world, &acks).await;
+        if findings.problems.is_empty() || started.elapsed() > Duration::from_secs(60) {
+            break findings;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!(
+        "chaos: consistent {:?} after the last fault; checked {} acknowledged creates ({:?}), \
+         {} case openings and {} referral changes in every subscriber",
+        started.elapsed(),
+        findings.acknowledged.values().sum::<usize>(),
+        findings.acknowledged,
+        findings.cases,
+        findings.referral_changes,
+    );
+    let _ = std::fs::remove_file(&acks);
+    assert!(
+        findings.problems.is_empty(),
+        "after the faults: {:#?}",
+        findings.problems
+    );
+    assert!(
+        findings.acknowledged.get("referral").copied().unwrap_or(0) > 0,
+        "the load got whole processes through: {:?}",
+        findings.acknowledged
+    );
+}
+
+#[derive(Debug, Default)]
+struct Findings {
+    /// Acknowledged creates checked, by kind.
+    acknowledged: BTreeMap<String, usize>,
+    /// Cases intake opened.
+    cases: usize,
+    /// ReferralChanged events partner wrote.
+    referral_changes: usize,
+    /// What does not hold.
+    problems: Vec<String>,
+}
+
+async fn check(world: &World, acks: &PathBuf) -> Findings {
+    let intake = world.office.app.db.pool().await;
+    let plans = world.case_plan.db.pool().await;
+    let partner = world.partner.as_ref().expect("partner").db.pool().await;
+    let mut findings = Findings::default();
+
+    // Every acknowledged create exists, where it was made and where it is followed.
+    let log = std::fs::read_to_string(acks).unwrap_or_default();
+    for line in log.lines() {
+        let Some((kind, id)) = line.split_once('\t') else {
+            continue;
+        };
+        let id: uuid::Uuid = id.parse().expect("an id in the ack log");
+        *findings.acknowledged.entry(kind.to_owned()).or_default() += 1;
+        let places: &[(&PgPool, &str)] = match kind {
+            "applicant" => &[(&intake, "intake.applicants WHERE id = $1")],
+            "visit" => &[(&intake, "intake.visits WHERE id = $1")],
+            "case" => &[
+                (&intake, "intake.case_openings WHERE case_id = $1"),
+                (&plans, "caseplan.cases WHERE id = $1"),
+                (&partner, "partner.cases WHERE id = $1"),
+            ],
+            "agreement" => &[(&plans, "caseplan.agreements WHERE id = $1")],
+            "referral" => &[
+                (&partner, "partner.referrals WHERE id = $1"),
+                (&plans, "caseplan.step_referrals WHERE referral_id = $1"),
+            ],
+            other => panic!("unknown kind {other} in the ack log"),
+        };
+        for (pool, place) in places {
+            let n = count(pool, &format!("SELECT count(*) FROM {place}"), Some(id)).await;
+            if n != 1 {
+                findings
+                    .problems
+                    .push(format!("acknowledged {kind} {id}: {n} rows in {place}"));
+            }
+        }
+    }
+
+    // Every case intake opened reached case-plan exactly once (one 'opened' entry each).
+    let opened = events(&intake, "intake", &intake::CaseOpened::full_name()).await;
+    findings.cases = opened.len();
+    for payload in &opened {
+        let case = intake::CaseOpened::decode(payload.as_slice()).expect("CaseOpened");
+        let id: uuid::Uuid = case.case_id.parse().expect("case id");
+        let entries = count(
+            &plans,
+            "SELECT count(*) FROM caseplan.timeline WHERE case_id = $1 AND kind = 'opened'",
+            Some(id),
+        )
+        .await;
+        if entries != 1 {
+            findings.problems.push(format!(
+                "case {id}: {entries} 'opened' entries in case-plan"
+            ));
+        }
+    }
+
+    // Every referral change reached case-plan exactly once (one timeline entry each).
+    let changes = events(&partner, "partner", &partner::ReferralChanged::full_name()).await;
+    findings.referral_changes = changes.len();
+    let mut written: BTreeMap<String, i64> = BTreeMap::new();
+    for payload in &changes {
+        let change = partner::ReferralChanged::decode(payload.as_slice()).expect("ReferralChanged");
+        *written.entry(change.referral_id).or_default() += 1;
+    }
+    let applied: BTreeMap<String, i64> = sqlx::query_as(
+        "SELECT subject_id, count(*) FROM caseplan.timeline WHERE kind = 'referral_changed'
+         GROUP BY subject_id",
+    )
+    .fetch_all(&plans)
+    .await
+    .expect("referral entries")
+    .into_iter()
+    .collect();
+    if written != applied {
+        findings.problems.push(format!(
+            "referral changes written by partner {written:?} but applied by case-plan {applied:?}"
+        ));
+    }
+
+    // Every closure is known in intake and partner.
+    let closed: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM caseplan.cases WHERE state = 'closed'")
+            .fetch_all(&plans)
+            .await
+            .expect("closed cases");
+    for id in closed {
+        let open_in_intake = count(
+            &intake,
+            "SELECT count(*) FROM intake.case_openings WHERE case_id = $1 AND closed_at IS NULL",
+            Some(id),
+        )
+        .await;
+        let open_in_partner = count(
+            &partner,
+            "SELECT count(*) FROM partner.cases WHERE id = $1 AND open",
+            Some(id),
+        )
+        .await;
+        if open_in_intake + open_in_partner > 0 {
+            findings
+                .problems
+                .push(format!("case {id} closed in case-plan but open elsewhere"));
+        }
+    }
+
+    // Impossible states.
+    for (pool, what, sql) in [
+        (
+            &partner,
+            "open referrals on closed cases",
+            "SELECT count(*) FROM partner.referrals r JOIN partner.cases c ON c.id = r.case_id
+             WHERE NOT c.open AND r.state IN ('sent', 'waiting', 'accepted', 'in_progress')",
+        ),
+        (
+            &partner,
+            "offers whose places taken differ from their accepted referrals",
+            "SELECT count(*) FROM partner.offers o WHERE o.places_taken <> (
+                 SELECT count(*) FROM partner.referrals r
+                 WHERE r.offer_id = o.id AND r.state IN ('accepted', 'in_progress'))",
+        ),
+        (
+            &intake,
+            "people with more than one open case",
+            "SELECT count(*) FROM (SELECT applicant_id FROM intake.case_openings
+             WHERE closed_at IS NULL GROUP BY applicant_id HAVING count(*) > 1) two",
+        ),
+        (
+            &intake,
+            "parked events in intake",
+            "SELECT count(*) FROM intake.feed_parked",
+        ),
+        (
+            &plans,
+            "parked events in case-plan",
+            "SELECT count(*) FROM caseplan.feed_parked",
+        ),
+        (
+            &partner,
+            "parked events in partner",
+            "SELECT count(*) FROM partner.feed_parked",
+        ),
+    ] {
+        let n = count(pool, sql, None).await;
+        if n != 0 {
+            findings.problems.push(format!("{n} {what}"));
+        }
+    }
+    findings
+}
+
+/// The payloads of every `event_type` event in `schema`'s outbox.
+async fn events(pool: &PgPool, schema: &str, event_type: &str) -> Vec<Vec<u8>> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT payload FROM {schema}.outbox WHERE event_type = $1 ORDER BY position"
+    )))
+    .bind(event_type)
+    .fetch_all(pool)
+    .await
+    .expect("outbox")
+}
+
+async fn count(pool: &PgPool, sql: &str, id: Option<uuid::Uuid>) -> i64 {
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()));
+    let query = match id {
+        Some(id) => query.bind(id),
+        None => query,
+    };
+    query.fetch_one(pool).await.expect(sql)
+}
