@@ -46,6 +46,7 @@ use uuid::Uuid;
 pub mod attacks;
 pub mod cluster;
 pub mod office;
+pub mod proxy;
 pub mod tls;
 pub mod world;
 
@@ -386,25 +387,37 @@ const ABSENT_UPSTREAM: &str = "http://127.0.0.1:9";
 /// own, each consuming the others' feeds over loopback. Returns them in the order given, once
 /// every one is SERVING.
 pub async fn spawn_wired(services: &[&'static Blueprint]) -> Vec<ServiceApp> {
-    spawn_wired_on(None, services).await
+    spawn_wired_on(None, services, false).await.0
 }
 
 /// [`spawn_wired`] with the databases on the server whose superuser URL is `admin` (a
 /// [`cluster::PrivateCluster`]), each migrated by its service at start; `None`: the shared
-/// test cluster.
+/// test cluster. With `proxied`, the services reach each other through a [`proxy::TcpProxy`]
+/// per service (returned in the same order), for network faults.
 pub async fn spawn_wired_on(
     admin: Option<&str>,
     services: &[&'static Blueprint],
-) -> Vec<ServiceApp> {
+    proxied: bool,
+) -> (Vec<ServiceApp>, Vec<proxy::TcpProxy>) {
     let mut listeners = Vec::with_capacity(services.len());
+    let mut proxies = Vec::new();
     for _ in services {
-        listeners.push(bind_loopback().await);
+        let listener = bind_loopback().await;
+        if proxied {
+            let target = listener.local_addr().expect("local addr");
+            proxies.push(proxy::TcpProxy::start(target).await);
+        }
+        listeners.push(listener);
     }
     let upstreams: Vec<(String, String)> = services
         .iter()
         .zip(&listeners)
-        .map(|(service, listener)| {
-            let addr = listener.local_addr().expect("local addr");
+        .enumerate()
+        .map(|(i, (service, listener))| {
+            let addr = match proxies.get(i) {
+                Some(proxy) => proxy.addr,
+                None => listener.local_addr().expect("local addr"),
+            };
             (service.name.to_owned(), format!("http://{addr}"))
         })
         .collect();
@@ -431,7 +444,7 @@ pub async fn spawn_wired_on(
     for app in &apps {
         app.wait_serving().await;
     }
-    apps
+    (apps, proxies)
 }
 
 async fn bind_loopback() -> tokio::net::TcpListener {

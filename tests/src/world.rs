@@ -15,6 +15,9 @@ pub struct World {
     pub case_plan: ServiceApp,
     /// partner, when opened with it.
     pub partner: Option<ServiceApp>,
+    /// The proxies the services reach each other through, in the order intake, case-plan,
+    /// partner ([`World::open_with_partner_on`] with `proxied`); empty otherwise.
+    pub proxies: Vec<crate::proxy::TcpProxy>,
 }
 
 impl World {
@@ -25,12 +28,13 @@ impl World {
 
     /// intake, case-plan and partner.
     pub async fn open_with_partner() -> World {
-        Self::open_with_partner_on(None).await
+        Self::open_with_partner_on(None, false).await
     }
 
     /// intake, case-plan and partner with their databases on the server whose superuser URL
-    /// is `admin` (a [`crate::cluster::PrivateCluster`]); `None`: the shared test cluster.
-    pub async fn open_with_partner_on(admin: Option<&str>) -> World {
+    /// is `admin` (a [`crate::cluster::PrivateCluster`]; `None`: the shared test cluster), and
+    /// with `proxied` reaching each other through [`World::proxies`].
+    pub async fn open_with_partner_on(admin: Option<&str>, proxied: bool) -> World {
         Self::wired_on(
             admin,
             &[
@@ -38,19 +42,22 @@ impl World {
                 &fallwerk_case_plan::SERVICE,
                 &fallwerk_partner::SERVICE,
             ],
+            proxied,
         )
         .await
     }
 
     async fn wired(services: &[&'static fallwerk_platform::app::Blueprint]) -> World {
-        Self::wired_on(None, services).await
+        Self::wired_on(None, services, false).await
     }
 
     async fn wired_on(
         admin: Option<&str>,
         services: &[&'static fallwerk_platform::app::Blueprint],
+        proxied: bool,
     ) -> World {
-        let mut apps = spawn_wired_on(admin, services).await.into_iter();
+        let (apps, proxies) = spawn_wired_on(admin, services, proxied).await;
+        let mut apps = apps.into_iter();
         let intake = apps.next().expect("intake");
         let case_plan = apps.next().expect("case-plan");
         let partner = apps.next();
@@ -65,6 +72,7 @@ impl World {
             office: Office::open_on(intake).await,
             case_plan,
             partner,
+            proxies,
         }
     }
 

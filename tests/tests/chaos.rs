@@ -1,7 +1,8 @@
 //! Faults under load, checked the way Jepsen checks: from the databases afterwards, never from
 //! the logs. While the load generator takes people through the whole process across all three
-//! services, each service crashes in turn, PostgreSQL stops, and case-plan is away long enough
-//! for the feeds to fall behind. Then:
+//! services, each service crashes in turn, PostgreSQL stops, every connection between the
+//! services is cut and slowed by 200 ms (a TCP proxy of the harness in front of each service),
+//! and case-plan is away long enough for the feeds to fall behind. Then:
 //!
 //! - every create a service acknowledged exists, in its own database and in every service that
 //!   follows it;
@@ -40,6 +41,9 @@ fn phase() -> Duration {
 enum Fault {
     Crash(Service),
     DatabaseDown,
+    /// Every connection between the services cut, then 200 ms added to everything they send
+    /// each other for half a phase.
+    Network,
     /// case-plan stopped for a whole phase: intake's and partner's feeds to it fall behind.
     ConsumerBehind,
 }
@@ -86,10 +90,11 @@ async fn all_serving(world: &World) -> Duration {
 }
 
 #[tokio::test]
-async fn acknowledged_work_survives_crashes_a_database_restart_and_a_consumer_falling_behind() {
+async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and_a_lagging_consumer()
+ {
     let cluster = PrivateCluster::start().await;
     let admin = cluster.admin_url();
-    let mut world = World::open_with_partner_on(Some(&admin)).await;
+    let mut world = World::open_with_partner_on(Some(&admin), true).await;
     for service in [Service::Intake, Service::CasePlan, Service::Partner] {
         app(&mut world, service).clock.set(chrono::Utc::now());
     }
@@ -101,6 +106,7 @@ async fn acknowledged_work_survives_crashes_a_database_restart_and_a_consumer_fa
         Fault::Crash(Service::CasePlan),
         Fault::Crash(Service::Partner),
         Fault::DatabaseDown,
+        Fault::Network,
         Fault::ConsumerBehind,
     ];
     for fault in faults {
@@ -129,6 +135,17 @@ async fn acknowledged_work_survives_crashes_a_database_restart_and_a_consumer_fa
                 cluster.stop().await;
                 tokio::time::sleep(Duration::from_secs(3)).await;
                 cluster.resume().await;
+                all_serving(&world).await
+            }
+            Fault::Network => {
+                for proxy in &world.proxies {
+                    proxy.cut();
+                    proxy.set_delay(Duration::from_millis(200));
+                }
+                tokio::time::sleep(phase / 2).await;
+                for proxy in &world.proxies {
+                    proxy.set_delay(Duration::ZERO);
+                }
                 all_serving(&world).await
             }
             Fault::ConsumerBehind => {

@@ -287,11 +287,14 @@ async fn a_call_cut_off_by_a_deadline_answers_deadline_exceeded_and_is_counted()
         .await
         .expect_err("the server's timeout");
     assert_eq!(cut.code(), tonic::Code::DeadlineExceeded, "{cut:?}");
-    // A client's own shorter deadline bounds the work the same way, and is counted too.
+    // A client's own shorter deadline bounds the work the same way, and is counted too. What
+    // the client sees is its library's own timer (tonic's says CANCELLED) or the server's
+    // answer, whichever comes first; the server's side is what this test is about.
     let mut request = tonic::Request::new(pb::ListTeamsRequest::default());
     request.set_timeout(std::time::Duration::from_millis(300));
-    let cut = lead.list_teams(request).await.expect_err("the client's");
-    assert_eq!(cut.code(), tonic::Code::DeadlineExceeded, "{cut:?}");
+    lead.list_teams(request)
+        .await
+        .expect_err("the client's deadline");
     drop(lock);
 
     // The server answers the second call at its end of the deadline, which may come a moment
