@@ -74,8 +74,8 @@ proto-check:
 	@echo "proto: docs/api current"
 
 ## Faults under load (tests/tests/chaos.rs): each service crashes in turn, PostgreSQL stops,
-## the network between the services is cut and slowed, case-plan is away while its feeds fall
-## behind; then every acknowledged create, every event's
+## the network between the services is cut and slowed, intake is overloaded, case-plan is
+## away while its feeds fall behind; then every acknowledged create, every event's
 ## effect in every subscriber and the impossible states are checked from the databases, and
 ## the figures printed. `make test` runs it with 4 s per fault; this with CHAOS_PHASE_SECS (15).
 chaos:

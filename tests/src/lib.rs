@@ -539,6 +539,14 @@ impl ServiceApp {
         self
     }
 
+    /// Restarts the service (as [`ServiceApp::restart`] does) with its server settings
+    /// changed by `tune` from now on; `None`: the defaults again.
+    pub async fn restart_tuned(&mut self, tune: Option<Tune>) {
+        self.pause().await;
+        self.tune = tune;
+        self.resume().await;
+    }
+
     /// Stops the service as a crash would: the server is dropped mid-call (connections cut,
     /// open transactions rolled back by PostgreSQL when their connections close), then its
     /// background work (feed subscribers, sequencer, chainer) is stopped. In-process, so the

@@ -2,7 +2,8 @@
 //! the logs. While the load generator takes people through the whole process across all three
 //! services, each service crashes in turn, PostgreSQL stops, every connection between the
 //! services is cut and slowed by 200 ms (a TCP proxy of the harness in front of each service),
-//! and case-plan is away long enough for the feeds to fall behind. Then:
+//! intake is overloaded past a narrow limit, and case-plan is away long enough for the feeds to
+//! fall behind. Then:
 //!
 //! - every create a service acknowledged exists, in its own database and in every service that
 //!   follows it;
@@ -44,6 +45,9 @@ enum Fault {
     /// Every connection between the services cut, then 200 ms added to everything they send
     /// each other for half a phase.
     Network,
+    /// intake restarted with room for 2 calls at once and 50 ms of queueing, under the load's
+    /// 4 clients: calls are shed while it lasts.
+    Overload,
     /// case-plan stopped for a whole phase: intake's and partner's feeds to it fall behind.
     ConsumerBehind,
 }
@@ -107,6 +111,7 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
         Fault::Crash(Service::Partner),
         Fault::DatabaseDown,
         Fault::Network,
+        Fault::Overload,
         Fault::ConsumerBehind,
     ];
     for fault in faults {
@@ -147,6 +152,17 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
                     proxy.set_delay(Duration::ZERO);
                 }
                 all_serving(&world).await
+            }
+            Fault::Overload => {
+                let narrow: fallwerk_tests::Tune = std::sync::Arc::new(|server| {
+                    server.max_in_flight = 2;
+                    server.queue_wait_ms = 50;
+                });
+                world.office.app.restart_tuned(Some(narrow)).await;
+                tokio::time::sleep(phase / 2).await;
+                let restarted = Instant::now();
+                world.office.app.restart_tuned(None).await;
+                restarted.elapsed()
             }
             Fault::ConsumerBehind => {
                 world.case_plan.pause().await;
