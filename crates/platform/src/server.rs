@@ -87,7 +87,12 @@ pub async fn serve(
         signals.clone(),
         shutdown.child_token(),
     ));
-    tokio::spawn(Sequencer::new(pool.clone(), schema).run(signals.clone(), shutdown.child_token()));
+    // The sequencer outlives the shutdown signal until the server has drained (this function
+    // returns): calls still being answered get their events' feed positions, which OpenCase
+    // hands its caller for read-your-writes.
+    let sequencing = CancellationToken::new();
+    let _stop_sequencing = sequencing.clone().drop_guard();
+    tokio::spawn(Sequencer::new(pool.clone(), schema).run(signals.clone(), sequencing));
     if args.feed_retention_days > 0 {
         let retention = chrono::Duration::days(i64::from(args.feed_retention_days));
         tokio::spawn(feed::retention::run(
