@@ -181,10 +181,12 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
-    let addr = listener.local_addr().ok();
+    let addr = listener
+        .local_addr()
+        .map_or_else(|e| format!("unknown ({e})"), |a| a.to_string());
     tracing::info!(
         service = service.name,
-        ?addr,
+        %addr,
         tls = args.tls_cert.is_some(),
         "gRPC server listening"
     );
@@ -409,12 +411,21 @@ where
             Access::Roles { label, .. } => Some(label),
             Access::NoRule => Some("unknown"),
         };
+        // OpenTelemetry's RPC conventions: `rpc.service` the full service name, `rpc.method`
+        // the method alone.
+        let (rpc_service, rpc_method) = request
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or_default();
         let span = tracing::info_span!(
             "grpc.request",
             otel.name = label.unwrap_or("health or reflection"),
             otel.kind = "server",
             rpc.system = "grpc",
-            rpc.method = %request.uri().path().trim_start_matches('/'),
+            rpc.service = rpc_service,
+            rpc.method = rpc_method,
             rpc.grpc.status_code = tracing::field::Empty,
             enduser.id = tracing::field::Empty,
             trace_id = tracing::field::Empty,

@@ -71,7 +71,17 @@ where
 {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let provider = tracer_provider(service_name);
-    let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name));
+    // Only fallwerk's own spans become traces: h2's and hyper's connection spans at debug would
+    // each be a trace of their own. No `busy_ns`/`idle_ns`, thread or source-location
+    // attributes: the conventions' attributes are what an operator queries.
+    let layer = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service_name))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_location(false)
+        .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+            metadata.target().starts_with("fallwerk")
+        }));
     (layer, provider)
 }
 
