@@ -45,8 +45,8 @@ enum Fault {
     /// Every connection between the services cut, then 200 ms added to everything they send
     /// each other for half a phase.
     Network,
-    /// intake restarted with room for 2 calls at once and 50 ms of queueing, under the load's
-    /// 4 clients: calls are shed while it lasts.
+    /// intake restarted with room for 2 calls at once and 50 ms of queueing, under 16
+    /// clients: calls are shed while it lasts.
     Overload,
     /// case-plan stopped for a whole phase: intake's and partner's feeds to it fall behind.
     ConsumerBehind,
@@ -115,11 +115,16 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
         Fault::ConsumerBehind,
     ];
     for fault in faults {
+        // 4 clients, and 16 to push intake past its narrowed limit.
+        let clients = match fault {
+            Fault::Overload => "16",
+            _ => "4",
+        };
         let config = world.load_config(&[
             "--scenario",
             "process",
             "--concurrency",
-            "4",
+            clients,
             "--duration",
             &format!("{}s", phase.as_secs()),
             "--ack-log",
