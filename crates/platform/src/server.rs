@@ -5,8 +5,8 @@
 //! per service following the database) and reflection (`v1` and `v1alpha`). Every request
 //! passes one [`RequestLayer`]: it joins the caller's trace, authenticates and authorizes,
 //! admits the call under the service's overload limits ([`crate::admission`]), bounds it by its
-//! deadline, and counts and times it. On shutdown health turns NOT_SERVING first, then in-flight RPCs
-//! get a bounded grace period.
+//! deadline, and counts and times it. On shutdown health turns NOT_SERVING first, then
+//! in-flight RPCs get a bounded grace period.
 
 use std::{
     pin::Pin,
