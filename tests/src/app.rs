@@ -15,6 +15,7 @@ use tonic::{
     service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::{
     Bearer, Client, ManualClock, TestDatabase, init_tracing, keys, proxy, service_token_file,
@@ -383,14 +384,22 @@ impl ServiceApp {
 
     /// Waits (up to 30 s) until the server reports SERVING.
     pub async fn wait_serving(&self) {
-        let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+        self.wait_health(ServingStatus::Serving).await;
+    }
+
+    /// Waits (up to 30 s) until the server as a whole reports `status`; how long it took.
+    pub async fn wait_health(&self, status: ServingStatus) -> Duration {
+        let started = std::time::Instant::now();
         for _ in 0..300 {
-            if self.health_of("").await == serving {
-                return;
+            if self.health_of("").await == status as i32 {
+                return started.elapsed();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{} did not become SERVING within 30 s", self.service.name);
+        panic!(
+            "{} did not report {status:?} within 30 s",
+            self.service.name
+        );
     }
 
     /// Stops the service the way SIGTERM does and waits for it to finish.

@@ -67,30 +67,17 @@ fn app(world: &mut World, service: Service) -> &mut ServiceApp {
     }
 }
 
-const SERVING: i32 = 1;
-
-/// Waits until all three services are SERVING; how long that took.
+/// Waits until all three services are SERVING again; how long that took.
 async fn all_serving(world: &World) -> Duration {
     let started = Instant::now();
-    let apps = [
+    for app in [
         &world.office.app,
         &world.case_plan,
         world.partner.as_ref().expect("partner"),
-    ];
-    loop {
-        let mut serving = true;
-        for app in apps {
-            serving &= app.health_of("").await == SERVING;
-        }
-        if serving {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not SERVING again within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    ] {
+        app.wait_serving().await;
     }
+    started.elapsed()
 }
 
 #[tokio::test]

@@ -11,22 +11,7 @@ use fallwerk_tests::{
     IntakeClient, ServiceApp, TestDatabase, cluster::PrivateCluster, office::create_team, token,
 };
 use tonic::Code;
-
-const SERVING: i32 = 1;
-const NOT_SERVING: i32 = 2;
-
-/// Polls `app`'s overall health until it is `wanted`, for at most 30 s; how long it took.
-async fn health_becomes(app: &ServiceApp, wanted: i32) -> Duration {
-    let started = Instant::now();
-    while app.health_of("").await != wanted {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "health did not become {wanted}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    started.elapsed()
-}
+use tonic_health::pb::health_check_response::ServingStatus;
 
 #[tokio::test]
 async fn a_database_restart_is_unavailable_meanwhile_and_heals_by_itself() {
@@ -38,7 +23,7 @@ async fn a_database_restart_is_unavailable_meanwhile_and_heals_by_itself() {
     let before = create_team(&mut admin, "Aktivierung Nord").await;
 
     cluster.stop().await;
-    let noticed = health_becomes(&app, NOT_SERVING).await;
+    let noticed = app.wait_health(ServingStatus::NotServing).await;
     // Reads and writes are refused as retryable, within the pool's acquire timeout (5 s).
     let started = Instant::now();
     let read = admin
@@ -66,7 +51,7 @@ async fn a_database_restart_is_unavailable_meanwhile_and_heals_by_itself() {
     let refused_within = started.elapsed();
 
     cluster.resume().await;
-    let healed = health_becomes(&app, SERVING).await;
+    let healed = app.wait_health(ServingStatus::Serving).await;
     // Figures for the record (run with --nocapture); never asserted.
     eprintln!(
         "database restart: NOT_SERVING after {noticed:?}, two calls refused in {refused_within:?}, \

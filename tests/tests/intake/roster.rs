@@ -129,6 +129,20 @@ async fn teams_and_advisors_come_a_page_at_a_time_in_name_order_and_one_at_a_tim
         Some("team")
     );
     assert_eq!(error_metadata(&missing, "id"), Some(unknown));
+    // Bad input names its field.
+    let bad = desk
+        .get_team(pb::GetTeamRequest { id: "nope".into() })
+        .await
+        .expect_err("not an id");
+    assert_eq!(bad_fields(&bad), ["id"]);
+    let bad = desk
+        .list_teams(pb::ListTeamsRequest {
+            page_size: -1,
+            page_token: "made-up".into(),
+        })
+        .await
+        .expect_err("bad page");
+    assert_eq!(bad_fields(&bad), ["page_size", "page_token"]);
 
     // The home team's two advisors, one per page; the token belongs to this team's listing.
     let mut lead = office.client(&office.lead).await;
@@ -179,6 +193,11 @@ async fn teams_and_advisors_come_a_page_at_a_time_in_name_order_and_one_at_a_tim
         .advisor
         .expect("advisor");
     assert_eq!(advisor, second.advisors[0]);
+    let bad = lead
+        .get_advisor(pb::GetAdvisorRequest { id: String::new() })
+        .await
+        .expect_err("no id");
+    assert_eq!(bad_fields(&bad), ["id"]);
 }
 
 #[tokio::test]
