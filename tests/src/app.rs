@@ -280,10 +280,33 @@ impl ServiceApp {
             .iter()
             .map(|(name, url)| format!("{name}={url}"))
             .collect();
+        // As in a cluster: the roles exist, migrations run as the schema's owner (the init
+        // container), and the service serves as its runtime role.
+        let schema = service.migrator.schema();
+        db.set_up_roles().await;
+        if launch.migrate {
+            let owner = db.url_as(&crate::owner_role(schema));
+            let runtime = crate::runtime_role(schema);
+            let migrate = service
+                .parse_cli([
+                    service.name,
+                    "--database-url",
+                    &owner,
+                    "--db-runtime-role",
+                    &runtime,
+                    "migrate",
+                ])
+                .expect("valid migrate configuration");
+            service
+                .migrate(&migrate.database)
+                .await
+                .expect("migrate as the owner");
+        }
+        let runtime_url = db.runtime_url(schema);
         let mut args = vec![
             service.name,
             "--database-url",
-            &db.url,
+            &runtime_url,
             "--db-max-connections",
             "6",
             "serve",
@@ -299,9 +322,6 @@ impl ServiceApp {
         ];
         for upstream in &upstream_args {
             args.extend(["--upstream", upstream.as_str()]);
-        }
-        if launch.migrate {
-            args.push("--migrate");
         }
         let cli = service.parse_cli(args).expect("valid test configuration");
         let Command::Serve(mut serve) = cli.command else {

@@ -44,6 +44,19 @@ pub mod world;
 
 pub use app::{ServiceApp, Tune, spawn_wired, spawn_wired_on};
 
+/// The operator's first-time set-up of the database roles, as shipped.
+const ROLES_SQL: &str = include_str!("../../deploy/database/roles.sql");
+
+/// The role that owns `schema` and runs its migrations (`deploy/database/roles.sql`).
+pub fn owner_role(schema: &str) -> String {
+    format!("fallwerk_{schema}_owner")
+}
+
+/// The role `schema`'s service serves as: DML on its own tables only.
+pub fn runtime_role(schema: &str) -> String {
+    format!("fallwerk_{schema}_runtime")
+}
+
 /// The superuser URL of the test cluster.
 pub fn admin_url() -> String {
     std::env::var("FALLWERK_TEST_DATABASE_URL").unwrap_or_else(|_| {
@@ -87,10 +100,7 @@ impl TestDatabase {
         let template = cell
             .get_or_init(|| async {
                 let template = Self::create().await;
-                let pool = template.pool().await;
-                migrator.run(&pool).await.expect("migrate the template");
-                // CREATE DATABASE ... TEMPLATE needs the template without connections.
-                pool.close().await;
+                template.migrate_as_owner(migrator).await;
                 template.name().to_owned()
             })
             .await;
@@ -125,6 +135,49 @@ impl TestDatabase {
         TestDatabase {
             url: format!("{base}/{name}"),
         }
+    }
+
+    /// Sets up the roles and schemas as an operator does before the first deployment
+    /// (`deploy/database/roles.sql`, as the superuser), then migrates `migrator`'s schema as
+    /// its owner, granting the runtime role, as `<service> migrate` does in a cluster.
+    pub async fn migrate_as_owner(&self, migrator: &Migrator) {
+        self.set_up_roles().await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&self.url_as(&owner_role(migrator.schema())))
+            .await
+            .expect("connect as the schema's owner");
+        migrator.run(&pool).await.expect("migrate as the owner");
+        migrator
+            .grant_runtime(&pool, &runtime_role(migrator.schema()))
+            .await
+            .expect("grant the runtime role");
+        // CREATE DATABASE ... TEMPLATE needs the template without connections.
+        pool.close().await;
+    }
+
+    /// Runs `deploy/database/roles.sql` on the database as the superuser (idempotent).
+    pub async fn set_up_roles(&self) {
+        let mut conn = PgConnection::connect(&self.url)
+            .await
+            .expect("connect as the superuser");
+        sqlx::raw_sql(ROLES_SQL)
+            .execute(&mut conn)
+            .await
+            .expect("deploy/database/roles.sql");
+    }
+
+    /// The database's URL with `role` as the user (the test clusters trust loopback, so no
+    /// password).
+    pub fn url_as(&self, role: &str) -> String {
+        let (scheme, rest) = self.url.split_once("://").expect("URL with a scheme");
+        let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+        format!("{scheme}://{role}@{host}")
+    }
+
+    /// The database's URL as the runtime role of `schema`, the one its service serves as.
+    pub fn runtime_url(&self, schema: &str) -> String {
+        self.url_as(&runtime_role(schema))
     }
 
     /// The database's name.

@@ -5,6 +5,7 @@
 use std::{ffi::OsString, net::SocketAddr, pin::Pin, process::ExitCode, sync::Arc};
 
 use clap::{CommandFactory, FromArgMatches};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -311,7 +312,16 @@ impl Blueprint {
     /// Applies the service's migrations; returns how many were pending.
     pub async fn migrate(&self, database: &DatabaseArgs) -> Result<usize, RunError> {
         let pool = db::pool(database, &format!("{}-migrate", self.name))?;
-        Ok(self.migrator.run(&pool).await?)
+        self.migrate_on(&pool, database).await
+    }
+
+    /// Migrates on `pool` and grants `DB_RUNTIME_ROLE`, if one is set, its run-time rights.
+    async fn migrate_on(&self, pool: &PgPool, database: &DatabaseArgs) -> Result<usize, RunError> {
+        let applied = self.migrator.run(pool).await?;
+        if let Some(role) = &database.db_runtime_role {
+            self.migrator.grant_runtime(pool, role).await?;
+        }
+        Ok(applied)
     }
 
     /// Serves on `listener` until `shutdown`: the entry point of `serve` and of the tests,
@@ -326,7 +336,7 @@ impl Blueprint {
     ) -> Result<(), RunError> {
         let pool = db::pool(database, self.name)?;
         if args.migrate {
-            self.migrator.run(&pool).await?;
+            self.migrate_on(&pool, database).await?;
         }
         let authenticator = Authenticator::from_args(&args.auth).await?;
         let signals = FeedSignals::new();

@@ -10,15 +10,63 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 /// Database settings.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// PostgreSQL connection URL.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    /// PostgreSQL connection URL. Give this or `--database-url-file`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        required_unless_present = "database_url_file",
+        conflicts_with = "database_url_file"
+    )]
+    pub database_url: Option<String>,
+    /// File holding the PostgreSQL connection URL (a mounted Secret), so that the password is
+    /// in no environment variable; read at start.
+    #[arg(long, env = "DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// The role `serve` runs as, when migrations run as the schema's owner: after migrating,
+    /// `migrate` (and `serve --migrate`) grants it exactly what the service needs at run time
+    /// (DML on the service's tables; the audit log and the proof of deletion append-only; no
+    /// DDL). Unset: no grants (one role does both, as on a developer's machine).
+    #[arg(long, env = "DB_RUNTIME_ROLE", value_parser = role_name)]
+    pub db_runtime_role: Option<String>,
     /// Most connections the pool keeps open (the read audit writer keeps one more of its own).
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub db_max_connections: u32,
     /// Seconds a request waits for a free connection before it answers UNAVAILABLE.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
     pub db_acquire_timeout_secs: u64,
+}
+
+impl DatabaseArgs {
+    /// The connection URL, from `--database-url` or the file `--database-url-file` names.
+    pub fn url(&self) -> Result<String, ConfigError> {
+        match (&self.database_url, &self.database_url_file) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map(|text| text.trim().to_owned())
+                .map_err(|e| ConfigError {
+                    setting: "DATABASE_URL_FILE",
+                    problem: format!("{}: {e}", file.display()),
+                }),
+            (None, None) => Err(ConfigError {
+                setting: "DATABASE_URL",
+                problem: "give DATABASE_URL or DATABASE_URL_FILE".to_owned(),
+            }),
+        }
+    }
+}
+
+/// A PostgreSQL role name the grants can use unquoted: lower-case letters, digits and `_`.
+fn role_name(value: &str) -> Result<String, String> {
+    let valid = value.len() <= 63
+        && value.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("expected a role name of lower-case letters, digits and _ (at most 63)".to_owned())
+    }
 }
 
 /// The upstream event feeds a service consumes (see `feed::upstream`).

@@ -24,9 +24,13 @@ use crate::{
 /// Builds the pool without connecting: a service starts (and reports NOT_SERVING) while the
 /// database is still coming up, instead of crash-looping.
 pub fn pool(args: &DatabaseArgs, application_name: &str) -> Result<PgPool, ConfigError> {
-    let options = PgConnectOptions::from_str(&args.database_url)
+    let options = PgConnectOptions::from_str(&args.url()?)
         .map_err(|e| ConfigError {
-            setting: "DATABASE_URL",
+            setting: if args.database_url.is_some() {
+                "DATABASE_URL"
+            } else {
+                "DATABASE_URL_FILE"
+            },
             problem: e.to_string(),
         })?
         .application_name(application_name);

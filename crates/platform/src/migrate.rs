@@ -102,7 +102,13 @@ impl Migrator {
             .execute(&mut *tx)
             .await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema};
+            // Only when missing: even CREATE SCHEMA IF NOT EXISTS needs CREATE on the
+            // database, which an owner role given its schema by roles.sql does not have.
+            "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = '{schema}') THEN
+                     CREATE SCHEMA {schema};
+                 END IF;
+             END $$;
              CREATE TABLE IF NOT EXISTS {schema}._migrations (
                  id text PRIMARY KEY,
                  checksum bytea NOT NULL,
@@ -147,6 +153,35 @@ impl Migrator {
         }
         tx.commit().await?;
         Ok(count)
+    }
+
+    /// Grants `role`, the role the service runs as, exactly what it needs in the schema, and
+    /// takes back what it must not have; run as the schema's owner after [`Self::run`], and
+    /// again after every migration (a new table is granted then). `role` is a validated
+    /// identifier (`config::DatabaseArgs::db_runtime_role`). Under the migrations' lock:
+    /// concurrent GRANTs on one object fail in PostgreSQL.
+    ///
+    /// DML on every table and sequence, no DDL (the owner keeps that). The audit log and the
+    /// proof of deletion are append-only: INSERT and SELECT only, except the audit log's two
+    /// chain columns, which the chainer writes once per record (its trigger refuses anything
+    /// else). The migrations' own bookkeeping is read (readiness), never written.
+    pub async fn grant_runtime(&self, pool: &PgPool, role: &str) -> Result<(), MigrateError> {
+        let schema = self.schema;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(hashtext('fallwerk.migrate.{schema}'));
+             GRANT USAGE ON SCHEMA {schema} TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role};
+             REVOKE INSERT, UPDATE, DELETE ON {schema}._migrations FROM {role};
+             REVOKE UPDATE, DELETE ON {schema}.audit_log, {schema}.erasure_proof FROM {role};
+             GRANT UPDATE (chain_position, chain_hash) ON {schema}.audit_log TO {role};
+             COMMIT;"
+        )))
+        .execute(pool)
+        .await?;
+        tracing::info!(schema, role, "runtime role granted");
+        Ok(())
     }
 
     /// Whether every migration is applied (readiness).

@@ -4,6 +4,7 @@ mod access;
 mod applicants;
 mod audit;
 mod database_restart;
+mod database_roles;
 mod endings;
 mod flow;
 mod hostile;

@@ -89,8 +89,17 @@ async fn the_service_is_not_serving_until_its_migrations_ran() {
         "the health port tells the same"
     );
     // The separate `intake migrate` step (a Kubernetes Job) runs; readiness follows.
+    let owner = db.url_as(&fallwerk_tests::owner_role("intake"));
+    let runtime = fallwerk_tests::runtime_role("intake");
     let cli = SERVICE
-        .parse_cli(["intake", "--database-url", &db.url, "migrate"])
+        .parse_cli([
+            "intake",
+            "--database-url",
+            &owner,
+            "--db-runtime-role",
+            &runtime,
+            "migrate",
+        ])
         .expect("cli");
     let all = SERVICE.migrator.service_ids().len() + 6;
     assert_eq!(SERVICE.migrate(&cli.database).await.expect("migrate"), all);

@@ -57,7 +57,8 @@ async fn serve_partner(
     CancellationToken,
     tokio::task::JoinHandle<Result<(), fallwerk_platform::app::RunError>>,
 ) {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::migrated(&SERVICE.migrator).await;
+    let database_url = db.runtime_url(SERVICE.migrator.schema());
     let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
     let jwks = path(fallwerk_tests::jwks_file());
     let service_token = path(&fallwerk_tests::service_token_file("partner"));
@@ -65,11 +66,10 @@ async fn serve_partner(
     let mut args = vec![
         "partner",
         "--database-url",
-        &db.url,
+        &database_url,
         "serve",
         "--listen",
         "127.0.0.1:0",
-        "--migrate",
         "--jwks-file",
         &jwks,
         "--service-token-file",
