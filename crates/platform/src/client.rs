@@ -132,3 +132,163 @@ impl Outbound {
         Ok(request)
     }
 }
+
+/// A channel for people's tools (the CLI) that asks again when a read finds the service
+/// unavailable (restarting, shedding load, its database away) or out of its own time: up to
+/// [`READ_ATTEMPTS`] times, waiting 100 ms doubled each time with half of it jittered (so
+/// about 1.5 s at least in all, long enough for a restart), never past the call's
+/// `grpc-timeout`.
+/// Only reads (`Get*`, `List*`, `Search*`, `VerifyAuditTrail`) are asked again: a write may
+/// have taken effect before the answer was lost, and the CLI's writes carry no request id
+/// that would make a second attempt harmless.
+#[derive(Clone)]
+pub struct RetryingReads {
+    inner: Channel,
+}
+
+impl RetryingReads {
+    /// Reads on `channel` retried.
+    pub fn new(channel: Channel) -> Self {
+        RetryingReads { inner: channel }
+    }
+}
+
+/// Whether the gRPC method at `path` (`/package.Service/Method`) only reads.
+fn is_read(path: &str) -> bool {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    ["Get", "List", "Search"]
+        .iter()
+        .any(|prefix| method.starts_with(prefix))
+        || method == "VerifyAuditTrail"
+}
+
+/// Most attempts of one read through [`RetryingReads`].
+const READ_ATTEMPTS: u32 = 6;
+/// Backoff before a read's second attempt; doubled for each further one.
+const READ_BACKOFF: Duration = Duration::from_millis(100);
+
+type HttpRequest = http::Request<tonic::body::Body>;
+type HttpResponse = http::Response<tonic::body::Body>;
+
+impl tower::Service<HttpRequest> for RetryingReads {
+    type Response = HttpResponse;
+    type Error = tonic::transport::Error;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<HttpResponse, tonic::transport::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, request: HttpRequest) -> Self::Future {
+        // The readied channel serves this call; the clone left behind is readied next time.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        if !is_read(request.uri().path()) {
+            return Box::pin(tower::Service::call(&mut inner, request));
+        }
+        Box::pin(async move {
+            use http_body_util::BodyExt;
+            let started = Instant::now();
+            let budget = grpc_timeout(request.headers()).unwrap_or(Duration::from_secs(10));
+            let (parts, body) = request.into_parts();
+            // A unary read's request is small; kept to be sent again.
+            let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+                let request = http::Request::from_parts(parts, tonic::body::Body::empty());
+                return tower::ServiceExt::oneshot(inner, request).await;
+            };
+            let mut backoff = READ_BACKOFF;
+            let mut attempt = 1;
+            loop {
+                let remaining = budget.saturating_sub(started.elapsed());
+                let mut again = http::Request::builder()
+                    .method(parts.method.clone())
+                    .uri(parts.uri.clone())
+                    .version(parts.version)
+                    .body(tonic::body::Body::new(http_body_util::Full::new(
+                        body.clone(),
+                    )))
+                    .expect("the parts of a valid request");
+                *again.headers_mut() = parts.headers.clone();
+                if let Ok(timeout) = format!("{}m", remaining.as_millis().max(1)).parse() {
+                    again.headers_mut().insert("grpc-timeout", timeout);
+                }
+                let answer = tower::ServiceExt::oneshot(inner.clone(), again).await;
+                let retryable = match &answer {
+                    Err(_) => true, // no connection: nothing reached the server
+                    Ok(response) => matches!(
+                        response
+                            .headers()
+                            .get("grpc-status")
+                            .and_then(|v| v.to_str().ok()),
+                        Some("14" | "4") // UNAVAILABLE, DEADLINE_EXCEEDED (the server's own limit)
+                    ),
+                };
+                let wait = backoff / 2 + (backoff / 2).mul_f64(fastrand::f64());
+                if !retryable || attempt >= READ_ATTEMPTS || started.elapsed() + wait >= budget {
+                    return answer;
+                }
+                tokio::time::sleep(wait).await;
+                backoff *= 2;
+                attempt += 1;
+            }
+        })
+    }
+}
+
+/// The `grpc-timeout` header's duration (`<digits><unit>`, units H M S m u n).
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_reads_are_asked_again() {
+        assert!(is_read("/fallwerk.intake.v1.IntakeService/GetApplicant"));
+        assert!(is_read(
+            "/fallwerk.caseplan.v1.CasePlanService/ListDueItems"
+        ));
+        assert!(is_read(
+            "/fallwerk.intake.v1.IntakeService/SearchApplicants"
+        ));
+        assert!(!is_read("/fallwerk.intake.v1.IntakeService/RegisterVisit"));
+        assert!(!is_read(
+            "/fallwerk.intake.v1.IntakeService/CreateApplicant"
+        ));
+        assert!(!is_read("/fallwerk.caseplan.v1.CasePlanService/UpdateCase"));
+    }
+
+    #[test]
+    fn grpc_timeout_reads_every_unit() {
+        let mut headers = http::HeaderMap::new();
+        for (value, expected) in [
+            ("9999999u", Duration::from_micros(9_999_999)),
+            ("10S", Duration::from_secs(10)),
+            ("250m", Duration::from_millis(250)),
+            ("2M", Duration::from_secs(120)),
+        ] {
+            headers.insert("grpc-timeout", value.parse().expect("header"));
+            assert_eq!(grpc_timeout(&headers), Some(expected));
+        }
+        headers.insert("grpc-timeout", "soon".parse().expect("header"));
+        assert_eq!(grpc_timeout(&headers), None);
+    }
+}

@@ -317,3 +317,51 @@ async fn a_stored_value_this_build_does_not_know_fails_the_read_instead_of_defau
         "{unknown:?}"
     );
 }
+
+#[tokio::test]
+async fn the_cli_channel_asks_a_read_again_across_a_restart_and_never_a_write() {
+    use fallwerk_platform::client::{ClientTls, RetryingReads, channel};
+    let mut app = ServiceApp::spawn(&SERVICE).await;
+    let lazy = channel(
+        format!("http://{}", app.addr).parse().expect("uri"),
+        &ClientTls::default(),
+    )
+    .expect("channel");
+    let admin = token("admin-1", &[Role::Admin], None);
+    let mut client = pb::intake_service_client::IntakeServiceClient::with_interceptor(
+        RetryingReads::new(lazy),
+        fallwerk_tests::Bearer::new(&admin),
+    );
+    app.pause().await;
+
+    // A write finds nothing listening and is answered at once: it is not asked again.
+    let write = client
+        .create_team(pb::CreateTeamRequest {
+            team: Some(pb::Team {
+                display_name: "Aktivierung Nord".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .expect_err("intake is stopped");
+    assert_eq!(write.code(), tonic::Code::Unavailable, "{write:?}");
+
+    // A read started while intake is stopped is answered once it is back (the retries wait
+    // about 1.5 s at least; the restart comes after 300 ms).
+    let read = tokio::spawn(async move {
+        let mut request = tonic::Request::new(pb::ListTeamsRequest::default());
+        request.set_timeout(std::time::Duration::from_secs(10));
+        client.list_teams(request).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.resume().await;
+    let teams = read
+        .await
+        .expect("read task")
+        .expect("the read is answered after the restart");
+    assert!(
+        teams.into_inner().teams.is_empty(),
+        "the write never happened"
+    );
+}
