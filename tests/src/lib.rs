@@ -44,10 +44,10 @@ pub mod world;
 
 pub use app::{ServiceApp, Tune, spawn_wired, spawn_wired_on};
 
-/// The operator's first-time set-up of the database roles, as shipped.
-const ROLES_SQL: &str = include_str!("../../deploy/database/roles.sql");
+/// The operator's first-time set-up of the database roles, as shipped (the set-up Job's).
+const ROLES_SQL: &str = include_str!("../../deploy/k8s/components/database-setup/roles.sql");
 
-/// The role that owns `schema` and runs its migrations (`deploy/database/roles.sql`).
+/// The role that owns `schema` and runs its migrations (`roles.sql`, see [`ROLES_SQL`]).
 pub fn owner_role(schema: &str) -> String {
     format!("fallwerk_{schema}_owner")
 }
@@ -138,8 +138,8 @@ impl TestDatabase {
     }
 
     /// Sets up the roles and schemas as an operator does before the first deployment
-    /// (`deploy/database/roles.sql`, as the superuser), then migrates `migrator`'s schema as
-    /// its owner, granting the runtime role, as `<service> migrate` does in a cluster.
+    /// ([`ROLES_SQL`], as the superuser), then migrates `migrator`'s schema as its owner,
+    /// granting the runtime role, as `<service> migrate` does in a cluster.
     pub async fn migrate_as_owner(&self, migrator: &Migrator) {
         self.set_up_roles().await;
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -156,7 +156,7 @@ impl TestDatabase {
         pool.close().await;
     }
 
-    /// Runs `deploy/database/roles.sql` on the database as the superuser (idempotent).
+    /// Runs [`ROLES_SQL`] on the database as the superuser (idempotent).
     pub async fn set_up_roles(&self) {
         let mut conn = PgConnection::connect(&self.url)
             .await
@@ -164,7 +164,7 @@ impl TestDatabase {
         sqlx::raw_sql(ROLES_SQL)
             .execute(&mut conn)
             .await
-            .expect("deploy/database/roles.sql");
+            .expect("roles.sql");
     }
 
     /// The database's URL with `role` as the user (the test clusters trust loopback, so no
@@ -279,10 +279,21 @@ impl Clock for ManualClock {
 /// Installs tracing for the test process once: OpenTelemetry spans (so trace ids exist and
 /// travel as in production, exported nowhere) and, with `TEST_LOG` set, logs to stderr.
 pub fn init_tracing() {
+    init_tracing_exporting_to(None);
+}
+
+/// [`init_tracing`], exporting the spans to the OTLP receiver at `endpoint` when given; the
+/// first call in a test process decides.
+pub fn init_tracing_exporting_to(endpoint: Option<&str>) {
     use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     static PROVIDER: OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> = OnceLock::new();
     PROVIDER.get_or_init(|| {
-        let (otel, provider) = fallwerk_platform::telemetry::trace_layer("tests");
+        use fallwerk_platform::telemetry;
+        let provider = match endpoint {
+            Some(endpoint) => telemetry::tracer_provider_exporting_to("tests", endpoint),
+            None => telemetry::tracer_provider("tests"),
+        };
+        let (otel, provider) = telemetry::trace_layer_with("tests", provider);
         let logs = std::env::var_os("TEST_LOG").is_some().then(|| {
             tracing_subscriber::fmt::layer()
                 .with_test_writer()

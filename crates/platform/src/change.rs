@@ -19,6 +19,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use prost::Message;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction, pool::PoolConnection};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{
@@ -48,6 +49,8 @@ pub struct Changes {
     write_tail: Arc<str>,
     /// Whether the database is known to be away.
     database: Reachability,
+    /// The schema, for the spans' `db.namespace`.
+    schema: Arc<str>,
 }
 
 /// How long a call waits for a connection while the database is known to be away: enough for
@@ -83,6 +86,7 @@ struct Tail {
 pub struct Read {
     conn: PoolConnection<Postgres>,
     audit: AuditWriter,
+    schema: Arc<str>,
 }
 
 impl Changes {
@@ -91,6 +95,7 @@ impl Changes {
     pub fn new(pool: PgPool, schema: &str, signals: FeedSignals, database: Reachability) -> Self {
         Changes {
             database,
+            schema: schema.into(),
             audit: AuditWriter::start(&pool, schema),
             pool,
             idempotency: Idempotency::new(schema),
@@ -187,7 +192,10 @@ impl Changes {
         key: Option<&RequestKey>,
     ) -> Result<Option<R>, ApiError> {
         let mut conn = self.connected(self.pool.acquire()).await?;
-        self.idempotency.answered(&mut conn, key).await
+        self.idempotency
+            .answered(&mut conn, key)
+            .instrument(db_span(&self.schema, "SELECT", "idempotency"))
+            .await
     }
 
     /// Changes as the sequencer stamps feed positions (for streams that follow the outbox).
@@ -212,6 +220,7 @@ impl Changes {
         Ok(Read {
             conn: self.connected(self.pool.acquire()).await?,
             audit: self.audit.clone(),
+            schema: Arc::clone(&self.schema),
         })
     }
 
@@ -222,10 +231,18 @@ impl Changes {
         &self,
         connecting: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, sqlx::Error> {
+        // The wait for a free connection (and a BEGIN), apart from the statements' own time.
+        let span = tracing::info_span!(
+            "db.connect",
+            otel.name = "connect",
+            db.system.name = "postgresql",
+            db.namespace = %self.schema,
+        );
         if !self.database.is_down() {
-            return connecting.await;
+            return connecting.instrument(span).await;
         }
         tokio::time::timeout(WAIT_WHILE_DOWN, connecting)
+            .instrument(span)
             .await
             .unwrap_or(Err(sqlx::Error::PoolTimedOut))
     }
@@ -277,7 +294,17 @@ impl Change {
 
     /// Writes the tail (with `answer` under its request key, for a create) and commits; wakes
     /// the sequencer when events were written.
-    async fn commit(mut self, answer: Option<(&RequestKey, Vec<u8>)>) -> Result<(), ApiError> {
+    async fn commit(self, answer: Option<(&RequestKey, Vec<u8>)>) -> Result<(), ApiError> {
+        let schema = Arc::clone(&self.changes.schema);
+        self.write_tail_and_commit(answer)
+            .instrument(db_span(&schema, "COMMIT", ""))
+            .await
+    }
+
+    async fn write_tail_and_commit(
+        mut self,
+        answer: Option<(&RequestKey, Vec<u8>)>,
+    ) -> Result<(), ApiError> {
         let tail = std::mem::take(&mut self.tail);
         let wrote_events = !tail.event_ids.is_empty();
         if wrote_events || !tail.audit.is_empty() || answer.is_some() {
@@ -325,6 +352,32 @@ impl Read {
         resource_type: &str,
         ids: &[Uuid],
     ) -> Result<(), ApiError> {
-        self.audit.record(caller, resource_type, ids).await
+        self.audit
+            .record(caller, resource_type, ids)
+            .instrument(db_span(&self.schema, "INSERT", "audit_log"))
+            .await
     }
+}
+
+/// A span of database work after the OpenTelemetry database conventions: named
+/// `<operation> <schema>.<table>` (or `<operation> <schema>`), never with a statement's
+/// parameters.
+pub fn db_span(schema: &str, operation: &'static str, table: &'static str) -> tracing::Span {
+    let name = if table.is_empty() {
+        format!("{operation} {schema}")
+    } else {
+        format!("{operation} {schema}.{table}")
+    };
+    let span = tracing::info_span!(
+        "db",
+        otel.name = %name,
+        db.system.name = "postgresql",
+        db.namespace = %schema,
+        db.operation.name = operation,
+        db.collection.name = tracing::field::Empty,
+    );
+    if !table.is_empty() {
+        span.record("db.collection.name", table);
+    }
+    span
 }

@@ -69,8 +69,44 @@ pub fn trace_layer<S>(service_name: &'static str) -> (impl Layer<S>, SdkTracerPr
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
+    trace_layer_with(service_name, tracer_provider(service_name))
+}
+
+/// A tracer provider exporting to the OTLP/gRPC receiver at `endpoint` every 100 ms, whatever
+/// the environment says, for [`trace_layer_with`]: for tests that read what an operator's
+/// collector would receive.
+pub fn tracer_provider_exporting_to(
+    service_name: &'static str,
+    endpoint: &str,
+) -> SdkTracerProvider {
+    use opentelemetry_otlp::WithExportConfig;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .build()
+        .expect("an OTLP exporter to a loopback address");
+    let processor = opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                .with_scheduled_delay(std::time::Duration::from_millis(100))
+                .build(),
+        )
+        .build();
+    SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service_name).build())
+        .with_span_processor(processor)
+        .build()
+}
+
+/// [`trace_layer`] on a provider of the caller's.
+pub fn trace_layer_with<S>(
+    service_name: &'static str,
+    provider: SdkTracerProvider,
+) -> (impl Layer<S>, SdkTracerProvider)
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let provider = tracer_provider(service_name);
     // Only fallwerk's own spans become traces: h2's and hyper's connection spans at debug would
     // each be a trace of their own. No `busy_ns`/`idle_ns`, thread or source-location
     // attributes: the conventions' attributes are what an operator queries.
@@ -85,7 +121,9 @@ where
     (layer, provider)
 }
 
-fn tracer_provider(service_name: &'static str) -> SdkTracerProvider {
+/// The tracer provider the environment configures: OTLP/gRPC export when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, none otherwise (trace ids still exist and travel).
+pub fn tracer_provider(service_name: &'static str) -> SdkTracerProvider {
     let mut resource = Resource::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name(service_name);

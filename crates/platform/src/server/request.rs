@@ -150,6 +150,7 @@ where
             rpc.service = rpc_service,
             rpc.method = rpc_method,
             rpc.grpc.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
             enduser.id = tracing::field::Empty,
             trace_id = tracing::field::Empty,
         );
@@ -221,7 +222,11 @@ where
                 if let Some(label) = label {
                     record(label, code, started.elapsed());
                 }
-                tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+                let span = tracing::Span::current();
+                span.record("rpc.grpc.status_code", code as i32);
+                if is_server_fault(code) {
+                    span.record("otel.status_code", "ERROR");
+                }
                 log_outcome(code, &response);
                 Ok(response)
             }
@@ -309,6 +314,16 @@ fn record(method: &'static str, code: tonic::Code, elapsed: Duration) {
         .increment(1);
     metrics::histogram!("grpc_server_handling_seconds", "grpc_method" => method)
         .record(elapsed.as_secs_f64());
+}
+
+/// The codes OpenTelemetry's RPC conventions make a server span's status ERROR: faults on
+/// the server's side; a refusal of the caller's request leaves the status unset.
+fn is_server_fault(code: tonic::Code) -> bool {
+    use tonic::Code::*;
+    matches!(
+        code,
+        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
+    )
 }
 
 fn log_outcome(code: tonic::Code, response: &http::Response<Body>) {

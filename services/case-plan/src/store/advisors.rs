@@ -22,6 +22,7 @@ pub struct AdvisorRow {
 }
 
 /// Inserts or replaces an advisor.
+#[tracing::instrument(name = "INSERT caseplan.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "advisors"))]
 pub async fn upsert(
     conn: &mut PgConnection,
     advisor: &AdvisorRow,
@@ -45,6 +46,7 @@ pub async fn upsert(
 }
 
 /// The roster id of the advisor whose tokens carry `subject`.
+#[tracing::instrument(name = "SELECT caseplan.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "advisors"))]
 pub async fn by_subject(
     conn: &mut PgConnection,
     subject: &str,
@@ -59,6 +61,7 @@ pub async fn by_subject(
 }
 
 /// An advisor by roster id.
+#[tracing::instrument(name = "SELECT caseplan.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "advisors"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: AdvisorId,

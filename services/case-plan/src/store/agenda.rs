@@ -28,6 +28,7 @@ pub struct DueRow {
 /// Reviews due by `today`, planned steps past their day, agreements in force ending by
 /// `expiring_by`, and follow-ups due by `today`, earliest first: `limit` of them after the first
 /// `offset` (the list is computed, so a page is a stretch of it).
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases", db.query.summary = "SELECT cases plan_steps agreements"))]
 pub async fn due(
     conn: &mut PgConnection,
     team: TeamId,
@@ -104,6 +105,7 @@ pub struct FiguresRow {
 }
 
 /// The team's figures from `start` to `end` (Europe/Berlin days, inclusive).
+#[tracing::instrument(name = "SELECT caseplan", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.query.summary = "SELECT cases reviews agreements"))]
 pub async fn figures(
     conn: &mut PgConnection,
     team: TeamId,
@@ -155,6 +157,7 @@ pub async fn figures(
 }
 
 /// Cases of the team closed in the range, by outcome.
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn closed_by_outcome(
     conn: &mut PgConnection,
     team: TeamId,

@@ -111,6 +111,7 @@ pub struct NewAgreement<'a> {
 
 /// Inserts a draft; false when another agreement of the case is in progress (a unique index
 /// decides, so concurrent drafts cannot both win).
+#[tracing::instrument(name = "INSERT caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "agreements"))]
 pub async fn insert(conn: &mut PgConnection, new: &NewAgreement<'_>) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!(
         "INSERT INTO caseplan.agreements (id, case_id, plan_revision, form, state, text, review_date,
@@ -134,6 +135,7 @@ pub async fn insert(conn: &mut PgConnection, new: &NewAgreement<'_>) -> Result<b
 }
 
 /// Replaces a draft's content.
+#[tracing::instrument(name = "UPDATE caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "agreements"))]
 pub async fn update_draft(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -157,6 +159,7 @@ pub async fn update_draft(
 }
 
 /// Moves an agreement to `state` (propose, decline's reason aside, supersede, end).
+#[tracing::instrument(name = "UPDATE caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "agreements"))]
 pub async fn set_state(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -176,6 +179,7 @@ pub async fn set_state(
 }
 
 /// Records that the client agreed.
+#[tracing::instrument(name = "UPDATE caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "agreements"))]
 pub async fn agree(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -202,6 +206,7 @@ pub async fn agree(
 }
 
 /// Records that the client declined.
+#[tracing::instrument(name = "UPDATE caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "agreements"))]
 pub async fn decline(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -222,6 +227,7 @@ pub async fn decline(
 }
 
 /// Records the client's objection; `from` is the state a kept agreement returns to.
+#[tracing::instrument(name = "UPDATE caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "agreements"))]
 pub async fn dispute(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -246,6 +252,7 @@ pub async fn dispute(
 }
 
 /// Records a dispute's resolution and the state it leaves the agreement in.
+#[tracing::instrument(name = "UPDATE caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "agreements"))]
 pub async fn resolve(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -270,6 +277,7 @@ pub async fn resolve(
 }
 
 /// Appends a comment.
+#[tracing::instrument(name = "INSERT caseplan.agreement_comments", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "agreement_comments", db.query.summary = "INSERT agreement_comments; UPDATE agreements"))]
 pub async fn comment(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -383,6 +391,7 @@ impl Columns {
 }
 
 /// Reads an agreement with its comments; `lock` takes it for a change in this transaction.
+#[tracing::instrument(name = "SELECT caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "agreements", db.query.summary = "SELECT agreements; SELECT agreement_comments"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: AgreementId,
@@ -427,6 +436,7 @@ pub async fn get(
 }
 
 /// A case's agreements, newest first, after the agreement `after`, at most `limit`.
+#[tracing::instrument(name = "SELECT caseplan.agreements", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "agreements", db.query.summary = "SELECT agreements; SELECT agreement_comments"))]
 pub async fn list(
     conn: &mut PgConnection,
     case: CaseId,

@@ -165,6 +165,7 @@ pub struct NewCase {
 }
 
 /// Inserts a case unless it exists (events may be delivered twice); whether it was new.
+#[tracing::instrument(name = "INSERT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "cases"))]
 pub async fn insert(conn: &mut PgConnection, case: &NewCase) -> Result<bool, sqlx::Error> {
     let c = &case.client;
     let f = &case.consultation;
@@ -209,6 +210,7 @@ pub async fn insert(conn: &mut PgConnection, case: &NewCase) -> Result<bool, sql
 }
 
 /// Updates the client facts of every case of `applicant` (intake's ApplicantUpdated).
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn update_client(
     conn: &mut PgConnection,
     applicant: ApplicantId,
@@ -361,6 +363,7 @@ impl TryFrom<Columns> for CaseRow {
 }
 
 /// Reads a case.
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>, sqlx::Error> {
     let columns = sqlx::query_as!(
         Columns,
@@ -386,6 +389,7 @@ pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>,
 }
 
 /// Reads a case and locks it for a change in this transaction.
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>, sqlx::Error> {
     let columns = sqlx::query_as!(
         Columns,
@@ -412,6 +416,7 @@ pub async fn lock(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>
 
 /// A page of cases of `team` (and of `responsible`, when given), optionally in `state`, most
 /// urgent first, after the case with urgency key `after` ([`CaseRow::urgency_key`]).
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn list(
     conn: &mut PgConnection,
     team: TeamId,
@@ -458,6 +463,7 @@ pub async fn list(
 }
 
 /// Sets the legal basis.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn set_legal_basis(
     conn: &mut PgConnection,
     id: CaseId,
@@ -477,6 +483,7 @@ pub async fn set_legal_basis(
 }
 
 /// Points the case at its new current plan revision.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn set_plan(
     conn: &mut PgConnection,
     id: CaseId,
@@ -499,6 +506,7 @@ pub async fn set_plan(
 }
 
 /// Records the follow-up of a closed case.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn follow_up(
     conn: &mut PgConnection,
     id: CaseId,
@@ -523,6 +531,7 @@ pub async fn follow_up(
 }
 
 /// Opens a closed case again with what its plan has due; its closure stays in the timeline.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn reopen(
     conn: &mut PgConnection,
     id: CaseId,
@@ -545,6 +554,7 @@ pub async fn reopen(
 }
 
 /// The client's open case other than `except`, if any.
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn other_open_case(
     conn: &mut PgConnection,
     applicant: ApplicantId,
@@ -561,6 +571,7 @@ pub async fn other_open_case(
 }
 
 /// Gives the case another responsible advisor.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn reassign(
     conn: &mut PgConnection,
     id: CaseId,
@@ -580,6 +591,7 @@ pub async fn reassign(
 }
 
 /// Points the case at the agreement in force (or none) and its next review day.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn set_agreement(
     conn: &mut PgConnection,
     id: CaseId,
@@ -603,6 +615,7 @@ pub async fn set_agreement(
 }
 
 /// Sets the next review day.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn set_next_review(
     conn: &mut PgConnection,
     id: CaseId,
@@ -622,6 +635,7 @@ pub async fn set_next_review(
 }
 
 /// Closes the case.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn close(
     conn: &mut PgConnection,
     id: CaseId,
@@ -647,6 +661,7 @@ pub async fn close(
 }
 
 /// Places (with its reason) or releases a legal hold.
+#[tracing::instrument(name = "UPDATE caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn set_legal_hold(
     conn: &mut PgConnection,
     id: CaseId,
@@ -672,6 +687,7 @@ pub async fn set_legal_hold(
 
 /// The ids of every record case-plan holds about a person: their cases (plans are audited by
 /// case), agreements and reviews (the audit trail's person filter).
+#[tracing::instrument(name = "SELECT caseplan", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.query.summary = "SELECT cases agreements reviews"))]
 pub async fn records_of(pool: sqlx::PgPool, person: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT id AS "id!" FROM caseplan.cases WHERE applicant_id = $1

@@ -9,6 +9,7 @@ use crate::domain::{ApplicantId, CaseId};
 
 /// Closed cases without a legal hold, not erased yet, whose follow-up (the later of its due day
 /// and the day it was recorded) lies before `before`, oldest first.
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn due_cases(
     conn: &mut PgConnection,
     before: NaiveDate,
@@ -25,6 +26,7 @@ pub async fn due_cases(
 }
 
 /// The cases of `applicant` not erased yet.
+#[tracing::instrument(name = "SELECT caseplan.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn cases_of(
     conn: &mut PgConnection,
     applicant: ApplicantId,
@@ -39,6 +41,7 @@ pub async fn cases_of(
 
 /// Erases case `id` if it is closed, not held and not erased (and, with `before`, its
 /// follow-up lies before that day); its applicant when it did.
+#[tracing::instrument(name = "UPDATE caseplan", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.query.summary = "UPDATE cases; UPDATE plan_goals; UPDATE plan_steps; UPDATE agreement_comments SELECT agreements; UPDATE agreements; UPDATE review_goals SELECT reviews; UPDATE reviews; UPDATE timeline"))]
 pub async fn erase_case(
     conn: &mut PgConnection,
     id: CaseId,

@@ -32,6 +32,7 @@ pub struct RevisionRow {
 }
 
 /// Writes revision `revision` of the case's plan with its goals and steps.
+#[tracing::instrument(name = "INSERT caseplan.plan_revisions", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "plan_revisions", db.query.summary = "INSERT plan_revisions; INSERT plan_goals; INSERT plan_steps"))]
 pub async fn insert(conn: &mut PgConnection, row: &RevisionRow) -> Result<(), sqlx::Error> {
     let case = Uuid::from(row.case_id);
     sqlx::query!(
@@ -137,6 +138,7 @@ impl StepColumns {
 }
 
 /// Records a team lead's approval of a revision; false when it was approved already.
+#[tracing::instrument(name = "UPDATE caseplan.plan_revisions", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "plan_revisions"))]
 pub async fn approve(
     conn: &mut PgConnection,
     case: CaseId,
@@ -159,6 +161,7 @@ pub async fn approve(
 
 /// Revisions of a case, newest first, from revision `below` down (exclusive; `None` for the
 /// newest), at most `limit`.
+#[tracing::instrument(name = "SELECT caseplan.plan_revisions", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "plan_revisions", db.query.summary = "SELECT plan_revisions; SELECT plan_goals; SELECT plan_steps"))]
 pub async fn list(
     conn: &mut PgConnection,
     case: CaseId,

@@ -22,6 +22,7 @@ pub struct StepReferral {
 }
 
 /// Records a referral or its new state.
+#[tracing::instrument(name = "INSERT caseplan.step_referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "step_referrals"))]
 pub async fn upsert(
     conn: &mut PgConnection,
     r: &StepReferral,
@@ -44,6 +45,7 @@ pub async fn upsert(
 }
 
 /// The newest referral of each step of a case: (step, referral).
+#[tracing::instrument(name = "SELECT caseplan.step_referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "step_referrals"))]
 pub async fn latest_of_case(
     conn: &mut PgConnection,
     case: CaseId,

@@ -41,6 +41,7 @@ pub struct GoalReviewRow {
 }
 
 /// Writes a review with its goals.
+#[tracing::instrument(name = "INSERT caseplan.reviews", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "reviews", db.query.summary = "INSERT reviews; INSERT review_goals"))]
 pub async fn insert(conn: &mut PgConnection, review: &ReviewRow) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO caseplan.reviews
@@ -83,6 +84,7 @@ pub async fn insert(conn: &mut PgConnection, review: &ReviewRow) -> Result<(), s
 }
 
 /// A case's reviews, newest first, after the review `after`, at most `limit`.
+#[tracing::instrument(name = "SELECT caseplan.reviews", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "reviews", db.query.summary = "SELECT reviews; SELECT review_goals"))]
 pub async fn list(
     conn: &mut PgConnection,
     case: CaseId,

@@ -16,6 +16,7 @@ pub struct TeamSettings {
 }
 
 /// The team's settings, or the defaults.
+#[tracing::instrument(name = "SELECT caseplan.team_settings", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "team_settings"))]
 pub async fn settings(conn: &mut PgConnection, team: TeamId) -> Result<TeamSettings, sqlx::Error> {
     let row = sqlx::query_as!(
         TeamSettings,
@@ -32,6 +33,7 @@ pub async fn settings(conn: &mut PgConnection, team: TeamId) -> Result<TeamSetti
 
 /// Writes the team's settings if they are still at `version`; the new settings, or `None`
 /// when someone changed them meanwhile.
+#[tracing::instrument(name = "UPDATE caseplan.team_settings", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "UPDATE", db.collection.name = "team_settings", db.query.summary = "UPDATE team_settings; INSERT team_settings"))]
 pub async fn update(
     conn: &mut PgConnection,
     team: TeamId,

@@ -24,6 +24,7 @@ pub struct EntryRow {
 }
 
 /// Appends an entry to the case's timeline.
+#[tracing::instrument(name = "INSERT caseplan.timeline", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "INSERT", db.collection.name = "timeline"))]
 pub async fn append(
     conn: &mut PgConnection,
     case: CaseId,
@@ -49,6 +50,7 @@ pub async fn append(
 }
 
 /// A page of the case's timeline, oldest first, after position `after`.
+#[tracing::instrument(name = "SELECT caseplan.timeline", skip_all, fields(db.system.name = "postgresql", db.namespace = "caseplan", db.operation.name = "SELECT", db.collection.name = "timeline"))]
 pub async fn list(
     conn: &mut PgConnection,
     case: CaseId,

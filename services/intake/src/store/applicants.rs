@@ -176,6 +176,7 @@ impl<'a> Values<'a> {
 /// the same person at the same moment still see each other in the duplicate check. (An
 /// advisory lock: the row to lock does not exist yet. By year of birth, as a partly known date
 /// matches every date of its year or month.)
+#[tracing::instrument(name = "SELECT intake", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.query.summary = "SELECT pg_advisory_xact_lock"))]
 pub async fn lock_identity(conn: &mut PgConnection, person: &Person) -> Result<(), sqlx::Error> {
     let key = format!(
         "intake.applicant:{}:{}",
@@ -189,6 +190,7 @@ pub async fn lock_identity(conn: &mut PgConnection, person: &Person) -> Result<(
 }
 
 /// Inserts an applicant.
+#[tracing::instrument(name = "INSERT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "INSERT", db.collection.name = "applicants", db.query.summary = "INSERT applicants; SELECT applicants"))]
 pub async fn insert(
     conn: &mut PgConnection,
     id: ApplicantId,
@@ -243,6 +245,7 @@ pub async fn insert(
 }
 
 /// Writes new values; the caller holds the row's lock and checked the version.
+#[tracing::instrument(name = "UPDATE intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "applicants", db.query.summary = "UPDATE applicants; SELECT applicants"))]
 pub async fn update(
     conn: &mut PgConnection,
     id: ApplicantId,
@@ -300,6 +303,7 @@ pub async fn update(
 
 /// Applicants with the same folded names and a date of birth that may be the same (a partly
 /// known one matches every date it allows).
+#[tracing::instrument(name = "SELECT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "applicants"))]
 pub async fn likely_duplicates(
     conn: &mut PgConnection,
     person: &Person,
@@ -326,6 +330,7 @@ pub async fn likely_duplicates(
 }
 
 /// Whether the applicant exists.
+#[tracing::instrument(name = "SELECT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "applicants"))]
 pub async fn exists(conn: &mut PgConnection, id: ApplicantId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM intake.applicants WHERE id = $1 AND erased_at IS NULL) AS "exists!""#,
@@ -336,6 +341,7 @@ pub async fn exists(conn: &mut PgConnection, id: ApplicantId) -> Result<bool, sq
 }
 
 /// Which of `ids` are applicants.
+#[tracing::instrument(name = "SELECT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "applicants"))]
 pub async fn existing(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
         "SELECT id FROM intake.applicants WHERE id = ANY($1) AND erased_at IS NULL",
@@ -346,6 +352,7 @@ pub async fn existing(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Uuid>
 }
 
 /// Reads an applicant.
+#[tracing::instrument(name = "SELECT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "applicants"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: ApplicantId,
@@ -370,6 +377,7 @@ pub async fn get(
 }
 
 /// Locks an applicant's row for a change in this transaction and reads it.
+#[tracing::instrument(name = "SELECT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "applicants"))]
 pub async fn lock(
     conn: &mut PgConnection,
     id: ApplicantId,
@@ -387,6 +395,7 @@ pub async fn lock(
 }
 
 /// The other applicants linked to `id` as living in the same household.
+#[tracing::instrument(name = "SELECT intake.household_links", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "household_links"))]
 pub async fn household_members(
     conn: &mut PgConnection,
     id: ApplicantId,
@@ -401,6 +410,7 @@ pub async fn household_members(
 }
 
 /// Replaces the household links of `id` with `members`, both directions.
+#[tracing::instrument(name = "DELETE intake.household_links", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "DELETE", db.collection.name = "household_links", db.query.summary = "DELETE household_links; INSERT household_links"))]
 pub async fn set_household_members(
     conn: &mut PgConnection,
     id: ApplicantId,
@@ -428,6 +438,7 @@ pub async fn set_household_members(
 
 /// Whether this office is locally responsible for the person, and the team whose service area
 /// holds their address (the longest matching postal-code prefix; ties by team name).
+#[tracing::instrument(name = "SELECT intake.teams", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "teams"))]
 pub async fn responsibility(
     conn: &mut PgConnection,
     applicant: &ApplicantRow,
@@ -484,6 +495,7 @@ pub struct Search {
 }
 
 /// Applicants matching `search`, in the order of the name index (keyset pagination).
+#[tracing::instrument(name = "SELECT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "applicants"))]
 pub async fn search(
     conn: &mut PgConnection,
     search: &Search,
@@ -521,6 +533,7 @@ pub async fn search(
 
 /// The ids of every record intake holds about a person besides the applicant record: their
 /// visits, consultations and case openings (the audit trail's person filter).
+#[tracing::instrument(name = "SELECT intake", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.query.summary = "SELECT visits consultations case_openings"))]
 pub async fn records_of(pool: sqlx::PgPool, person: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT id AS "id!" FROM intake.visits WHERE applicant_id = $1

@@ -25,6 +25,7 @@ pub struct CaseOpeningRow {
 }
 
 /// The case opened from a consultation, if any.
+#[tracing::instrument(name = "SELECT intake.case_openings", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "case_openings"))]
 pub async fn of_consultation(
     conn: &mut PgConnection,
     consultation: ConsultationId,
@@ -38,6 +39,7 @@ pub async fn of_consultation(
 }
 
 /// The applicant's open case, if any.
+#[tracing::instrument(name = "SELECT intake.case_openings", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "case_openings"))]
 pub async fn open_of_applicant(
     conn: &mut PgConnection,
     applicant: ApplicantId,
@@ -53,6 +55,7 @@ pub async fn open_of_applicant(
 
 /// Inserts a case opening unless the consultation has one or the applicant has an open case
 /// (unique indexes decide, so concurrent openings cannot both win); whether it was inserted.
+#[tracing::instrument(name = "INSERT intake.case_openings", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "INSERT", db.collection.name = "case_openings"))]
 pub async fn insert(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<bool, sqlx::Error> {
     let result = sqlx::query!(
         "INSERT INTO intake.case_openings (case_id, consultation_id, applicant_id, team_id, responsible_advisor_id, opened_at, same_day)
@@ -72,6 +75,7 @@ pub async fn insert(conn: &mut PgConnection, row: &CaseOpeningRow) -> Result<boo
 }
 
 /// Marks a case closed (case-plan's CaseClosed); a case closed already stays as it was.
+#[tracing::instrument(name = "UPDATE intake.case_openings", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "case_openings"))]
 pub async fn close(
     conn: &mut PgConnection,
     case: CaseId,
@@ -100,6 +104,7 @@ pub struct FiguresRow {
 
 /// The team's visit and consultation counts from office day `first` to `last`, both included
 /// (what became of the arrivals is [`arrivals`]).
+#[tracing::instrument(name = "SELECT intake", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.query.summary = "SELECT consultations visits"))]
 pub async fn team_figures(
     conn: &mut PgConnection,
     team: TeamId,
@@ -145,6 +150,7 @@ pub struct ArrivalsRow {
 /// What became of the team's arrivals from `first` to `last`: needing a consultation is every
 /// arrival not ended as no need, priority provider or not locally responsible. Visits still
 /// waiting count in no wait figure yet.
+#[tracing::instrument(name = "SELECT intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "visits", db.query.summary = "SELECT visits consultations"))]
 pub async fn arrivals(
     conn: &mut PgConnection,
     team: TeamId,
@@ -178,6 +184,7 @@ pub async fn arrivals(
 
 /// Counts a reopened case as open again, unless the client has another open case meanwhile
 /// (case-plan refuses that, but an opening here may cross its event on the way).
+#[tracing::instrument(name = "UPDATE intake.case_openings", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "case_openings"))]
 pub async fn reopen(conn: &mut PgConnection, case: CaseId) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE intake.case_openings o SET closed_at = NULL
@@ -192,6 +199,7 @@ pub async fn reopen(conn: &mut PgConnection, case: CaseId) -> Result<(), sqlx::E
 }
 
 /// Moves a case to another responsible advisor's caseload.
+#[tracing::instrument(name = "UPDATE intake.case_openings", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "case_openings"))]
 pub async fn reassign(
     conn: &mut PgConnection,
     case: CaseId,

@@ -110,6 +110,7 @@ pub struct NewConsultation<'a> {
 }
 
 /// Inserts a consultation in progress.
+#[tracing::instrument(name = "INSERT intake.consultations", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "INSERT", db.collection.name = "consultations"))]
 pub async fn insert(
     conn: &mut PgConnection,
     new: &NewConsultation<'_>,
@@ -142,6 +143,7 @@ pub async fn insert(
 }
 
 /// Reads a consultation.
+#[tracing::instrument(name = "SELECT intake.consultations", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "consultations"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: ConsultationId,
@@ -165,6 +167,7 @@ pub async fn get(
 }
 
 /// Reads a consultation and locks it for a change in this transaction.
+#[tracing::instrument(name = "SELECT intake.consultations", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "consultations"))]
 pub async fn lock(
     conn: &mut PgConnection,
     id: ConsultationId,
@@ -188,6 +191,7 @@ pub async fn lock(
 }
 
 /// Records the outcome and moves the consultation to `state`.
+#[tracing::instrument(name = "UPDATE intake.consultations", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "consultations"))]
 pub async fn complete(
     conn: &mut PgConnection,
     id: ConsultationId,

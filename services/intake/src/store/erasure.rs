@@ -10,6 +10,7 @@ use crate::domain::{ApplicantId, CaseId};
 
 /// Ended visits (consulted or closed) that led to no case and arrived before `cutoff`, not
 /// erased yet, oldest first; with `only`, just that visit if it is one of them.
+#[tracing::instrument(name = "SELECT intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "visits", db.query.summary = "SELECT visits consultations case_openings"))]
 pub async fn due_visits(
     conn: &mut PgConnection,
     cutoff: DateTime<Utc>,
@@ -33,6 +34,7 @@ pub async fn due_visits(
 /// Applicants not erased yet with no change and no visit since `cutoff`, no visit or
 /// consultation under way, and every case erased by case-plan, oldest first; with `only`, just
 /// that applicant if it is one of them.
+#[tracing::instrument(name = "SELECT intake.applicants", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "applicants", db.query.summary = "SELECT applicants visits consultations case_openings"))]
 pub async fn due_applicants(
     conn: &mut PgConnection,
     cutoff: DateTime<Utc>,
@@ -58,6 +60,7 @@ pub async fn due_applicants(
 
 /// Erases the texts of `visits`: the concern, the access check's notes, the consultation's
 /// notes, steps and barriers. Decisions, states and times stay.
+#[tracing::instrument(name = "UPDATE intake", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.query.summary = "UPDATE visits; UPDATE access_checks; UPDATE access_check_claims; UPDATE consultations"))]
 pub async fn erase_visits(
     conn: &mut PgConnection,
     visits: &[Uuid],
@@ -98,6 +101,7 @@ pub async fn erase_visits(
 }
 
 /// Erases applicant `id`: the person's record, household links and all their visits' texts.
+#[tracing::instrument(name = "erase intake", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "erase", db.query.summary = "UPDATE applicants; DELETE household_links; SELECT visits; UPDATE visits; UPDATE access_checks; UPDATE access_check_claims; UPDATE consultations"))]
 pub async fn erase_applicant(
     conn: &mut PgConnection,
     id: ApplicantId,
@@ -133,6 +137,7 @@ pub async fn erase_applicant(
 }
 
 /// Notes that case-plan erased `case` (its `CaseErased` event).
+#[tracing::instrument(name = "UPDATE intake.case_openings", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "case_openings"))]
 pub async fn case_erased(
     conn: &mut PgConnection,
     case: CaseId,

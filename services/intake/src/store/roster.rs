@@ -22,6 +22,7 @@ pub struct TeamRow {
 }
 
 /// Inserts a team; `None` when the name is taken.
+#[tracing::instrument(name = "INSERT intake.teams", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "INSERT", db.collection.name = "teams"))]
 pub async fn insert_team(
     conn: &mut PgConnection,
     id: TeamId,
@@ -45,6 +46,7 @@ pub async fn insert_team(
 }
 
 /// A page of teams by name (then id), after the team `after`.
+#[tracing::instrument(name = "SELECT intake.teams", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "teams"))]
 pub async fn teams(
     conn: &mut PgConnection,
     after: Option<Uuid>,
@@ -65,6 +67,7 @@ pub async fn teams(
 }
 
 /// One team.
+#[tracing::instrument(name = "SELECT intake.teams", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "teams"))]
 pub async fn team(conn: &mut PgConnection, id: TeamId) -> Result<Option<TeamRow>, sqlx::Error> {
     sqlx::query_as!(
         TeamRow,
@@ -77,6 +80,7 @@ pub async fn team(conn: &mut PgConnection, id: TeamId) -> Result<Option<TeamRow>
 }
 
 /// Reads a team and locks it for a change in this transaction.
+#[tracing::instrument(name = "SELECT intake.teams", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "teams"))]
 pub async fn lock_team(
     conn: &mut PgConnection,
     id: TeamId,
@@ -93,6 +97,7 @@ pub async fn lock_team(
 
 /// Writes a team's name and service area; `None` when another team has the name. The caller
 /// holds the row's lock and checked the version.
+#[tracing::instrument(name = "UPDATE intake.teams", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "teams"))]
 pub async fn update_team(
     conn: &mut PgConnection,
     id: TeamId,
@@ -117,6 +122,7 @@ pub async fn update_team(
 }
 
 /// Whether the team exists.
+#[tracing::instrument(name = "SELECT intake.teams", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "teams"))]
 pub async fn team_exists(conn: &mut PgConnection, id: TeamId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM intake.teams WHERE id = $1) AS "exists!""#,
@@ -164,6 +170,7 @@ pub struct AdvisorValues {
 }
 
 /// Inserts an advisor; `None` when the subject is already in the roster.
+#[tracing::instrument(name = "INSERT intake.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "INSERT", db.collection.name = "advisors", db.query.summary = "INSERT advisors SELECT case_openings"))]
 pub async fn insert_advisor(
     conn: &mut PgConnection,
     id: AdvisorId,
@@ -195,6 +202,7 @@ pub async fn insert_advisor(
 }
 
 /// Reads an advisor and locks it for a change in this transaction.
+#[tracing::instrument(name = "SELECT intake.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "advisors", db.query.summary = "SELECT advisors case_openings"))]
 pub async fn lock_advisor(
     conn: &mut PgConnection,
     id: AdvisorId,
@@ -213,6 +221,7 @@ pub async fn lock_advisor(
 }
 
 /// The advisor signing in as `subject`.
+#[tracing::instrument(name = "SELECT intake.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "advisors", db.query.summary = "SELECT advisors case_openings"))]
 pub async fn advisor_by_subject(
     conn: &mut PgConnection,
     subject: &str,
@@ -231,6 +240,7 @@ pub async fn advisor_by_subject(
 }
 
 /// Writes new values; the caller holds the row's lock and checked the version.
+#[tracing::instrument(name = "UPDATE intake.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "advisors", db.query.summary = "UPDATE advisors SELECT case_openings"))]
 pub async fn update_advisor(
     conn: &mut PgConnection,
     id: AdvisorId,
@@ -258,6 +268,7 @@ pub async fn update_advisor(
 }
 
 /// A page of the team's advisors by name (then id), after the advisor `after`.
+#[tracing::instrument(name = "SELECT intake.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "advisors", db.query.summary = "SELECT advisors case_openings"))]
 pub async fn advisors_of_team(
     conn: &mut PgConnection,
     team: TeamId,
@@ -284,6 +295,7 @@ pub async fn advisors_of_team(
 }
 
 /// One advisor with their caseload.
+#[tracing::instrument(name = "SELECT intake.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "advisors", db.query.summary = "SELECT advisors case_openings"))]
 pub async fn advisor(
     conn: &mut PgConnection,
     id: AdvisorId,
@@ -303,6 +315,7 @@ pub async fn advisor(
 
 /// The team's loads, with the advisor rows locked so concurrent openings do not all pick the
 /// same least-loaded advisor.
+#[tracing::instrument(name = "SELECT intake.advisors", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "advisors", db.query.summary = "SELECT advisors case_openings"))]
 pub async fn lock_team_loads(
     conn: &mut PgConnection,
     team: TeamId,

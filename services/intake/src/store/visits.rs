@@ -62,6 +62,7 @@ pub struct NewVisit<'a> {
 /// Inserts a new visit, waiting, if its applicant (not erased) and its team exist; whether it
 /// did. One statement where the checks and the insert took three round trips: RegisterVisit is
 /// the front desk's busiest write.
+#[tracing::instrument(name = "INSERT intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "INSERT", db.collection.name = "visits", db.query.summary = "INSERT visits SELECT applicants teams"))]
 pub async fn insert_if_known(
     conn: &mut PgConnection,
     visit: &NewVisit<'_>,
@@ -88,6 +89,7 @@ pub async fn insert_if_known(
 }
 
 /// Reads a visit.
+#[tracing::instrument(name = "SELECT intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "visits", db.query.summary = "SELECT visits consultations"))]
 pub async fn get(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
     sqlx::query_as!(
         VisitRow,
@@ -104,6 +106,7 @@ pub async fn get(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow
 }
 
 /// Reads a visit and locks it for a state change in this transaction.
+#[tracing::instrument(name = "SELECT intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "visits", db.query.summary = "SELECT visits consultations"))]
 pub async fn lock(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRow>, sqlx::Error> {
     sqlx::query_as!(
         VisitRow,
@@ -120,6 +123,7 @@ pub async fn lock(conn: &mut PgConnection, id: VisitId) -> Result<Option<VisitRo
 }
 
 /// Moves a visit to `state`.
+#[tracing::instrument(name = "UPDATE intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "visits"))]
 pub async fn set_state(
     conn: &mut PgConnection,
     id: VisitId,
@@ -136,6 +140,7 @@ pub async fn set_state(
 }
 
 /// Ends a waiting visit without a consultation.
+#[tracing::instrument(name = "UPDATE intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "visits"))]
 pub async fn end(
     conn: &mut PgConnection,
     id: VisitId,
@@ -163,6 +168,7 @@ pub async fn end(
 /// Ends as left unseen every visit of an office day before `today` that still waits and
 /// arrived more than 12 hours before `at` (a consultation running past midnight is not cut
 /// off); the visits ended, with their team.
+#[tracing::instrument(name = "UPDATE intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "UPDATE", db.collection.name = "visits"))]
 pub async fn end_stale(
     conn: &mut PgConnection,
     today: NaiveDate,
@@ -201,6 +207,7 @@ pub struct QueueRow {
 
 /// The team's visits of `day` still waiting for their access check or consultation:
 /// emergencies first, then those needing an interpreter, each in order of arrival.
+#[tracing::instrument(name = "SELECT intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "visits", db.query.summary = "SELECT visits applicants access_checks"))]
 pub async fn waiting_queue(
     conn: &mut PgConnection,
     team: TeamId,
@@ -267,6 +274,7 @@ pub async fn waiting_queue(
 }
 
 /// A person's visits to `team`, newest first, after the keyset position `before`.
+#[tracing::instrument(name = "SELECT intake.visits", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "visits", db.query.summary = "SELECT visits consultations"))]
 pub async fn of_applicant(
     conn: &mut PgConnection,
     applicant: ApplicantId,
@@ -306,6 +314,7 @@ pub struct AccessCheckRecord {
 }
 
 /// Inserts the access check of `visit` with its claims.
+#[tracing::instrument(name = "INSERT intake.access_checks", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "INSERT", db.collection.name = "access_checks", db.query.summary = "INSERT access_checks; INSERT access_check_claims"))]
 pub async fn insert_access_check(
     conn: &mut PgConnection,
     visit: VisitId,
@@ -343,6 +352,7 @@ pub async fn insert_access_check(
 }
 
 /// The access checks of `visits`, with their claims, by visit.
+#[tracing::instrument(name = "SELECT intake.access_checks", skip_all, fields(db.system.name = "postgresql", db.namespace = "intake", db.operation.name = "SELECT", db.collection.name = "access_checks", db.query.summary = "SELECT access_checks; SELECT access_check_claims"))]
 pub async fn access_checks(
     conn: &mut PgConnection,
     visits: &[VisitId],

@@ -17,6 +17,7 @@ pub struct CaseRow {
 }
 
 /// Records a case (open) or its state; idempotent.
+#[tracing::instrument(name = "INSERT partner.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "INSERT", db.collection.name = "cases"))]
 pub async fn upsert(
     conn: &mut PgConnection,
     case: CaseRow,
@@ -36,6 +37,7 @@ pub async fn upsert(
 }
 
 /// Reads a case.
+#[tracing::instrument(name = "SELECT partner.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>, sqlx::Error> {
     sqlx::query_as!(
         CaseRow,
@@ -48,6 +50,7 @@ pub async fn get(conn: &mut PgConnection, id: CaseId) -> Result<Option<CaseRow>,
 }
 
 /// Notes whose case it is (the applicant id from CaseRegistered).
+#[tracing::instrument(name = "UPDATE partner.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "cases"))]
 pub async fn set_applicant(
     conn: &mut PgConnection,
     case: CaseId,
@@ -66,6 +69,7 @@ pub async fn set_applicant(
 /// Erases what partner holds of `case` about its client: the referrals' reasons, notes and
 /// shared data, the consents' purpose and evidence, the link to the person. Whether the case
 /// was here and not erased yet.
+#[tracing::instrument(name = "UPDATE partner", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.query.summary = "UPDATE cases; UPDATE referrals; UPDATE consents"))]
 pub async fn erase(
     conn: &mut PgConnection,
     case: CaseId,
@@ -105,6 +109,7 @@ pub async fn erase(
 }
 
 /// A person's cases.
+#[tracing::instrument(name = "SELECT partner.cases", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "cases"))]
 pub async fn of_person(
     conn: &mut PgConnection,
     person: uuid::Uuid,
@@ -119,6 +124,7 @@ pub async fn of_person(
 
 /// The ids of every record partner holds about a person: their cases, consents and
 /// referrals (the audit trail's person filter).
+#[tracing::instrument(name = "SELECT partner", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.query.summary = "SELECT cases consents referrals"))]
 pub async fn records_of(
     pool: sqlx::PgPool,
     person: uuid::Uuid,

@@ -48,6 +48,7 @@ impl ConsentRow {
 }
 
 /// Inserts a consent.
+#[tracing::instrument(name = "INSERT partner.consents", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "INSERT", db.collection.name = "consents"))]
 pub async fn insert(
     conn: &mut PgConnection,
     consent: &ConsentRow,
@@ -80,6 +81,7 @@ pub async fn insert(
 }
 
 /// Marks a consent revoked.
+#[tracing::instrument(name = "UPDATE partner.consents", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "consents"))]
 pub async fn revoke(
     conn: &mut PgConnection,
     id: ConsentId,
@@ -137,6 +139,7 @@ impl TryFrom<Columns> for ConsentRow {
 }
 
 /// Reads a consent; `lock` takes it for a change in this transaction.
+#[tracing::instrument(name = "SELECT partner.consents", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "consents"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: ConsentId,
@@ -164,6 +167,7 @@ pub async fn get(
 }
 
 /// A page of a case's consents, newest first, after the consent `after`.
+#[tracing::instrument(name = "SELECT partner.consents", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "consents"))]
 pub async fn of_case(
     conn: &mut PgConnection,
     case: CaseId,

@@ -56,6 +56,7 @@ pub struct NewOffer {
 }
 
 /// Inserts an offer.
+#[tracing::instrument(name = "INSERT partner.offers", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "INSERT", db.collection.name = "offers"))]
 pub async fn insert(
     conn: &mut PgConnection,
     offer: &NewOffer,
@@ -79,6 +80,7 @@ pub async fn insert(
 }
 
 /// Reads an offer; `lock` takes it for a change of its places in this transaction.
+#[tracing::instrument(name = "SELECT partner.offers", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "offers", db.query.summary = "SELECT offers referrals"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: OfferId,
@@ -108,6 +110,7 @@ pub async fn get(
 
 /// Offers of active partners in `category` (all when `None`), free places first, then by
 /// fewest places taken; keyset after (rank, id) where rank is 0 with a free place, else 1.
+#[tracing::instrument(name = "SELECT partner.offers", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "offers", db.query.summary = "SELECT offers referrals partners"))]
 pub async fn search(
     conn: &mut PgConnection,
     category: Option<OfferCategory>,
@@ -158,6 +161,7 @@ pub async fn search(
 }
 
 /// Moves the places taken by `delta` (+1 on acceptance, -1 when a place frees).
+#[tracing::instrument(name = "UPDATE partner.offers", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "offers"))]
 pub async fn take_places(
     conn: &mut PgConnection,
     id: OfferId,
@@ -174,6 +178,7 @@ pub async fn take_places(
 }
 
 /// Sets the places in total.
+#[tracing::instrument(name = "UPDATE partner.offers", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "offers"))]
 pub async fn set_places(
     conn: &mut PgConnection,
     id: OfferId,

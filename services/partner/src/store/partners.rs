@@ -22,6 +22,7 @@ pub struct PartnerRow {
 }
 
 /// Inserts an active partner.
+#[tracing::instrument(name = "INSERT partner.partners", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "INSERT", db.collection.name = "partners"))]
 pub async fn insert(
     conn: &mut PgConnection,
     partner: &PartnerRow,
@@ -43,6 +44,7 @@ pub async fn insert(
 }
 
 /// Reads a partner.
+#[tracing::instrument(name = "SELECT partner.partners", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "partners"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: PartnerId,
@@ -58,6 +60,7 @@ pub async fn get(
 }
 
 /// A page of partners by name, after the partner `after` (name, id).
+#[tracing::instrument(name = "SELECT partner.partners", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "partners"))]
 pub async fn list(
     conn: &mut PgConnection,
     after: Option<Uuid>,
@@ -77,6 +80,7 @@ pub async fn list(
 }
 
 /// Replaces a partner's name, contact and active flag; the partner as it is now.
+#[tracing::instrument(name = "UPDATE partner.partners", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "partners"))]
 pub async fn update(
     conn: &mut PgConnection,
     partner: &PartnerRow,

@@ -53,6 +53,7 @@ pub struct ReferralRow {
 }
 
 /// Inserts a referral.
+#[tracing::instrument(name = "INSERT partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "INSERT", db.collection.name = "referrals"))]
 pub async fn insert(conn: &mut PgConnection, r: &ReferralRow) -> Result<(), sqlx::Error> {
     let categories: Vec<String> = r.categories.iter().map(|c| c.as_str().to_owned()).collect();
     sqlx::query!(
@@ -133,6 +134,7 @@ impl TryFrom<Columns> for ReferralRow {
 }
 
 /// Reads a referral; `lock` takes it for a change in this transaction.
+#[tracing::instrument(name = "SELECT partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "referrals"))]
 pub async fn get(
     conn: &mut PgConnection,
     id: ReferralId,
@@ -176,6 +178,7 @@ pub struct Filter {
 }
 
 /// Referrals matching `filter`, newest first, after the referral `after`.
+#[tracing::instrument(name = "SELECT partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "referrals"))]
 pub async fn list(
     conn: &mut PgConnection,
     filter: Filter,
@@ -208,6 +211,7 @@ pub async fn list(
 }
 
 /// The unfinished referrals of a case, locked (the case closed).
+#[tracing::instrument(name = "SELECT partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "referrals"))]
 pub async fn open_of_case(
     conn: &mut PgConnection,
     case: CaseId,
@@ -228,6 +232,7 @@ pub async fn open_of_case(
 }
 
 /// Moves a referral to `state`, recording a decline's reason or the partner's outcome.
+#[tracing::instrument(name = "UPDATE partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "referrals"))]
 pub async fn set_state(
     conn: &mut PgConnection,
     id: ReferralId,
@@ -252,6 +257,7 @@ pub async fn set_state(
 }
 
 /// Records a progress report (and the state it leads to).
+#[tracing::instrument(name = "UPDATE partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "referrals"))]
 pub async fn report(
     conn: &mut PgConnection,
     id: ReferralId,
@@ -279,6 +285,7 @@ pub async fn report(
 
 /// Sends the oldest waiting referrals of an offer (at most `count`) to the partner; their
 /// ids.
+#[tracing::instrument(name = "UPDATE partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "referrals"))]
 pub async fn promote_waiting(
     conn: &mut PgConnection,
     offer: OfferId,
@@ -301,6 +308,7 @@ pub async fn promote_waiting(
 
 /// Removes the shared data of every referral resting on `consent` (the consent was revoked);
 /// their ids.
+#[tracing::instrument(name = "UPDATE partner.referrals", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "UPDATE", db.collection.name = "referrals"))]
 pub async fn redact(
     conn: &mut PgConnection,
     consent: ConsentId,

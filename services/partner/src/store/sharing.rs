@@ -24,6 +24,7 @@ pub struct ReadRow {
 
 /// Reads of the case's referrals by callers with the `partner` role, oldest first (the newest
 /// `MAX_READS`).
+#[tracing::instrument(name = "SELECT partner.audit_log", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "audit_log", db.query.summary = "SELECT audit_log referrals"))]
 pub async fn partner_reads(
     conn: &mut PgConnection,
     case: CaseId,

@@ -9,6 +9,7 @@ use crate::domain::PartnerId;
 pub const PAGE: i64 = 100;
 
 /// The partner's changes after `after`: (position, ReferralChanged payload).
+#[tracing::instrument(name = "SELECT partner.outbox", skip_all, fields(db.system.name = "postgresql", db.namespace = "partner", db.operation.name = "SELECT", db.collection.name = "outbox"))]
 pub async fn changes(
     conn: &mut PgConnection,
     partner: PartnerId,
