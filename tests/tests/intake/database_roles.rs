@@ -1,6 +1,6 @@
 //! Least privilege in the database: each service serves as a runtime role that can change its
-//! own schema's data and nothing else, as `deploy/database/roles.sql` and the migrations'
-//! grants set it up.
+//! own schema's data and nothing else, as the set-up Job's `roles.sql`
+//! (deploy/k8s/components/database-setup) and the migrations' grants set it up.
 
 use fallwerk_intake::SERVICE;
 use fallwerk_platform::migrate::Migrator;
