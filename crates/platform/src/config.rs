@@ -162,8 +162,9 @@ pub struct ServerArgs {
     #[arg(long, env = "TLS_RELOAD_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub tls_reload_secs: u64,
     /// Serve gRPC without TLS: on a developer's machine, or where a mesh terminates TLS in
-    /// front of the pod. Logged as a warning at every start.
-    #[arg(long, env = "GRPC_PLAINTEXT", conflicts_with = "tls_cert")]
+    /// front of the pod. Logged as a warning at every start. (Not a clap conflict with
+    /// `--tls-cert`: to clap, `GRPC_PLAINTEXT=false` in the environment is "given".)
+    #[arg(long, env = "GRPC_PLAINTEXT")]
     pub plaintext: bool,
     /// Seconds an RPC may take before it is cancelled with DEADLINE_EXCEEDED; a client's
     /// shorter `grpc-timeout` bounds it further, and every call it makes to another service.

@@ -256,6 +256,12 @@ where
 /// The TLS settings, read again while serving; `None` only when plaintext was asked for by
 /// name.
 fn tls_config(args: &ServerArgs) -> Result<Option<Arc<ReloadingTls>>, ConfigError> {
+    if args.plaintext && args.tls_cert.is_some() {
+        return Err(ConfigError {
+            setting: "GRPC_PLAINTEXT",
+            problem: "plaintext asked for beside TLS_CERT_FILE: choose one".into(),
+        });
+    }
     let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
         if args.plaintext {
             tracing::warn!(
