@@ -241,6 +241,14 @@ impl ServiceApp {
             .expect("the service stopped cleanly");
     }
 
+    /// Stops the service and starts it on `db` (a restored copy of its database), on the same
+    /// address, as pods pointed at a restored cluster.
+    pub async fn move_to(&mut self, db: TestDatabase) {
+        self.pause().await;
+        self.db = db;
+        self.resume().await;
+    }
+
     /// Starts the service again on its address and database, and waits until it is SERVING.
     pub async fn resume(&mut self) {
         assert!(self.running.is_none(), "the service is running");

@@ -3,6 +3,7 @@
 
 mod access;
 mod agreements;
+mod backup;
 mod feeds;
 mod flow;
 mod lifecycle;
