@@ -28,6 +28,90 @@ pub struct ClientTls {
 /// A lazily connecting channel to `addr` (`http://` plaintext, `https://` TLS); an unreachable
 /// server shows up as the first call's UNAVAILABLE.
 pub fn channel(addr: Uri, tls: &ClientTls) -> Result<Channel, String> {
+    Ok(endpoint(addr, tls, None)?.connect_lazy())
+}
+
+/// How often [`balanced_channel`] looks its host up again: pods come and go with rollouts and
+/// scaling, and a headless Service's DNS answer follows the ready ones.
+const RESOLVE_EVERY: Duration = Duration::from_secs(15);
+
+/// A channel that spreads its calls over every address `addr`'s host resolves to (a headless
+/// Service's ready pods), each call to the less loaded of two (tower's p2c), and looks the
+/// host up again every [`RESOLVE_EVERY`]. For a long-lived client whose calls should not all go
+/// to the one pod a ClusterIP connection lands on (partner's snapshot calls). An IP address is
+/// one connection, as [`channel`]. TLS checks each pod's certificate for the host's name.
+pub fn balanced_channel(addr: Uri, tls: &ClientTls) -> Result<Channel, String> {
+    balanced_with(addr, tls, RESOLVE_EVERY, |host, port| async move {
+        tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map(|found| found.collect())
+    })
+}
+
+fn balanced_with<R, F>(
+    addr: Uri,
+    tls: &ClientTls,
+    every: Duration,
+    resolve: R,
+) -> Result<Channel, String>
+where
+    R: Fn(String, u16) -> F + Send + 'static,
+    F: Future<Output = std::io::Result<Vec<std::net::SocketAddr>>> + Send,
+{
+    let host = addr.host().ok_or("an address without a host")?.to_owned();
+    if host
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+    {
+        return channel(addr, tls);
+    }
+    let scheme = addr.scheme_str().unwrap_or("http").to_owned();
+    let port = addr
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    let tls = tls.clone();
+    let (channel, changes) = Channel::balance_channel(64);
+    tokio::spawn(async move {
+        let mut known = std::collections::HashSet::new();
+        loop {
+            match resolve(host.clone(), port).await {
+                Ok(found) => {
+                    let found: std::collections::HashSet<_> = found.into_iter().collect();
+                    let mut sends = Vec::new();
+                    for gone in known.difference(&found) {
+                        sends.push(tonic::transport::channel::Change::Remove(*gone));
+                    }
+                    for new in found.difference(&known) {
+                        let uri = format!("{scheme}://{new}").parse().expect("an address URI");
+                        match endpoint(uri, &tls, Some(&host)) {
+                            Ok(endpoint) => sends
+                                .push(tonic::transport::channel::Change::Insert(*new, endpoint)),
+                            Err(error) => tracing::warn!(%host, %error, "upstream address skipped"),
+                        }
+                    }
+                    for change in sends {
+                        if changes.send(change).await.is_err() {
+                            return; // the channel is gone
+                        }
+                    }
+                    known = found;
+                }
+                // Keep the addresses known: a failed lookup says nothing about the pods.
+                Err(error) => tracing::warn!(%host, %error, "upstream lookup failed"),
+            }
+            tokio::select! {
+                _ = changes.closed() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    });
+    Ok(channel)
+}
+
+/// The endpoint of `addr` with our timeouts, keepalive and TLS; `domain`: the name to check
+/// the server's certificate for, when `addr` holds one of its IP addresses.
+fn endpoint(addr: Uri, tls: &ClientTls, domain: Option<&str>) -> Result<Endpoint, String> {
     let https = addr.scheme_str() == Some("https");
     let mut endpoint = Endpoint::from(addr)
         .connect_timeout(CONNECT_TIMEOUT)
@@ -42,11 +126,14 @@ pub fn channel(addr: Uri, tls: &ClientTls) -> Result<Channel, String> {
         if let Some(identity) = &tls.identity {
             config = config.identity(identity.clone());
         }
+        if let Some(domain) = domain {
+            config = config.domain_name(domain);
+        }
         endpoint = endpoint
             .tls_config(config)
             .map_err(|error| format!("TLS set-up failed: {error}"))?;
     }
-    Ok(endpoint.connect_lazy())
+    Ok(endpoint)
 }
 
 /// Synchronous calls from one fallwerk service to another (partner's snapshot from
@@ -259,6 +346,76 @@ fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A health server answering `probe` with `status`; its address.
+    async fn health_server(status: tonic_health::ServingStatus) -> std::net::SocketAddr {
+        let (reporter, service) = tonic_health::server::health_reporter();
+        reporter.set_service_status("probe", status).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        addr
+    }
+
+    /// The statuses 40 calls through `channel` were answered with.
+    async fn answers(channel: &Channel) -> std::collections::HashSet<i32> {
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..40 {
+            let request = tonic_health::pb::HealthCheckRequest {
+                service: "probe".into(),
+            };
+            seen.insert(
+                client
+                    .check(request)
+                    .await
+                    .expect("answered")
+                    .into_inner()
+                    .status,
+            );
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_balanced_channel_spreads_calls_over_every_address_and_follows_the_lookups() {
+        use tonic_health::ServingStatus;
+        let serving = health_server(ServingStatus::Serving).await;
+        let not_serving = health_server(ServingStatus::NotServing).await;
+        // The name resolves to both pods, then (a pod gone from the headless Service) to one.
+        let lookups = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = lookups.clone();
+        let channel = balanced_with(
+            "http://upstream-headless:50052".parse().expect("uri"),
+            &ClientTls::default(),
+            Duration::from_millis(200),
+            move |host, port| {
+                assert_eq!((host.as_str(), port), ("upstream-headless", 50052));
+                let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    Ok(if n < 3 {
+                        vec![serving, not_serving]
+                    } else {
+                        vec![serving]
+                    })
+                }
+            },
+        )
+        .expect("channel");
+        assert_eq!(answers(&channel).await.len(), 2, "both pods answer");
+        while lookups.load(std::sync::atomic::Ordering::SeqCst) < 5 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let after = answers(&channel).await;
+        assert_eq!(after.len(), 1, "only the pod still resolved: {after:?}");
+        assert!(after.contains(&(ServingStatus::Serving as i32)));
+    }
 
     #[test]
     fn only_reads_are_asked_again() {

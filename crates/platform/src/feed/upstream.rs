@@ -159,11 +159,11 @@ impl UpstreamClients {
         })
     }
 
-    /// Calls to upstream `name` bounded by `deadline`; `None` when it or the token is not
-    /// configured.
+    /// Calls to upstream `name` bounded by `deadline`, spread over the addresses its name
+    /// resolves to (a headless Service's pods); `None` when it or the token is not configured.
     pub fn outbound(&self, name: &str, deadline: Duration) -> Option<Outbound> {
         let (_, url) = self.upstreams.iter().find(|(n, _)| n == name)?;
-        let channel = client::channel(url.parse().ok()?, &self.tls).ok()?;
+        let channel = client::balanced_channel(url.parse().ok()?, &self.tls).ok()?;
         Some(Outbound::new(channel, self.token.clone()?, deadline))
     }
 }
