@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check api-docs chaos bench bench-feed load load-case-plan bench-partner bench-audit
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check api-docs chaos bench bench-feed load load-case-plan bench-partner bench-audit prometheus-check prometheus-live-test
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -35,10 +35,11 @@ sqlx-prepare:
 sqlx-check:
 	@deploy/local/sqlx-prepare.sh --check
 
-## Render every kustomize target and validate it against the Kubernetes schemas (offline once
-## its two PyPI packages are in .dev/k8svenv).
+## Render every kustomize target, validate it against the Kubernetes schemas and run checkov over
+## every overlay (offline once its three PyPI packages are in .dev/k8svenv; the marker file names
+## the checkov version, so a new pin installs again).
 deploy-check:
-	@test -x .dev/k8svenv/bin/python || (python3 -m venv .dev/k8svenv && .dev/k8svenv/bin/pip install -q 'kubernetes-validate==1.37.*' 'PyYAML>=6')
+	@test -f .dev/k8svenv/.checkov-3.3.30 || (python3 -m venv .dev/k8svenv && .dev/k8svenv/bin/pip install -q 'kubernetes-validate==1.37.*' 'PyYAML>=6' 'checkov==3.3.30' && touch .dev/k8svenv/.checkov-3.3.30)
 	@.dev/k8svenv/bin/python deploy/k8s/validate.py
 
 ## Event feed latency and throughput (release build, durable PostgreSQL; see the README's
@@ -102,3 +103,14 @@ load:
 ## pgbench in the same run, and the intake -> case-plan propagation (release build, loopback).
 load-case-plan:
 	@tests/load/case-plan-unary.sh
+
+## Prometheus rules (promtool check and unit tests), the Grafana dashboard's and the rules'
+## metric names against the code, the OpenTelemetry collector's configuration, the component render.
+prometheus-check:
+	@deploy/local/prometheus-check.sh
+
+## The rules evaluated by a real Prometheus scraping the three services under load, a consumer
+## stopped: alerts that must fire do, others stay quiet. Binaries from FALLWERK_BIN_DIR (built when unset).
+prometheus-live-test:
+	@if [ -z "$$FALLWERK_BIN_DIR" ]; then cargo build --locked -p fallwerk-intake -p fallwerk-case-plan -p fallwerk-partner -p fallwerk-cli -p fallwerk-load; fi
+	@deploy/local/prometheus-live-test.sh

@@ -1,34 +1,45 @@
 #!/usr/bin/env python3
 """Renders fallwerk's kustomize targets and checks every object they produce.
 
-For the base and each overlay (the load examples together with the overlay they run against):
+For the base and each overlay (the load examples and the database set-up together with the
+overlay they run against):
 
 1. render it with kustomize (`kustomize build`, or the copy built into `kubectl kustomize`);
 2. validate every object against the Kubernetes 1.30 OpenAPI schema, strictly (unknown
    fields are errors), with the kubernetes-validate package, which ships the schemas (it
-   reports the first violation of each object);
+   reports the first violation of each object). Custom resources (CloudNativePG's Cluster,
+   Database, ScheduledBackup, the Barman Cloud Plugin's ObjectStore, the Prometheus
+   Operator's PodMonitor) have no schema there: they are checked structurally (apiVersion,
+   kind, metadata, the spec fields fallwerk relies on, what they reference);
 3. check what the schema cannot see: restricted Pod Security, requests and limits, one
    handler per probe, the shutdown budget, selectors and named ports that point at something,
-   files named in settings that a mounted volume provides, upstream feeds (UPSTREAMS) that
-   name a rendered server's gRPC Service with the scheme its listener speaks, and the load
-   run's addresses likewise, retention periods in their format, Jobs and CronJobs that cannot
-   overlap or hang, Job pods outside the servers' selectors, database egress (and the load
-   run's way to the servers) where network policies apply, labels, namespaces, and that no
-   Secret (with values) is part of the manifests.
+   files named in settings that a mounted volume provides, no Secret in an environment
+   variable, each database connection made as its role (`migrate` the owner, the rest the
+   runtime role), upstream feeds (UPSTREAMS) that name a rendered server's gRPC Service with
+   the scheme its listener speaks, and the load run's addresses likewise, retention periods in
+   their format, Jobs and CronJobs that cannot overlap or hang, Job pods outside the servers'
+   selectors, database egress (and the load run's way to the servers) where network policies
+   apply, labels, namespaces, and that no Secret (with values) is part of the manifests;
+4. run checkov (its Kubernetes checks) over every overlay's render; a failed check fails the
+   run, a skipped one is listed with the reason written in the manifests.
 
 The pod checks cover every workload's pod template: a Deployment's or Job's `spec.template`
-(the load run), and a CronJob's `spec.jobTemplate.spec.template` (the retention runs).
+(the load run, the database set-up), and a CronJob's `spec.jobTemplate.spec.template` (the
+retention runs).
 
-Runs offline. Needs `kubernetes-validate` and `PyYAML` (see README.md) and kubectl or
-kustomize on PATH. Exits 1 on any problem, 2 when it cannot run at all.
+Runs offline. Needs `kubernetes-validate`, `PyYAML` and `checkov` (see README.md) and kubectl
+or kustomize on PATH; `--no-checkov` leaves step 4 out. Exits 1 on any problem, 2 when it
+cannot run at all.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 try:
@@ -36,8 +47,8 @@ try:
     import yaml
 except ImportError as missing:
     print(
-        f"validate.py: {missing}. Install its two packages first (README.md):\n"
-        "  python3 -m venv /tmp/k8svenv && /tmp/k8svenv/bin/pip install 'kubernetes-validate==1.37.*' 'PyYAML>=6'\n"
+        f"validate.py: {missing}. Install its packages first (README.md):\n"
+        "  python3 -m venv /tmp/k8svenv && /tmp/k8svenv/bin/pip install 'kubernetes-validate==1.37.*' 'PyYAML>=6' 'checkov==3.3.30'\n"
         "  /tmp/k8svenv/bin/python deploy/k8s/validate.py",
         file=sys.stderr,
     )
@@ -51,22 +62,49 @@ TARGETS = {
     "base": None,
     "overlays/local": "fallwerk-local",
     "overlays/production": "fallwerk",
+    "overlays/production-cnpg": "fallwerk",
+    "overlays/production-database-setup": "fallwerk",
     "overlays/load-example": "fallwerk-local",
     "overlays/load-example-tls": "fallwerk",
 }
-# Targets that add to a cluster another target renders (the load Job alone): their selectors,
-# Services, network policies and settings are checked together with that target's objects,
-# and only the problems the addition brings are reported.
+# Targets that add to a cluster another target renders (the load Job alone, the database set-up
+# Job alone): their selectors, Services, network policies and settings are checked together
+# with that target's objects, and only the problems the addition brings are reported.
 ALONGSIDE = {
+    "overlays/production-database-setup": "overlays/production",
     "overlays/load-example": "overlays/local",
     "overlays/load-example-tls": "overlays/production",
 }
 
 # Secrets the manifests reference but never contain, as README.md names them: the shared
 # JWKS and service token, and per service (the binary a container runs, which is the server
-# Deployment's name) its database URL and TLS certificate.
+# Deployment's name) its two database roles' Secrets (runtime, owner) and TLS certificate.
 SHARED_SECRETS = {"fallwerk-jwks", "fallwerk-service-token"}
-SERVICE_SECRETS = ("fallwerk-{}-db", "fallwerk-{}-tls")
+RUNTIME_DB_SECRET = "fallwerk-{}-db"
+OWNER_DB_SECRET = "fallwerk-{}-db-owner"
+SERVICE_SECRETS = (RUNTIME_DB_SECRET, OWNER_DB_SECRET, "fallwerk-{}-tls")
+# Each service's schema (and so its roles' names, fallwerk_<schema>_owner and _runtime): the
+# service's name without dashes.
+SCHEMAS = {"case-plan": "caseplan"}
+# Settings naming the file that holds a database URL; a pod with one of them uses the database.
+DATABASE_URL_FILES = ("DATABASE_URL_FILE", "DATABASE_ADMIN_URL_FILE")
+# The first-time set-up Job (components/database-setup): the administrator's URL, and every
+# service's two role Secrets (their `username` and `password`, which it sets).
+DB_SETUP = "fallwerk-database-setup"
+DB_ADMIN_SECRET = "fallwerk-db-admin"
+# CloudNativePG (components/postgres-cnpg): the Cluster's CA (the operator makes `<cluster>-ca`),
+# mounted where services check the server's certificate, and the backups' object-store keys.
+CNPG = "postgresql.cnpg.io/v1"
+CNPG_BACKUP_SECRETS = {"fallwerk-pg-backup-s3"}
+# Custom resources checked structurally (no schema in kubernetes-validate): apiVersion and kind.
+CUSTOM_KINDS = {
+    (CNPG, "Cluster"),
+    (CNPG, "Database"),
+    (CNPG, "ScheduledBackup"),
+    ("barmancloud.cnpg.io/v1", "ObjectStore"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
+}
+CHECKOV_VERSION = "3.3.30"
 # The load run (components/load): the development signing key, and the office CA, which it
 # takes from intake's TLS Secret (`ca.crt` alone) where the servers speak TLS.
 LOAD = "fallwerk-load"
@@ -270,6 +308,8 @@ def pod_problems(obj: dict, config_maps: dict[str, dict]) -> list[str]:
 
         problems += file_problems(c, pod, config_maps, where)
         problems += retention_problems(c, config_maps, where)
+        problems += secret_env_problems(c, where)
+        problems += database_problems(c, pod, config_maps, where)
 
         grace = env_value(c, "SHUTDOWN_GRACE_SECS", config_maps)
         if role == "container" and grace is not None:
@@ -336,6 +376,70 @@ def env_names(c: dict, config_maps: dict[str, dict]) -> set[str]:
         if ref:
             names |= set(config_maps.get(ref["name"], {}))
     return names
+
+
+def secret_env_problems(c: dict, where: str) -> list[str]:
+    """No Secret in an environment variable (checkov's CKV_K8S_35): a variable shows in the
+    process's environment, in crash dumps and in everything the process starts; a mounted file
+    is read where its path is named. The programs take `*_FILE` settings instead."""
+    problems = [
+        f"{where}: Secret {var['valueFrom']['secretKeyRef']['name']} in the environment variable {var['name']}: mount it and name the file"
+        for var in c.get("env", [])
+        if "secretKeyRef" in (var.get("valueFrom") or {})
+    ]
+    problems += [
+        f"{where}: Secret {source['secretRef']['name']} in environment variables (envFrom): mount it and name the files"
+        for source in c.get("envFrom", [])
+        if "secretRef" in source
+    ]
+    return problems
+
+
+def mounted_secret(c: dict, pod: dict, path: str) -> str | None:
+    """The Secret a file path of the container comes from, if a Secret volume provides it."""
+    mounts = [m for m in c.get("volumeMounts", []) if path.startswith(m["mountPath"].rstrip("/") + "/")]
+    if not mounts:
+        return None
+    mount = max(mounts, key=lambda m: len(m["mountPath"]))
+    volume = next((v for v in pod.get("volumes", []) if v["name"] == mount["name"]), {})
+    return (volume.get("secret") or {}).get("secretName")
+
+
+def database_problems(c: dict, pod: dict, config_maps: dict[str, dict], where: str) -> list[str]:
+    """Each fallwerk command connects as its role, from a mounted file: `migrate` as the
+    schema's owner (Secret fallwerk-<service>-db-owner) with DB_RUNTIME_ROLE naming the runtime
+    role it grants to, `serve` and `retention run` as the runtime role (fallwerk-<service>-db),
+    without DB_RUNTIME_ROLE. DATABASE_URL is not set (the binaries take one of the two)."""
+    command = subcommand(c)
+    if not c.get("command") or command not in {"serve", "migrate", "retention"}:
+        return []
+    service = Path(c["command"][0]).name
+    schema = SCHEMAS.get(service, service.replace("-", ""))
+    names = env_names(c, config_maps)
+    problems = []
+    if "DATABASE_URL" in names:
+        problems.append(f"{where}: DATABASE_URL is set: the URL goes in a mounted file named by DATABASE_URL_FILE")
+    path = env_value(c, "DATABASE_URL_FILE", config_maps)
+    wanted = (OWNER_DB_SECRET if command == "migrate" else RUNTIME_DB_SECRET).format(service)
+    role = "owner" if command == "migrate" else "runtime"
+    if path is None:
+        problems.append(f"{where}: no DATABASE_URL_FILE: `{service} {command}` would not reach its database")
+    else:
+        secret = mounted_secret(c, pod, path)
+        if secret is not None and secret != wanted:
+            problems.append(
+                f"{where}: DATABASE_URL_FILE={path} is from Secret {secret}; `{service} {command}` "
+                f"connects as the {role} role, whose URL is in {wanted}"
+            )
+    grant_to = env_value(c, "DB_RUNTIME_ROLE", config_maps)
+    if command == "migrate" and grant_to != f"fallwerk_{schema}_runtime":
+        problems.append(
+            f"{where}: DB_RUNTIME_ROLE is {grant_to!r}, expected 'fallwerk_{schema}_runtime': "
+            "migrate grants the runtime role its rights"
+        )
+    if command != "migrate" and grant_to is not None:
+        problems.append(f"{where}: DB_RUNTIME_ROLE is set, which only `migrate` uses")
+    return problems
 
 
 def retention_problems(c: dict, config_maps: dict[str, dict], where: str) -> list[str]:
@@ -531,14 +635,19 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
                         problems.append((ident(w), f"{probe_name} names port {port}, which no container has"))
         services = services_run(template["spec"]) or {w["metadata"]["name"]}
         documented = SHARED_SECRETS | {f.format(svc) for svc in services for f in SERVICE_SECRETS}
+        documented |= {f"{cluster}-ca" for cluster in by_kind.get("Cluster", {})}
         if LOAD in services:
             documented |= LOAD_SECRETS
+        if is_database_setup(template):
+            documented = {DB_ADMIN_SECRET} | {f.format(s) for s in rendered_servers(templates) for f in SERVICE_SECRETS}
         for secret in sorted(secret_names(template["spec"])):
             if secret not in documented:
                 problems.append((ident(w), f"uses Secret {secret}, not one README.md names"))
 
     problems += upstream_problems(templates, by_kind.get("Service", {}), config_data)
     problems += load_problems(templates, by_kind.get("Service", {}), config_data)
+    problems += database_setup_problems(templates, config_data)
+    problems += cnpg_problems(by_kind, templates)
 
     for svc in by_kind.get("Service", {}).values():
         selected = [t for _, t in templates if matches(svc["spec"].get("selector") or {}, t["metadata"].get("labels") or {})]
@@ -575,6 +684,175 @@ def reference_problems(objects: list[dict]) -> list[tuple[str, str]]:
     problems += egress_problems(templates, list(by_kind.get("NetworkPolicy", {}).values()), config_data)
     problems += load_network_problems(templates, list(by_kind.get("NetworkPolicy", {}).values()))
     return problems
+
+
+def is_database_setup(template: dict) -> bool:
+    return (template.get("metadata") or {}).get("labels", {}).get("app.kubernetes.io/name") == DB_SETUP
+
+
+def database_setup_problems(templates: list[tuple[dict, dict]], config_maps: dict[str, dict]) -> list[tuple[str, str]]:
+    """The set-up Job covers every rendered service: it mounts both role Secrets of each, its
+    password script reads them, and roles.sql names the service's schema."""
+    problems: list[tuple[str, str]] = []
+    servers = rendered_servers(templates)
+    for w, template in templates:
+        if not is_database_setup(template):
+            continue
+        pod = template["spec"]
+        mounted = secret_names(pod)
+        scripts: dict[str, str] = {}
+        for volume in pod.get("volumes", []):
+            name = (volume.get("configMap") or {}).get("name")
+            if name in config_maps:
+                scripts.update(config_maps[name])
+        for file in ("roles.sql", "set-passwords.sql"):
+            if file not in scripts:
+                problems.append((ident(w), f"no ConfigMap volume provides {file}"))
+        for service in sorted(servers):
+            schema = SCHEMAS.get(service, service.replace("-", ""))
+            if f"'{schema}'" not in scripts.get("roles.sql", ""):
+                problems.append((ident(w), f"roles.sql does not name the schema {schema} of {service}"))
+            for secret, role in ((OWNER_DB_SECRET, "owner"), (RUNTIME_DB_SECRET, "runtime")):
+                secret = secret.format(service)
+                if secret not in mounted:
+                    problems.append((ident(w), f"does not mount {secret}: fallwerk_{schema}_{role} would get no password"))
+                if f"/{secret}/password" not in scripts.get("set-passwords.sql", "") or f"'fallwerk_{schema}_{role}'" not in scripts.get("set-passwords.sql", ""):
+                    problems.append((ident(w), f"set-passwords.sql does not set fallwerk_{schema}_{role}'s password from {secret}"))
+    return problems
+
+
+def custom_resource_problems(obj: dict) -> list[str]:
+    """What can be checked of a custom resource without its CRD's schema: the top-level fields,
+    and the spec fields fallwerk relies on, by kind."""
+    problems = []
+    extra = set(obj) - {"apiVersion", "kind", "metadata", "spec"}
+    if extra:
+        problems.append(f"fields {sorted(extra)} at the top level")
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", obj["metadata"].get("name") or ""):
+        problems.append("metadata.name is no DNS label")
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return problems + ["no spec"]
+    kind = obj["kind"]
+    if kind == "Cluster":
+        instances = spec.get("instances")
+        if not isinstance(instances, int) or instances < 3:
+            problems.append(f"spec.instances is {instances!r}: at least 3, to survive a node with a synchronous standby left")
+        if not (spec.get("storage") or {}).get("size") and not (spec.get("storage") or {}).get("pvcTemplate"):
+            problems.append("spec.storage has neither size nor pvcTemplate")
+        sync = (spec.get("postgresql") or {}).get("synchronous") or {}
+        if sync.get("method") not in {"any", "first"} or not isinstance(sync.get("number"), int) or sync["number"] < 1:
+            problems.append("spec.postgresql.synchronous needs method any|first and number >= 1: without it a failover may lose acknowledged writes")
+        elif isinstance(instances, int) and sync["number"] >= instances:
+            problems.append("spec.postgresql.synchronous.number must stay below instances")
+        if sync.get("dataDurability", "required") != "required":
+            problems.append("spec.postgresql.synchronous.dataDurability is not required: writes would go on without a standby")
+        if sync.get("failoverQuorum") is not True:
+            problems.append("spec.postgresql.synchronous.failoverQuorum is not true: a failover could promote a standby without the last commits")
+        if "monitoring" in spec and (spec["monitoring"] or {}).get("enablePodMonitor"):
+            problems.append("spec.monitoring.enablePodMonitor is deprecated: a PodMonitor of its own instead")
+        if "barmanObjectStore" in (spec.get("backup") or {}):
+            problems.append("spec.backup.barmanObjectStore is deprecated: the Barman Cloud Plugin (spec.plugins) instead")
+        for role in (spec.get("managed") or {}).get("roles") or []:
+            if not role.get("name") or not (role.get("passwordSecret") or {}).get("name"):
+                problems.append(f"managed role {role.get('name')!r} needs a name and a passwordSecret")
+    elif kind == "Database":
+        for key in ("name", "owner"):
+            if not spec.get(key):
+                problems.append(f"spec.{key} missing")
+        if not (spec.get("cluster") or {}).get("name"):
+            problems.append("spec.cluster.name missing")
+    elif kind == "ScheduledBackup":
+        if len(str(spec.get("schedule", "")).split()) != 6:
+            problems.append(f"spec.schedule {spec.get('schedule')!r} is not six cron fields (seconds first)")
+        if not (spec.get("cluster") or {}).get("name"):
+            problems.append("spec.cluster.name missing")
+        if spec.get("method") == "plugin" and not (spec.get("pluginConfiguration") or {}).get("name"):
+            problems.append("method plugin without pluginConfiguration.name")
+    elif kind == "ObjectStore":
+        if not (spec.get("configuration") or {}).get("destinationPath"):
+            problems.append("spec.configuration.destinationPath missing")
+        policy = spec.get("retentionPolicy")
+        if policy is not None and not re.fullmatch(r"[1-9][0-9]*[dwm]", str(policy)):
+            problems.append(f"spec.retentionPolicy {policy!r} is not a number and d, w or m")
+    elif kind == "PodMonitor":
+        if not (spec.get("selector") or {}).get("matchLabels") and not (spec.get("selector") or {}).get("matchExpressions"):
+            problems.append("spec.selector selects nothing")
+        endpoints = spec.get("podMetricsEndpoints") or []
+        if not endpoints or any(not e.get("port") for e in endpoints):
+            problems.append("spec.podMetricsEndpoints needs at least one endpoint, each with a named port")
+    return problems
+
+
+def cnpg_problems(by_kind: dict[str, dict[str, dict]], templates: list[tuple[dict, dict]]) -> list[tuple[str, str]]:
+    """CloudNativePG's resources point at each other and at fallwerk's Secrets: each service's
+    two roles are managed with their Secrets as password, each schema belongs to its owner role,
+    the backups and the PodMonitor name a rendered Cluster and its object store."""
+    clusters = {n: o for n, o in by_kind.get("Cluster", {}).items() if o.get("apiVersion") == CNPG}
+    if not clusters:
+        return []
+    problems: list[tuple[str, str]] = []
+    servers = rendered_servers(templates)
+    stores = by_kind.get("ObjectStore", {})
+    for name, cluster in clusters.items():
+        spec = cluster.get("spec") or {}
+        managed = {r.get("name"): (r.get("passwordSecret") or {}).get("name") for r in (spec.get("managed") or {}).get("roles") or []}
+        for service in sorted(servers):
+            schema = SCHEMAS.get(service, service.replace("-", ""))
+            for secret, role in ((OWNER_DB_SECRET, "owner"), (RUNTIME_DB_SECRET, "runtime")):
+                if managed.get(f"fallwerk_{schema}_{role}") != secret.format(service):
+                    problems.append((ident(cluster), f"managed role fallwerk_{schema}_{role} must take its password from Secret {secret.format(service)}"))
+        for plugin in spec.get("plugins") or []:
+            store = (plugin.get("parameters") or {}).get("barmanObjectName")
+            if store and store not in stores:
+                problems.append((ident(cluster), f"plugin {plugin.get('name')} names ObjectStore {store}, which is not rendered"))
+        if not any((b.get("spec") or {}).get("cluster", {}).get("name") == name for b in by_kind.get("ScheduledBackup", {}).values()):
+            problems.append((ident(cluster), "no ScheduledBackup: no base backups would be taken"))
+        if not any(((m.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).get("cnpg.io/cluster") == name for m in by_kind.get("PodMonitor", {}).values()):
+            problems.append((ident(cluster), "no PodMonitor selects its instances (cnpg.io/cluster)"))
+        if not any(
+            selects(p["spec"].get("podSelector") or {}, {"cnpg.io/cluster": name}) and p["spec"].get("podSelector")
+            for p in by_kind.get("NetworkPolicy", {}).values()
+        ) and by_kind.get("NetworkPolicy"):
+            problems.append((ident(cluster), "no network policy selects its instances: the namespace's default deny cuts them off"))
+    for backup in by_kind.get("ScheduledBackup", {}).values():
+        spec = backup.get("spec") or {}
+        cluster = clusters.get((spec.get("cluster") or {}).get("name"))
+        if cluster is None:
+            problems.append((ident(backup), f"backs up Cluster {(spec.get('cluster') or {}).get('name')}, which is not rendered"))
+        elif spec.get("method") == "plugin":
+            plugin = (spec.get("pluginConfiguration") or {}).get("name")
+            if plugin not in {p.get("name") for p in (cluster.get("spec") or {}).get("plugins") or []}:
+                problems.append((ident(backup), f"uses plugin {plugin}, which its Cluster does not enable"))
+    for database in by_kind.get("Database", {}).values():
+        spec = database.get("spec") or {}
+        cluster = clusters.get((spec.get("cluster") or {}).get("name"))
+        if cluster is None:
+            problems.append((ident(database), f"belongs to Cluster {(spec.get('cluster') or {}).get('name')}, which is not rendered"))
+            continue
+        schemas = {s.get("name"): s.get("owner") for s in spec.get("schemas") or []}
+        for service in sorted(servers):
+            schema = SCHEMAS.get(service, service.replace("-", ""))
+            if schemas.get(schema) != f"fallwerk_{schema}_owner":
+                problems.append((ident(database), f"schema {schema} must belong to fallwerk_{schema}_owner"))
+    for monitor in by_kind.get("PodMonitor", {}).values():
+        selected = ((monitor.get("spec") or {}).get("selector") or {}).get("matchLabels", {}).get("cnpg.io/cluster")
+        if selected is not None and selected not in clusters:
+            problems.append((ident(monitor), f"selects the instances of Cluster {selected}, which is not rendered"))
+    return problems
+
+
+def custom_resource_secrets(objects: list[dict]) -> set[str]:
+    """The Secrets custom resources read: the managed roles' passwords, the backups' keys."""
+    names: set[str] = set()
+    for obj in objects:
+        spec = obj.get("spec") or {}
+        if obj["kind"] == "Cluster":
+            names |= {(r.get("passwordSecret") or {}).get("name") for r in (spec.get("managed") or {}).get("roles") or []}
+        if obj["kind"] == "ObjectStore":
+            for key in ("accessKeyId", "secretAccessKey"):
+                names.add((((spec.get("configuration") or {}).get("s3Credentials") or {}).get(key) or {}).get("name"))
+    return names - {None}
 
 
 def selects(selector: dict, labels: dict) -> bool:
@@ -670,13 +948,14 @@ def load_network_problems(templates: list[tuple[dict, dict]], policies: list[dic
 def egress_problems(
     templates: list[tuple[dict, dict]], policies: list[dict], config_maps: dict[str, dict]
 ) -> list[tuple[str, str]]:
-    """Where network policies apply, the pods that use the database (DATABASE_URL) may reach
-    DNS and PostgreSQL (5432): the servers and the retention runs alike."""
+    """Where network policies apply, the pods that use the database (a DATABASE_URL_FILES
+    setting) may reach DNS and PostgreSQL (5432): the servers, the retention runs and the
+    database set-up alike."""
     if not policies:
         return []
     problems: list[tuple[str, str]] = []
     for w, template in templates:
-        if not any("DATABASE_URL" in env_names(c, config_maps) for _, c in containers(template["spec"])):
+        if not any(set(DATABASE_URL_FILES) & env_names(c, config_maps) for _, c in containers(template["spec"])):
             continue
         labels = template["metadata"].get("labels") or {}
         selecting = [p for p in policies if selects(p["spec"].get("podSelector") or {}, labels)]
@@ -686,9 +965,10 @@ def egress_problems(
     return problems
 
 
-def check(target: str, namespace: str | None, command: list[str]) -> int:
+def check(target: str, namespace: str | None, command: list[str], renders: dict[str, list[dict]]) -> int:
     """Checks one target, prints what it found, returns the number of problems. A target in
-    ALONGSIDE has its references checked together with the cluster it adds to."""
+    ALONGSIDE has its references checked together with the cluster it adds to. Keeps what it
+    rendered in `renders`, for checkov."""
     try:
         objects = render(command, target)
         cluster = render(command, ALONGSIDE[target]) if target in ALONGSIDE else []
@@ -698,10 +978,13 @@ def check(target: str, namespace: str | None, command: list[str]) -> int:
         for line in str(error).splitlines():
             print(f"       {line}")
         return 1
+    renders[target] = objects
     problems: list[tuple[str, str]] = []
     config_maps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o["kind"] == "ConfigMap"}
     for obj in objects:
-        found = schema_problems(obj) + label_problems(obj) + namespace_problems(obj, namespace)
+        custom = (obj.get("apiVersion"), obj.get("kind")) in CUSTOM_KINDS
+        found = custom_resource_problems(obj) if custom else schema_problems(obj)
+        found += label_problems(obj) + namespace_problems(obj, namespace)
         if obj["kind"] == "Secret":
             found.append("a Secret in the manifests: secrets are created in the cluster, never committed")
         if obj["kind"] in WORKLOADS:
@@ -713,33 +996,118 @@ def check(target: str, namespace: str | None, command: list[str]) -> int:
         problems += [p for p in reference_problems(cluster + objects) if p not in known]
     else:
         problems += reference_problems(objects)
+    servers = rendered_servers([(w, pod_template(w)) for w in cluster + objects if w["kind"] in WORKLOADS])
+    documented = {f.format(s) for s in servers for f in (RUNTIME_DB_SECRET, OWNER_DB_SECRET)} | CNPG_BACKUP_SECRETS
+    for name in sorted(custom_resource_secrets(objects) - documented):
+        problems.append(("custom resources", f"read Secret {name}, not one README.md names"))
 
     kinds = ", ".join(sorted({ident(o) for o in objects}))
-    secrets = sorted(set().union(*(secret_names(pod_template(o)["spec"]) for o in objects if o["kind"] in WORKLOADS)))
+    secrets = set().union(*(secret_names(pod_template(o)["spec"]) for o in objects if o["kind"] in WORKLOADS))
+    secrets |= custom_resource_secrets(objects)
     status = "ok  " if not problems else "FAIL"
     beside = f", checked alongside {ALONGSIDE[target]}" if target in ALONGSIDE else ""
+    custom = sorted({o["kind"] for o in objects if (o.get("apiVersion"), o.get("kind")) in CUSTOM_KINDS})
     print(f"{status} {target}: {len(objects)} objects ({kinds}){beside}")
-    print(f"       Secrets it expects in the cluster: {', '.join(secrets) or 'none'}")
+    if custom:
+        print(f"       Custom resources ({', '.join(custom)}): no schema here, checked structurally only")
+    print(f"       Secrets it expects in the cluster: {', '.join(sorted(secrets)) or 'none'}")
     for where, problem in problems:
         print(f"       {where}: {problem}")
     return len(problems)
 
 
+def checkov_problems(renders: dict[str, list[dict]]) -> int:
+    """Runs checkov's Kubernetes checks over each overlay's render (one process per overlay, at
+    once; offline: --skip-download fetches no guidelines or policies) and prints per overlay its
+    passed, failed and skipped checks, each skip with the reason its annotation gives. A target in
+    ALONGSIDE is scanned together with the cluster it adds to (so its pods meet their network
+    policies), and only its own objects' results count. Returns the number of failed checks,
+    plus one when checkov cannot run."""
+    checkov = Path(sys.executable).parent / "checkov"
+    if not checkov.exists():
+        print(f"FAIL checkov: {checkov} is missing; `make deploy-check` installs checkov=={CHECKOV_VERSION} "
+              "(or run validate.py --no-checkov)")
+        return 1
+    version = subprocess.run([str(checkov), "--version"], capture_output=True, text=True).stdout.strip()
+    if version != CHECKOV_VERSION:
+        # Another version has other checks, and the counts README.md gives would not hold.
+        print(f"FAIL checkov: version {version or '(unknown)'} in {checkov.parent}, expected {CHECKOV_VERSION} "
+              f"(pip install 'checkov=={CHECKOV_VERSION}')")
+        return 1
+    targets = [t for t in renders if t != "base"]
+    with tempfile.TemporaryDirectory(prefix="fallwerk-checkov-") as tmp:
+        running = {}
+        for target in targets:
+            objects = renders.get(ALONGSIDE.get(target, ""), []) + renders[target]
+            path = Path(tmp) / (target.replace("/", "_") + ".yaml")
+            path.write_text(yaml.safe_dump_all(objects, sort_keys=False))
+            running[target] = subprocess.Popen(
+                [str(checkov), "--file", str(path), "--framework", "kubernetes", "--skip-download",
+                 "--output", "json", "--compact"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+        failed = 0
+        print(f"checkov {version} (Kubernetes checks) over every overlay's render:")
+        for target, process in running.items():
+            out, err = process.communicate(timeout=300)
+            try:
+                report = json.loads(out)
+            except json.JSONDecodeError:
+                print(f"FAIL checkov {target}: no report (exit code {process.returncode}):")
+                for line in (err or out).strip().splitlines()[-10:]:
+                    print(f"       {line}")
+                failed += 1
+                continue
+            results = report.get("results", {}) if isinstance(report, dict) else {}
+            own = {(o["metadata"].get("namespace"), o["metadata"]["name"]) for o in renders[target]}
+
+            def counted(check: dict) -> bool:
+                # Resource ids are Kind.namespace.name (a Pod's then its labels).
+                parts = check["resource"].split(".")
+                return target not in ALONGSIDE or (len(parts) >= 3 and (parts[1], parts[2]) in own)
+
+            passed = [c for c in results.get("passed_checks", []) if counted(c)]
+            failures = [c for c in results.get("failed_checks", []) if counted(c)]
+            skipped = [c for c in results.get("skipped_checks", []) if counted(c)]
+            errors = results.get("parsing_errors", [])
+            status = "ok  " if not failures and not errors else "FAIL"
+            beside = f" (scanned with {ALONGSIDE[target]}, counting its own objects)" if target in ALONGSIDE else ""
+            print(f"{status} checkov {target}{beside}: {len(passed)} passed, {len(failures)} failed, {len(skipped)} skipped")
+            reasons: dict[tuple[str, str], int] = {}
+            for c in skipped:
+                key = (c["check_id"], (c.get("check_result") or {}).get("suppress_comment") or "no reason given")
+                reasons[key] = reasons.get(key, 0) + 1
+            for (check_id, reason), count in sorted(reasons.items()):
+                print(f"       skipped {check_id} x{count}: {reason}")
+            for c in failures:
+                print(f"       FAILED {c['check_id']} {c['check_name']}: {c['resource']}")
+            for e in errors:
+                print(f"       could not parse {e}")
+            failed += len(failures) + len(errors)
+        return failed
+
+
 def main() -> int:
     command = renderer()
+    use_checkov = "--no-checkov" not in sys.argv[1:]
     print(f"Rendering with `{' '.join(command)}`; schema: Kubernetes {K8S_VERSION} (strict), "
           f"kubernetes-validate {kubernetes_validate.__version__}")
-    print("Checks (Deployments', Jobs' and CronJobs' pods): schema, restricted Pod Security, requests/limits, "
-          "one handler per probe, no gRPC liveness, preStop + drain < grace period, "
-          "selectors/ports/ConfigMaps/HPA targets resolve, *_FILE settings mounted, UPSTREAMS and load "
+    print("Checks (Deployments', Jobs' and CronJobs' pods): schema (custom resources structurally), "
+          "restricted Pod Security, requests/limits, one handler per probe, no gRPC liveness, "
+          "preStop + drain < grace period, selectors/ports/ConfigMaps/HPA targets resolve, *_FILE settings "
+          "mounted, no Secret in env, owner role for migrate and runtime role otherwise, UPSTREAMS and load "
           "addresses resolve, RETENTION_* periods, CronJobs Forbid/deadlines/timeZone, Job pods outside "
-          "server selectors, DNS + PostgreSQL egress, load run's way to the servers, labels, namespace, "
-          "no Secret objects")
-    total = sum(check(target, namespace, command) for target, namespace in TARGETS.items())
+          "server selectors, DNS + PostgreSQL egress, load run's way to the servers, database set-up covers "
+          "every service, CloudNativePG resources reference each other, labels, namespace, no Secret objects"
+          + ("; then checkov" if use_checkov else "; checkov left out (--no-checkov)"))
+    renders: dict[str, list[dict]] = {}
+    total = sum(check(target, namespace, command, renders) for target, namespace in TARGETS.items())
+    if use_checkov:
+        total += checkov_problems(renders)
     if total:
         print(f"{total} problem(s)")
         return 1
-    print(f"all {len(TARGETS)} targets valid")
+    print(f"all {len(TARGETS)} targets valid" + (", checkov: no failed check" if use_checkov else ""))
     return 0
 
 
