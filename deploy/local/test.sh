@@ -15,3 +15,11 @@ fi
 command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
 # The query macros read the committed .sqlx/ cache, whatever DATABASE_URL says.
 SQLX_OFFLINE=true cargo test --workspace --locked "$@"
+
+# With no filter given, every test: also the manifests against the binaries, each container of
+# each overlay started with its rendered environment (deploy/k8s/consistency.py).
+if [ $# -eq 0 ]; then
+    SQLX_OFFLINE=true cargo build --locked --bins -q
+    python3 -c 'import yaml' 2>/dev/null || python3 -m pip install -q 'PyYAML>=6'
+    python3 deploy/k8s/consistency.py
+fi
