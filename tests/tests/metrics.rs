@@ -261,6 +261,10 @@ async fn metrics_count_each_rpc_by_method_and_code_time_it_and_show_the_pool() {
         "pool figures"
     );
     assert!(
+        line(&body, "grpc_health_serving", &[]).is_some_and(|l| l.ends_with(" 1")),
+        "the health the readiness probe sees"
+    );
+    assert!(
         line(&body, "db_pool_connections", &[r#"state="idle""#]).is_some(),
         "pool figures"
     );

@@ -90,6 +90,8 @@ pub async fn watch_health(
         } else {
             ServingStatus::NotServing
         };
+        // What the readiness probe sees, for alerts outside Kubernetes too.
+        metrics::gauge!("grpc_health_serving").set(if ready.is_ok() { 1.0 } else { 0.0 });
         if last != Some(status) {
             match &ready {
                 Ok(()) => tracing::info!("database ready: SERVING"),
