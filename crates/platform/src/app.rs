@@ -112,6 +112,19 @@ pub enum Command {
     /// Retention of personal data.
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// The upstream event feeds this service follows.
+    #[command(subcommand)]
+    Feed(FeedCommand),
+}
+
+/// `<service> feed ...`.
+#[derive(clap::Subcommand, Debug)]
+pub enum FeedCommand {
+    /// Applies every parked event again (after the data or the release was fixed), oldest
+    /// first, and prints per feed how many applied and how many still fail; exits 1 while
+    /// any still fails. Safe beside running replicas: each event applies in its own
+    /// savepoint, as the subscriber applies it.
+    ReplayParked,
 }
 
 /// `<service> retention ...`.
@@ -172,6 +185,9 @@ pub enum RunError {
     /// A retention run failed.
     #[error("retention run: {0}")]
     Retention(#[from] retention::RunError),
+    /// Replaying parked events failed.
+    #[error("replaying parked events: {0}")]
+    Replay(sqlx::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -235,6 +251,25 @@ impl Blueprint {
                     }
                 };
             }
+            Command::Feed(FeedCommand::ReplayParked) => {
+                return match self.replay_parked(&cli.database).await {
+                    Ok(outcomes) => {
+                        for (feed, applied, failing) in &outcomes {
+                            println!("{feed}: {applied} applied, {failing} still failing");
+                        }
+                        if outcomes.iter().all(|(_, _, failing)| *failing == 0) {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::FAILURE
+                        }
+                    }
+                    Err(RunError::Config(e)) => e.exit(),
+                    Err(e) => {
+                        eprintln!("{}: {e}", self.name);
+                        ExitCode::from(2)
+                    }
+                };
+            }
             Command::Retention(RetentionCommand::Run { dry_run }) => {
                 let run = async {
                     let pool = db::pool(&cli.database, &format!("{}-retention", self.name))?;
@@ -291,6 +326,30 @@ impl Blueprint {
                 ExitCode::FAILURE
             }
         }
+    }
+
+    /// Applies the parked events of every feed the service follows again: per feed, how many
+    /// applied and how many still fail.
+    pub async fn replay_parked(
+        &self,
+        database: &DatabaseArgs,
+    ) -> Result<Vec<(&'static str, usize, usize)>, RunError> {
+        let pool = db::pool(database, &format!("{}-replay", self.name))?;
+        let mut outcomes = Vec::new();
+        for feed in (self.feeds)() {
+            let (applied, failing) = feed
+                .replay_parked(pool.clone(), self.migrator.schema())
+                .await
+                .map_err(RunError::Replay)?;
+            tracing::info!(
+                feed = feed.upstream(),
+                applied,
+                failing,
+                "parked events replayed"
+            );
+            outcomes.push((feed.upstream(), applied, failing));
+        }
+        Ok(outcomes)
     }
 
     /// Verifies the audit trail's hash chain and prints what it found; whether it is intact.

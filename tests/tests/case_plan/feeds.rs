@@ -174,3 +174,53 @@ async fn a_birth_date_known_only_to_the_month_arrives_as_intake_recorded_it() {
     let case = world.returning_case(&applicant.id).await;
     assert_eq!(case.client.and_then(|c| c.birth_date), Some(partial));
 }
+
+#[tokio::test]
+async fn a_parked_event_is_replayed_by_the_feed_command_and_stays_parked_while_it_fails() {
+    let world = World::open().await;
+    // An event case-plan cannot apply: a CaseOpened whose payload does not decode.
+    let poison = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO intake.outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+         VALUES ($1, 'fallwerk.intake.v1.CaseOpened', $1, '\\xffff', now())",
+    )
+    .bind(poison)
+    .execute(&world.office.app.db.pool().await)
+    .await
+    .expect("poison written");
+    // The feed goes on past it: a case opened after it arrives.
+    let office = &world.office;
+    world.case(&office.desk, &office.advisor).await;
+    let pool = world.case_plan.db.pool().await;
+    let parked = || async {
+        sqlx::query_as::<_, (uuid::Uuid, String)>(
+            "SELECT event_id::uuid, error FROM caseplan.feed_parked WHERE replayed_at IS NULL",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("parked")
+    };
+    let before = parked().await;
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].0, poison);
+
+    // `case-plan feed replay-parked`, as the runtime role: tried again, still failing.
+    let runtime = world.case_plan.db.runtime_url("caseplan");
+    let cli = fallwerk_case_plan::SERVICE
+        .parse_cli([
+            "case-plan",
+            "--database-url",
+            &runtime,
+            "feed",
+            "replay-parked",
+        ])
+        .expect("cli");
+    let outcomes = fallwerk_case_plan::SERVICE
+        .replay_parked(&cli.database)
+        .await
+        .expect("replayed");
+    assert!(outcomes.contains(&("intake", 0, 1)), "{outcomes:?}");
+    let after = parked().await;
+    assert_eq!(after.len(), 1, "still parked");
+    assert!(after[0].1.contains("does not decode"), "{}", after[0].1);
+}

@@ -29,11 +29,23 @@ type Run = Box<
         ) + Send,
 >;
 
+/// Applies a feed's parked events again with its handler (`<service> feed replay-parked`):
+/// how many were applied, how many still fail.
+type Replay = Box<
+    dyn Fn(
+            PgPool,
+            &'static str,
+        ) -> Pin<Box<dyn Future<Output = sqlx::Result<(usize, usize)>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// One upstream feed a service consumes.
 pub struct Feed {
     upstream: &'static str,
     event_types: Vec<String>,
     run: Run,
+    replay: Replay,
 }
 
 impl Feed {
@@ -45,6 +57,7 @@ impl Feed {
         handler: H,
     ) -> Self {
         let handler = Arc::new(handler);
+        let replaying = Arc::clone(&handler);
         Feed {
             upstream,
             event_types,
@@ -52,7 +65,30 @@ impl Feed {
                 let subscriber = Subscriber::new(subscription, pool, handler);
                 (subscriber.position(), Box::pin(subscriber.run(shutdown)))
             }),
+            replay: Box::new(move |pool, schema| {
+                // Replaying reads the parked rows and applies them; it dials no upstream.
+                let subscription = Subscription {
+                    name: upstream.into(),
+                    upstream: String::new(),
+                    event_types: Vec::new(),
+                    token: TokenFile(std::path::PathBuf::new()),
+                    tls: ClientTls::default(),
+                    schema,
+                };
+                let subscriber = Subscriber::new(subscription, pool, Arc::clone(&replaying));
+                Box::pin(async move { subscriber.replay_parked().await })
+            }),
         }
+    }
+
+    /// Applies this feed's parked events in `schema` again, oldest first: how many were
+    /// applied, how many still fail (their error and attempt count updated).
+    pub async fn replay_parked(
+        &self,
+        pool: PgPool,
+        schema: &'static str,
+    ) -> sqlx::Result<(usize, usize)> {
+        (self.replay)(pool, schema).await
     }
 
     /// The upstream's name.
