@@ -21,8 +21,12 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
 }
 
 fn line<'a>(body: &'a str, name: &str, labels: &[&str]) -> Option<&'a str> {
-    body.lines()
-        .find(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+    body.lines().find(|l| {
+        // The whole name: `feed_parked_events` is not `feed_parked_events_total`.
+        l.strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with(['{', ' ']))
+            && labels.iter().all(|label| l.contains(label))
+    })
 }
 
 /// The process's metrics listener, installed once (the recorder is process-global) on a
@@ -322,4 +326,45 @@ async fn a_call_cut_off_by_a_deadline_answers_deadline_exceeded_and_is_counted()
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(counted.ends_with(" 2"), "both counted: {counted:?}");
+}
+
+/// Waits up to 20 s for `feed_parked_events{subscription="intake"}` to read `expected`.
+async fn parked_gauge_reads(addr: std::net::SocketAddr, expected: &str) {
+    let mut seen = None;
+    for _ in 0..200 {
+        let body = scrape(addr).await;
+        seen = line(&body, "feed_parked_events", &[r#"subscription="intake""#]).map(str::to_owned);
+        if seen
+            .as_deref()
+            .is_some_and(|l| l.ends_with(&format!(" {expected}")))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("feed_parked_events never read {expected}: {seen:?}");
+}
+
+#[tokio::test]
+async fn parked_events_waiting_are_a_gauge_that_falls_when_they_are_replayed() {
+    let addr = metrics();
+    let world = fallwerk_tests::world::World::open().await;
+    let poison = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO intake.outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+         VALUES ($1, 'fallwerk.intake.v1.CaseOpened', $1, '\\xffff', now())",
+    )
+    .bind(poison)
+    .execute(&world.office.app.db.pool().await)
+    .await
+    .expect("poison written");
+    let office = &world.office;
+    world.case(&office.desk, &office.advisor).await;
+    parked_gauge_reads(addr, "1").await;
+    // Marked done (as an operator does for an event that needs no effect): the gauge follows.
+    sqlx::query("UPDATE caseplan.feed_parked SET replayed_at = now()")
+        .execute(&world.case_plan.db.pool().await)
+        .await
+        .expect("marked done");
+    parked_gauge_reads(addr, "0").await;
 }

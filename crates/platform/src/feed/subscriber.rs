@@ -135,6 +135,7 @@ struct Sql {
     parked: Arc<str>,
     replayed: Arc<str>,
     still_failing: Arc<str>,
+    waiting: Arc<str>,
 }
 
 /// Most events applied in one transaction.
@@ -169,6 +170,9 @@ impl<H: EventHandler> Subscriber<H> {
             ).into(),
             replayed: format!("UPDATE {s}.feed_parked SET replayed_at = now() WHERE id = $1").into(),
             still_failing: format!("UPDATE {s}.feed_parked SET error = $2 WHERE id = $1").into(),
+            waiting: format!(
+                "SELECT count(*) FROM {s}.feed_parked WHERE subscription = $1 AND replayed_at IS NULL"
+            ).into(),
         };
         Subscriber {
             subscription,
@@ -248,6 +252,7 @@ impl<H: EventHandler> Subscriber<H> {
         self.applied
             .send_if_modified(|applied| raise(applied, cursor));
         tracing::info!(subscription = name, cursor, "feed subscription connected");
+        self.publish_parked().await;
         let mut acknowledged: Option<(i64, std::time::Instant)> = None;
         loop {
             self.acknowledge(&mut feed, cursor, &mut acknowledged).await;
@@ -268,6 +273,7 @@ impl<H: EventHandler> Subscriber<H> {
                     let lag = (heartbeat.head_position - cursor).max(0);
                     metrics::gauge!("feed_subscription_lag", "subscription" => name.to_owned())
                         .set(lag as f64);
+                    self.publish_parked().await;
                 }
                 Some(Item::Event(event)) => {
                     // Whatever else has already arrived goes into the same transaction: one
@@ -311,6 +317,7 @@ impl<H: EventHandler> Subscriber<H> {
         };
         let mut request = tonic::Request::new(AcknowledgeRequest { position: cursor });
         request.metadata_mut().insert("authorization", bearer);
+        self.publish_parked().await;
         match feed.acknowledge(request).await {
             Ok(_) => *last = Some((cursor, std::time::Instant::now())),
             Err(status) => tracing::debug!(
@@ -318,6 +325,22 @@ impl<H: EventHandler> Subscriber<H> {
                 code = ?status.code(),
                 "acknowledging the feed position failed"
             ),
+        }
+    }
+
+    /// Publishes how many parked events wait for a replay (`feed_parked_events`): on connecting,
+    /// on each heartbeat and with each acknowledgement, so the figure follows a replay by
+    /// `<service> feed replay-parked` in another process and survives a restart (unlike
+    /// `feed_parked_events_total`, which counts this process's parks).
+    async fn publish_parked(&self) {
+        let waiting: Result<i64, _> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(Arc::clone(&self.sql.waiting)))
+                .bind(&self.subscription.name)
+                .fetch_one(&self.pool)
+                .await;
+        if let Ok(waiting) = waiting {
+            metrics::gauge!("feed_parked_events", "subscription" => self.subscription.name.clone())
+                .set(waiting as f64);
         }
     }
 
