@@ -1,6 +1,6 @@
 //! The clients of fallwerk's services as the CLI uses them: every call carries the bearer
 //! token, the current trace context and a 10-second deadline; reads that find a service
-//! unavailable are asked again within it (`RetryingReads`).
+//! unavailable are asked again within it (`SafeRetries`: never a write without a request id).
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use tonic::{
     transport::{Certificate, Uri},
 };
 
-use fallwerk_platform::client::RetryingReads;
+use fallwerk_platform::client::SafeRetries;
 
 use crate::error::CliError;
 
@@ -25,10 +25,10 @@ use crate::error::CliError;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The intake client with the CLI's per-call metadata.
-pub type IntakeClient = IntakeServiceClient<InterceptedService<RetryingReads, CallMetadata>>;
+pub type IntakeClient = IntakeServiceClient<InterceptedService<SafeRetries, CallMetadata>>;
 
 /// The case-plan client with the CLI's per-call metadata.
-pub type CasePlanClient = CasePlanServiceClient<InterceptedService<RetryingReads, CallMetadata>>;
+pub type CasePlanClient = CasePlanServiceClient<InterceptedService<SafeRetries, CallMetadata>>;
 
 /// Builds the intake client. Connecting is lazy: an unreachable service shows up as the first
 /// call's UNAVAILABLE status, reported like any other refusal.
@@ -55,10 +55,10 @@ pub fn case_plan(
 }
 
 /// The audit-trail client of one service (every service serves one).
-pub type AuditClient = AuditTrailServiceClient<InterceptedService<RetryingReads, CallMetadata>>;
+pub type AuditClient = AuditTrailServiceClient<InterceptedService<SafeRetries, CallMetadata>>;
 
 /// The partner (staff side) client.
-pub type PartnerClient = PartnerServiceClient<InterceptedService<RetryingReads, CallMetadata>>;
+pub type PartnerClient = PartnerServiceClient<InterceptedService<SafeRetries, CallMetadata>>;
 
 /// Builds the audit-trail client of the service at `addr` (whose option is `flag`).
 pub fn audit(
@@ -91,7 +91,7 @@ fn channel(
     addr: Uri,
     authorization: AsciiMetadataValue,
     ca_cert: Option<Certificate>,
-) -> Result<(RetryingReads, CallMetadata), CliError> {
+) -> Result<(SafeRetries, CallMetadata), CliError> {
     let channel = fallwerk_platform::client::channel(
         addr,
         &fallwerk_platform::client::ClientTls {
@@ -100,7 +100,7 @@ fn channel(
         },
     )
     .map_err(|error| CliError::Usage(format!("{flag}: {error}")))?;
-    Ok((RetryingReads::new(channel), CallMetadata { authorization }))
+    Ok((SafeRetries::new(channel), CallMetadata { authorization }))
 }
 
 /// Adds what every call needs to its request.

@@ -220,25 +220,30 @@ impl Outbound {
     }
 }
 
-/// A channel for people's tools (the CLI) that asks again when a read finds the service
-/// unavailable (restarting, shedding load, its database away) or out of its own time: up to
-/// [`READ_ATTEMPTS`] times, waiting 100 ms doubled each time with half of it jittered (so
-/// about 1.5 s at least in all, long enough for a restart), never past the call's
-/// `grpc-timeout`.
-/// Only reads (`Get*`, `List*`, `Search*`, `VerifyAuditTrail`) are asked again: a write may
-/// have taken effect before the answer was lost, and the CLI's writes carry no request id
-/// that would make a second attempt harmless.
+/// A channel of fallwerk's own clients (the CLI, the load generator) that asks again what is
+/// safe to ask again when the service was unavailable (restarting, shedding load, its
+/// database away) or out of its own time: reads (`Get*`, `List*`, `Search*`,
+/// `VerifyAuditTrail`), and requests marked [`Idempotent`] (their `request_id` makes the
+/// server answer a repeat with the first answer). Up to [`SAFE_ATTEMPTS`] times, waiting
+/// 100 ms doubled each time with half of it jittered (so about 1.5 s at least in all, long
+/// enough for a restart), never past the call's `grpc-timeout`. A write without a request id
+/// is never sent twice: it may have taken effect before its answer was lost.
 #[derive(Clone)]
-pub struct RetryingReads {
+pub struct SafeRetries {
     inner: Channel,
 }
 
-impl RetryingReads {
-    /// Reads on `channel` retried.
+impl SafeRetries {
+    /// Safe calls on `channel` retried.
     pub fn new(channel: Channel) -> Self {
-        RetryingReads { inner: channel }
+        SafeRetries { inner: channel }
     }
 }
+
+/// Marks a request (in its extensions) whose `request_id` makes a repeat harmless, so that
+/// [`SafeRetries`] may send it again.
+#[derive(Clone, Copy, Debug)]
+pub struct Idempotent;
 
 /// Whether the gRPC method at `path` (`/package.Service/Method`) only reads.
 fn is_read(path: &str) -> bool {
@@ -249,15 +254,15 @@ fn is_read(path: &str) -> bool {
         || method == "VerifyAuditTrail"
 }
 
-/// Most attempts of one read through [`RetryingReads`].
-const READ_ATTEMPTS: u32 = 6;
-/// Backoff before a read's second attempt; doubled for each further one.
-const READ_BACKOFF: Duration = Duration::from_millis(100);
+/// Most attempts of one call through [`SafeRetries`].
+const SAFE_ATTEMPTS: u32 = 6;
+/// Backoff before a call's second attempt; doubled for each further one.
+const SAFE_BACKOFF: Duration = Duration::from_millis(100);
 
 type HttpRequest = http::Request<tonic::body::Body>;
 type HttpResponse = http::Response<tonic::body::Body>;
 
-impl tower::Service<HttpRequest> for RetryingReads {
+impl tower::Service<HttpRequest> for SafeRetries {
     type Response = HttpResponse;
     type Error = tonic::transport::Error;
     type Future = std::pin::Pin<
@@ -275,7 +280,7 @@ impl tower::Service<HttpRequest> for RetryingReads {
         // The readied channel serves this call; the clone left behind is readied next time.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
-        if !is_read(request.uri().path()) {
+        if !is_read(request.uri().path()) && request.extensions().get::<Idempotent>().is_none() {
             return Box::pin(tower::Service::call(&mut inner, request));
         }
         Box::pin(async move {
@@ -283,12 +288,12 @@ impl tower::Service<HttpRequest> for RetryingReads {
             let started = Instant::now();
             let budget = grpc_timeout(request.headers()).unwrap_or(Duration::from_secs(10));
             let (parts, body) = request.into_parts();
-            // A unary read's request is small; kept to be sent again.
+            // A unary request is small; kept to be sent again.
             let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
                 let request = http::Request::from_parts(parts, tonic::body::Body::empty());
                 return tower::ServiceExt::oneshot(inner, request).await;
             };
-            let mut backoff = READ_BACKOFF;
+            let mut backoff = SAFE_BACKOFF;
             let mut attempt = 1;
             loop {
                 let remaining = budget.saturating_sub(started.elapsed());
@@ -316,7 +321,7 @@ impl tower::Service<HttpRequest> for RetryingReads {
                     ),
                 };
                 let wait = backoff / 2 + (backoff / 2).mul_f64(fastrand::f64());
-                if !retryable || attempt >= READ_ATTEMPTS || started.elapsed() + wait >= budget {
+                if !retryable || attempt >= SAFE_ATTEMPTS || started.elapsed() + wait >= budget {
                     return answer;
                 }
                 tokio::time::sleep(wait).await;

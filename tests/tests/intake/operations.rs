@@ -318,20 +318,32 @@ async fn a_stored_value_this_build_does_not_know_fails_the_read_instead_of_defau
     );
 }
 
-#[tokio::test]
-async fn the_cli_channel_asks_a_read_again_across_a_restart_and_never_a_write() {
-    use fallwerk_platform::client::{ClientTls, RetryingReads, channel};
-    let mut app = ServiceApp::spawn(&SERVICE).await;
+/// intake's client over [`SafeRetries`], as fallwerk's own clients have it.
+fn safe_retries_client(
+    app: &ServiceApp,
+) -> pb::intake_service_client::IntakeServiceClient<
+    tonic::service::interceptor::InterceptedService<
+        fallwerk_platform::client::SafeRetries,
+        fallwerk_tests::Bearer,
+    >,
+> {
+    use fallwerk_platform::client::{ClientTls, SafeRetries, channel};
     let lazy = channel(
         format!("http://{}", app.addr).parse().expect("uri"),
         &ClientTls::default(),
     )
     .expect("channel");
     let admin = token("admin-1", &[Role::Admin], None);
-    let mut client = pb::intake_service_client::IntakeServiceClient::with_interceptor(
-        RetryingReads::new(lazy),
+    pb::intake_service_client::IntakeServiceClient::with_interceptor(
+        SafeRetries::new(lazy),
         fallwerk_tests::Bearer::new(&admin),
-    );
+    )
+}
+
+#[tokio::test]
+async fn the_cli_channel_asks_a_read_again_across_a_restart_and_never_a_write() {
+    let mut app = ServiceApp::spawn(&SERVICE).await;
+    let mut client = safe_retries_client(&app);
     app.pause().await;
 
     // A write finds nothing listening and is answered at once: it is not asked again.
@@ -364,4 +376,36 @@ async fn the_cli_channel_asks_a_read_again_across_a_restart_and_never_a_write() 
         teams.into_inner().teams.is_empty(),
         "the write never happened"
     );
+}
+
+#[tokio::test]
+async fn a_create_marked_idempotent_is_asked_again_across_a_restart_and_done_once() {
+    let mut app = ServiceApp::spawn(&SERVICE).await;
+    let mut client = safe_retries_client(&app);
+    app.pause().await;
+    let create = tokio::spawn(async move {
+        let mut request = tonic::Request::new(pb::CreateTeamRequest {
+            team: Some(pb::Team {
+                display_name: "Aktivierung Nord".into(),
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        });
+        request.set_timeout(std::time::Duration::from_secs(10));
+        request
+            .extensions_mut()
+            .insert(fallwerk_platform::client::Idempotent);
+        client.create_team(request).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.resume().await;
+    create
+        .await
+        .expect("create task")
+        .expect("the create is answered after the restart");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM intake.teams")
+        .fetch_one(&app.db.pool().await)
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
 }

@@ -4,7 +4,7 @@
 use fallwerk_proto::{caseplan, google::r#type::Date, intake as pb, types};
 use tokio::time::Instant;
 
-use super::{Scenario, pick, request_id, timed, with};
+use super::{Scenario, idempotent, pick, request_id, timed, with};
 use crate::report::Recorder;
 
 /// A case the arrival opened, as case-plan answered it.
@@ -31,7 +31,7 @@ impl Scenario {
             recorder,
             "intake CreateApplicant",
             intended,
-            intake.create_applicant(with(
+            intake.create_applicant(idempotent(
                 pb::CreateApplicantRequest {
                     applicant: Some(person(i)),
                     allow_duplicate: true,
@@ -47,7 +47,7 @@ impl Scenario {
             recorder,
             "intake RegisterVisit",
             Instant::now(),
-            intake.register_visit(with(
+            intake.register_visit(idempotent(
                 pb::RegisterVisitRequest {
                     applicant_id: applicant.id,
                     concern: "Miete und Strom nicht mehr bezahlbar".into(),
@@ -71,7 +71,7 @@ impl Scenario {
             recorder,
             "intake StartConsultation",
             Instant::now(),
-            intake.start_consultation(with(
+            intake.start_consultation(idempotent(
                 pb::StartConsultationRequest {
                     visit_id: visit.id,
                     request_id: request_id(),
@@ -92,7 +92,7 @@ impl Scenario {
             recorder,
             "intake OpenCase",
             Instant::now(),
-            intake.open_case(with(
+            intake.open_case(idempotent(
                 pb::OpenCaseRequest {
                     consultation_id: consultation.id,
                     assignment: pb::AdvisorAssignment::ConsultingAdvisor.into(),

@@ -27,6 +27,7 @@ mod tokens;
 
 use std::{future::Future, str::FromStr, time::Duration};
 
+use fallwerk_platform::client::{Idempotent, SafeRetries};
 use fallwerk_proto::intake as pb;
 use tokio::time::Instant;
 use tonic::{Request, Response, Status, metadata::MetadataValue, transport::Channel};
@@ -228,7 +229,7 @@ impl Scenario {
                     request_id: request_id(),
                     ..Default::default()
                 };
-                let call = intake.register_visit(with(visit, &self.desk));
+                let call = intake.register_visit(idempotent(visit, &self.desk));
                 timed(recorder, "intake RegisterVisit", intended, call).await;
             }
             Kind::ListTeams => {
@@ -248,8 +249,9 @@ impl Scenario {
 }
 
 /// The `i`-th of the run's connections to a service.
-fn pick(channels: &[Channel], i: u64) -> Channel {
-    channels[i as usize % channels.len()].clone()
+/// The `i`-th of the run's connections to a service, asking again what is safe to ask again.
+fn pick(channels: &[Channel], i: u64) -> SafeRetries {
+    SafeRetries::new(channels[i as usize % channels.len()].clone())
 }
 
 /// A fresh `request_id`, so a retried create would not be done twice.
@@ -262,6 +264,14 @@ fn with<T>(message: T, token: &Bearer) -> Request<T> {
     request
         .metadata_mut()
         .insert("authorization", token.clone());
+    request
+}
+
+/// [`with`] for a request whose `request_id` makes a second attempt harmless: the channel
+/// may send it again when the service was unavailable ([`SafeRetries`]).
+fn idempotent<T>(message: T, token: &Bearer) -> Request<T> {
+    let mut request = with(message, token);
+    request.extensions_mut().insert(Idempotent);
     request
 }
 

@@ -12,7 +12,9 @@ use fallwerk_proto::{
 };
 use tokio::time::Instant;
 
-use super::{PROPAGATION_LIMIT, Scenario, pick, request_id, setup::CATEGORIES, timed, with};
+use super::{
+    PROPAGATION_LIMIT, Scenario, idempotent, pick, request_id, setup::CATEGORIES, timed, with,
+};
 use crate::report::Recorder;
 
 /// A case with a referral the partner system accepted.
@@ -37,7 +39,7 @@ impl Scenario {
             recorder,
             "partner ReportProgress",
             Instant::now(),
-            system.report_progress(with(progress(&referred.referral_id), &agency.token)),
+            system.report_progress(idempotent(progress(&referred.referral_id), &agency.token)),
         )
         .await
         .is_none()
@@ -48,7 +50,7 @@ impl Scenario {
             recorder,
             "partner CompleteReferral",
             Instant::now(),
-            system.complete_referral(with(
+            system.complete_referral(idempotent(
                 partner::CompleteReferralRequest {
                     referral_id: referred.referral_id.clone(),
                     outcome: partner::ReferralOutcome::Completed.into(),
@@ -67,7 +69,7 @@ impl Scenario {
             recorder,
             "case-plan RecordReview",
             Instant::now(),
-            plans.record_review(with(
+            plans.record_review(idempotent(
                 caseplan::RecordReviewRequest {
                     case_id: referred.case_id.clone(),
                     review: Some(caseplan::Review {
@@ -109,7 +111,7 @@ impl Scenario {
             recorder,
             "case-plan CloseCase",
             Instant::now(),
-            plans.close_case(with(
+            plans.close_case(idempotent(
                 caseplan::CloseCaseRequest {
                     case_id: case.id,
                     closure: Some(caseplan::Closure {
@@ -201,7 +203,7 @@ impl Scenario {
             recorder,
             "case-plan ReviseHelpPlan",
             Instant::now(),
-            plans.revise_help_plan(with(first_plan(&case.id), advisor)),
+            plans.revise_help_plan(idempotent(first_plan(&case.id), advisor)),
         )
         .await?
         .plan?;
@@ -209,7 +211,7 @@ impl Scenario {
             recorder,
             "case-plan CreateAgreement",
             Instant::now(),
-            plans.create_agreement(with(
+            plans.create_agreement(idempotent(
                 caseplan::CreateAgreementRequest {
                     case_id: case_id.clone(),
                     agreement: Some(caseplan::Agreement {
@@ -231,7 +233,7 @@ impl Scenario {
             recorder,
             "case-plan ProposeAgreement",
             Instant::now(),
-            plans.propose_agreement(with(
+            plans.propose_agreement(idempotent(
                 caseplan::ProposeAgreementRequest {
                     agreement_id: draft.id,
                     etag: draft.etag,
@@ -246,7 +248,7 @@ impl Scenario {
             recorder,
             "case-plan AcceptAgreement",
             Instant::now(),
-            plans.accept_agreement(with(
+            plans.accept_agreement(idempotent(
                 caseplan::AcceptAgreementRequest {
                     agreement_id: proposed.id,
                     acknowledgement: Some(caseplan::Acknowledgement {
@@ -264,7 +266,7 @@ impl Scenario {
             recorder,
             "partner RecordConsent",
             Instant::now(),
-            staff.record_consent(with(
+            staff.record_consent(idempotent(
                 partner::RecordConsentRequest {
                     consent: Some(partner::Consent {
                         case_id: case_id.clone(),
@@ -288,7 +290,7 @@ impl Scenario {
             recorder,
             "partner CreateReferral",
             Instant::now(),
-            staff.create_referral(with(
+            staff.create_referral(idempotent(
                 partner::CreateReferralRequest {
                     case_id: case_id.clone(),
                     offer_id: agency.offer_id.clone(),
@@ -325,7 +327,7 @@ impl Scenario {
             recorder,
             "partner AcceptReferral",
             Instant::now(),
-            system.accept_referral(with(
+            system.accept_referral(idempotent(
                 partner::AcceptReferralRequest {
                     referral_id: referral.id.clone(),
                     request_id: request_id(),

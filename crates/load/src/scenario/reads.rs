@@ -6,7 +6,7 @@ use fallwerk_proto::{
 };
 use tokio::time::Instant;
 
-use super::{Scenario, pick, process::progress, timed, with};
+use super::{Scenario, idempotent, pick, process::progress, timed, with};
 use crate::report::Recorder;
 
 /// Entries a list call asks for: a screen's worth.
@@ -124,7 +124,7 @@ impl Scenario {
             recorder,
             "partner ReportProgress",
             Instant::now(),
-            system.report_progress(with(progress(&seeded.referral_id), &agency.token)),
+            system.report_progress(idempotent(progress(&seeded.referral_id), &agency.token)),
         )
         .await;
     }
