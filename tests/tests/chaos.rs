@@ -25,7 +25,7 @@ use std::{
 };
 
 use fallwerk_proto::{intake, partner};
-use fallwerk_tests::{ServiceApp, cluster::PrivateCluster, world::World};
+use fallwerk_tests::{ServiceApp, TestDatabase, cluster::PrivateCluster, world::World};
 use prost::{Message, Name};
 use sqlx::PgPool;
 
@@ -83,6 +83,7 @@ async fn all_serving(world: &World) -> Duration {
 #[tokio::test]
 async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and_a_lagging_consumer()
  {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let cluster = PrivateCluster::start().await;
     let admin = cluster.admin_url();
     let mut world = World::open_with_partner_on(Some(&admin), true).await;
@@ -194,7 +195,7 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
     // The system heals by itself: wait (at most 60 s) until every check holds.
     let started = Instant::now();
     let findings = loop {
-        let findings = check(&world, &acks).await;
+        let findings = check(&Databases::of(&world), &acks).await;
         if findings.problems.is_empty() || started.elapsed() > Duration::from_secs(60) {
             break findings;
         }
@@ -222,6 +223,215 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
     );
 }
 
+/// One chaos run at a time: each loads both cores on its own.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A service as its own process (the binary `cargo build --bins` made beside this test), on
+/// a fixed loopback port, so that it can be killed with SIGKILL and started again there.
+struct Process {
+    name: &'static str,
+    port: u16,
+    database_url: String,
+    upstreams: String,
+    child: Option<tokio::process::Child>,
+}
+
+impl Process {
+    fn new(name: &'static str, db: &TestDatabase, schema: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        Process {
+            name,
+            port,
+            database_url: db.runtime_url(schema),
+            upstreams: String::new(),
+            child: None,
+        }
+    }
+
+    fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the binary with only the environment a pod would give it, and waits until it
+    /// is SERVING; how long that took.
+    async fn start(&mut self) -> Duration {
+        // target/debug/deps/chaos-… -> target/debug/<name>
+        let binary = std::env::current_exe()
+            .expect("test binary")
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target dir")
+            .join(self.name);
+        assert!(
+            binary.exists(),
+            "{} is not built: `cargo build --bins` (deploy/local/test.sh does it)",
+            binary.display()
+        );
+        let started = Instant::now();
+        let child = tokio::process::Command::new(binary)
+            .arg("serve")
+            .env_clear()
+            .env("DATABASE_URL", &self.database_url)
+            .env("DB_MAX_CONNECTIONS", "6")
+            .env("GRPC_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("GRPC_PLAINTEXT", "true")
+            .env("METRICS_LISTEN", "off")
+            .env("JWKS_FILE", fallwerk_tests::jwks_file())
+            .env(
+                "SERVICE_TOKEN_FILE",
+                fallwerk_tests::service_token_file(self.name),
+            )
+            .env("UPSTREAMS", &self.upstreams)
+            .env("SHUTDOWN_GRACE_SECS", "5")
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the service starts");
+        self.child = Some(child);
+        let endpoint = tonic::transport::Endpoint::from_shared(self.address()).expect("endpoint");
+        let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(channel) = endpoint.connect().await {
+                let status = tonic_health::pb::health_client::HealthClient::new(channel)
+                    .check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    .map(|r| r.into_inner().status);
+                if status.is_ok_and(|s| s == serving) {
+                    return started.elapsed();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not become SERVING",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no drain, no shutdown code of ours runs.
+    async fn kill_9(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().await.expect("SIGKILL");
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_work_survives_kill_9_of_each_service_process() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let intake_db = TestDatabase::migrated(&fallwerk_intake::SERVICE.migrator).await;
+    let case_plan_db = TestDatabase::migrated(&fallwerk_case_plan::SERVICE.migrator).await;
+    let partner_db = TestDatabase::migrated(&fallwerk_partner::SERVICE.migrator).await;
+    let mut intake = Process::new("intake", &intake_db, "intake");
+    let mut case_plan = Process::new("case-plan", &case_plan_db, "caseplan");
+    let mut partner = Process::new("partner", &partner_db, "partner");
+    intake.upstreams = format!("case-plan={}", case_plan.address());
+    case_plan.upstreams = format!("intake={},partner={}", intake.address(), partner.address());
+    partner.upstreams = format!(
+        "case-plan={},intake={}",
+        case_plan.address(),
+        intake.address()
+    );
+    for process in [&mut intake, &mut case_plan, &mut partner] {
+        process.start().await;
+    }
+    let acks = std::env::temp_dir().join(format!("fallwerk-acks-{}", uuid::Uuid::new_v4()));
+    let phase = phase();
+    let key_dir = fallwerk_tests::key_dir().to_string_lossy().into_owned();
+    let addresses = [intake.address(), case_plan.address(), partner.address()];
+    for victim in ["intake", "case-plan", "partner"] {
+        let config = {
+            use clap::Parser;
+            fallwerk_load::Config::try_parse_from([
+                "fallwerk-load",
+                "--intake",
+                &addresses[0],
+                "--case-plan",
+                &addresses[1],
+                "--partner",
+                &addresses[2],
+                "--key-dir",
+                &key_dir,
+                "--advisors",
+                "2",
+                "--quiet",
+                "--scenario",
+                "process",
+                "--concurrency",
+                "4",
+                "--duration",
+                &format!("{}s", phase.as_secs()),
+                "--ack-log",
+                acks.to_str().expect("utf-8 path"),
+            ])
+            .expect("valid flags")
+        };
+        let load = tokio::spawn(async move { fallwerk_load::run(&config).await });
+        tokio::time::sleep(phase / 3).await;
+        let process = match victim {
+            "intake" => &mut intake,
+            "case-plan" => &mut case_plan,
+            _ => &mut partner,
+        };
+        process.kill_9().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let recovered = process.start().await;
+        let report = load.await.expect("joined").expect("the load ran");
+        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+        for step in &report.steps {
+            for (code, n) in &step.errors {
+                *errors.entry(code.clone()).or_default() += n;
+            }
+        }
+        let ok: u64 = report.steps.iter().map(|s| s.ok).sum();
+        // The record of the run (with --nocapture); never asserted.
+        eprintln!(
+            "chaos: kill -9 of the {victim} process: SERVING {recovered:?} after its start; \
+             {ok} calls ok, errors by code {errors:?}; first error: {:?}",
+            report.first_error
+        );
+    }
+
+    let databases = Databases {
+        intake: &intake_db,
+        case_plan: &case_plan_db,
+        partner: &partner_db,
+    };
+    let started = Instant::now();
+    let findings = loop {
+        let findings = check(&databases, &acks).await;
+        if findings.problems.is_empty() || started.elapsed() > Duration::from_secs(60) {
+            break findings;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!(
+        "chaos: after kill -9, consistent {:?} later; checked {} acknowledged creates ({:?}), \
+         {} case openings and {} referral changes",
+        started.elapsed(),
+        findings.acknowledged.values().sum::<usize>(),
+        findings.acknowledged,
+        findings.cases,
+        findings.referral_changes,
+    );
+    let _ = std::fs::remove_file(&acks);
+    assert!(
+        findings.problems.is_empty(),
+        "after kill -9: {:#?}",
+        findings.problems
+    );
+    assert!(
+        findings.acknowledged.get("referral").copied().unwrap_or(0) > 0,
+        "the load got whole processes through: {:?}",
+        findings.acknowledged
+    );
+}
+
 #[derive(Debug, Default)]
 struct Findings {
     /// Acknowledged creates checked, by kind.
@@ -234,10 +444,27 @@ struct Findings {
     problems: Vec<String>,
 }
 
-async fn check(world: &World, acks: &PathBuf) -> Findings {
-    let intake = world.office.app.db.pool().await;
-    let plans = world.case_plan.db.pool().await;
-    let partner = world.partner.as_ref().expect("partner").db.pool().await;
+/// The three services' databases, where the checks read.
+struct Databases<'a> {
+    intake: &'a TestDatabase,
+    case_plan: &'a TestDatabase,
+    partner: &'a TestDatabase,
+}
+
+impl<'a> Databases<'a> {
+    fn of(world: &'a World) -> Self {
+        Databases {
+            intake: &world.office.app.db,
+            case_plan: &world.case_plan.db,
+            partner: &world.partner.as_ref().expect("partner").db,
+        }
+    }
+}
+
+async fn check(databases: &Databases<'_>, acks: &PathBuf) -> Findings {
+    let intake = databases.intake.pool().await;
+    let plans = databases.case_plan.pool().await;
+    let partner = databases.partner.pool().await;
     let mut findings = Findings::default();
 
     // Every acknowledged create exists, where it was made and where it is followed.
