@@ -4,7 +4,7 @@
 # environment; only `make sqlx-prepare`/`sqlx-check` compile against a live database.
 export SQLX_OFFLINE := true
 
-.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check api-docs chaos bench bench-feed load load-case-plan bench-partner bench-audit prometheus-check prometheus-live-test
+.PHONY: run run-stops-test test lint fmt sqlx-prepare sqlx-check deploy-check proto-check api-docs chaos bench bench-feed load load-case-plan bench-partner bench-audit prometheus-check prometheus-live-test image image-test
 
 ## The whole system on this machine (private PostgreSQL under .dev/ unless DATABASE_URL is set).
 run:
@@ -37,10 +37,14 @@ sqlx-check:
 
 ## Render every kustomize target, validate it against the Kubernetes schemas and run checkov over
 ## every overlay (offline once its three PyPI packages are in .dev/k8svenv; the marker file names
-## the checkov version, so a new pin installs again).
+## the checkov version, so a new pin installs again); then, where a container runtime and `make
+## image`'s image are, `make image-test`.
 deploy-check:
 	@test -f .dev/k8svenv/.checkov-3.3.30 || (python3 -m venv .dev/k8svenv && .dev/k8svenv/bin/pip install -q 'kubernetes-validate==1.37.*' 'PyYAML>=6' 'checkov==3.3.30' && touch .dev/k8svenv/.checkov-3.3.30)
 	@.dev/k8svenv/bin/python deploy/k8s/validate.py
+	@if command -v podman >/dev/null && podman image exists localhost/fallwerk:dev 2>/dev/null; then \
+		deploy/image/test.sh; \
+	else echo "deploy-check: image-test skipped: no container runtime or no image here (make image builds one)"; fi
 
 ## Event feed latency and throughput (release build, durable PostgreSQL; see the README's
 ## "Performance" section).
@@ -114,3 +118,18 @@ prometheus-check:
 prometheus-live-test:
 	@if [ -z "$$FALLWERK_BIN_DIR" ]; then cargo build --locked -p fallwerk-intake -p fallwerk-case-plan -p fallwerk-partner -p fallwerk-cli -p fallwerk-load; fi
 	@deploy/local/prometheus-live-test.sh
+
+## The runtime image, built here without a registry: FROM scratch with the release binaries (all
+## three services, the CLI, fallwerk-load), exactly the shared libraries they need, user 65532 and
+## the CA bundle; no shell, no package manager (deploy/image/; buildah from Debian, installed
+## when missing). Binaries from FALLWERK_BIN_DIR (built with cargo build --release when unset).
+image:
+	@if [ -z "$$FALLWERK_BIN_DIR" ]; then cargo build --release --locked -p fallwerk-intake -p fallwerk-case-plan -p fallwerk-partner -p fallwerk-cli -p fallwerk-load; fi
+	@deploy/image/build.sh "$${FALLWERK_BIN_DIR:-target/release}"
+
+## `make image`'s image run as the local overlay's pods (read-only root, no capabilities, the
+## manifest's uid, their environment and Secrets as files) against a PostgreSQL on the host:
+## migrate, gRPC readiness probe, CLI calls, SIGTERM drain and exit code; skipped when no
+## container runtime is available.
+image-test:
+	@deploy/image/test.sh
