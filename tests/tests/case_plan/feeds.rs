@@ -224,3 +224,36 @@ async fn a_parked_event_is_replayed_by_the_feed_command_and_stays_parked_while_i
     assert_eq!(after.len(), 1, "still parked");
     assert!(after[0].1.contains("does not decode"), "{}", after[0].1);
 }
+
+#[tokio::test]
+async fn a_subscription_to_rare_types_moves_its_cursor_to_the_head_while_nothing_it_takes_happens()
+{
+    let world = World::open().await;
+    let office = &world.office;
+    world.case(&office.desk, &office.advisor).await;
+    // Arrivals: events case-plan does not take (it follows cases, roster and applicants).
+    for _ in 0..3 {
+        office.visit(&office.desk).await;
+    }
+    let intake = world.office.app.db.pool().await;
+    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM intake.outbox")
+        .fetch_one(&intake)
+        .await
+        .expect("head");
+    let plans = world.case_plan.db.pool().await;
+    // The idle feed's heartbeat (after 5 s) says it delivered everything up to its head.
+    let mut cursor = 0;
+    for _ in 0..150 {
+        cursor = sqlx::query_scalar(
+            "SELECT position FROM caseplan.feed_cursors WHERE subscription = 'intake'",
+        )
+        .fetch_one(&plans)
+        .await
+        .expect("cursor");
+        if cursor >= head {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(cursor, head, "case-plan's cursor is at intake's head");
+}

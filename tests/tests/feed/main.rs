@@ -616,7 +616,9 @@ async fn a_subscription_filtered_by_type_replays_only_that_type_then_reports_the
     assert_eq!(
         second.item,
         Some(Item::Heartbeat(fallwerk_proto::feed::Heartbeat {
-            head_position: 3
+            head_position: 3,
+            // Nothing this subscription takes lies after the visit up to the head.
+            delivered_through: 3,
         }))
     );
 }

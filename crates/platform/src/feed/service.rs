@@ -3,7 +3,9 @@
 //! Each subscription is a task that reads pages of stamped events and sends them into a small
 //! bounded channel: when the subscriber reads slowly the channel fills and the task waits, so a
 //! slow reader holds one page in memory, not the backlog. When caught up the task sleeps until
-//! the sequencer announces new positions (or 5 s pass, when it sends a heartbeat).
+//! the sequencer announces new positions (or 5 s pass, when it sends a heartbeat saying how far
+//! it has delivered, so a subscriber to rare types moves on too); while events flow, a
+//! heartbeat every 5 s still tells the head, for the subscriber's lag.
 
 use std::{sync::Arc, time::Duration};
 
@@ -112,6 +114,7 @@ impl FeedService {
         tokio::pin!(expired);
         let mut stamped = self.stamped.clone();
         let mut caught_up_once = false;
+        let mut last_heartbeat = std::time::Instant::now();
         metrics::gauge!("feed_subscriptions", "schema" => self.schema).increment(1.0);
         let reason = loop {
             if caller.expires_at <= Utc::now() {
@@ -144,11 +147,18 @@ impl FeedService {
                 break "client left";
             }
             if full {
+                if last_heartbeat.elapsed() >= HEARTBEAT {
+                    last_heartbeat = std::time::Instant::now();
+                    if !self.send_heartbeat(&out, None).await {
+                        break "client left";
+                    }
+                }
                 continue;
             }
             if !caught_up_once {
                 caught_up_once = true;
-                if !self.send_heartbeat(&out).await {
+                last_heartbeat = std::time::Instant::now();
+                if !self.send_heartbeat(&out, Some((cursor, &types))).await {
                     break "client left";
                 }
             }
@@ -164,7 +174,8 @@ impl FeedService {
                 }
                 changed = stamped.changed() => if changed.is_err() { break "feed closed" },
                 _ = tokio::time::sleep(HEARTBEAT) => {
-                    if !self.send_heartbeat(&out).await {
+                    last_heartbeat = std::time::Instant::now();
+                    if !self.send_heartbeat(&out, Some((cursor, &types))).await {
                         break "client left";
                     }
                 }
@@ -174,19 +185,42 @@ impl FeedService {
         tracing::debug!(reason, cursor, "feed subscription ended");
     }
 
-    async fn send_heartbeat(&self, out: &mpsc::Sender<Result<SubscribeResponse, Status>>) -> bool {
-        match self.head().await {
-            Ok(head_position) => out
-                .send(Ok(SubscribeResponse {
-                    item: Some(Item::Heartbeat(Heartbeat { head_position })),
-                }))
-                .await
-                .is_ok(),
+    /// Sends the head; whether the client is still there. `caught_up`: the position sent
+    /// last and the types taken, when every event up to it was sent: then the head is read
+    /// first and, if nothing the subscription takes lies between, the heartbeat says it was
+    /// delivered through the head (events stamped later get higher positions). If something
+    /// does, no heartbeat: the next page sends it.
+    async fn send_heartbeat(
+        &self,
+        out: &mpsc::Sender<Result<SubscribeResponse, Status>>,
+        caught_up: Option<(i64, &[String])>,
+    ) -> bool {
+        let head_position = match self.head().await {
+            Ok(head) => head,
             Err(error) => {
                 tracing::warn!(%error, "feed head unavailable");
-                true
+                return true;
             }
-        }
+        };
+        let delivered_through = match caught_up {
+            Some((cursor, types)) => match self.read_page(cursor, types).await {
+                Ok(page) if page.is_empty() => head_position,
+                Ok(_) => return true,
+                Err(error) => {
+                    tracing::warn!(%error, "feed read failed");
+                    return true;
+                }
+            },
+            None => 0,
+        };
+        out.send(Ok(SubscribeResponse {
+            item: Some(Item::Heartbeat(Heartbeat {
+                head_position,
+                delivered_through,
+            })),
+        }))
+        .await
+        .is_ok()
     }
 }
 

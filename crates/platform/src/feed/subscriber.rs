@@ -270,6 +270,21 @@ impl<H: EventHandler> Subscriber<H> {
             *backoff = BACKOFF_START;
             match message.item {
                 Some(Item::Heartbeat(heartbeat)) => {
+                    // Nothing this subscription takes lies up to there: move past it, so a
+                    // subscription to rare types resumes from there and shows no lag.
+                    if heartbeat.delivered_through > cursor {
+                        sqlx::query(sqlx::AssertSqlSafe(Arc::clone(&self.sql.advance)))
+                            .bind(name)
+                            .bind(heartbeat.delivered_through)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(|e| format!("moving the cursor: {e}"))?;
+                        cursor = heartbeat.delivered_through;
+                        self.applied
+                            .send_if_modified(|applied| raise(applied, cursor));
+                        metrics::gauge!("feed_subscription_position", "subscription" => name.to_owned())
+                            .set(cursor as f64);
+                    }
                     let lag = (heartbeat.head_position - cursor).max(0);
                     metrics::gauge!("feed_subscription_lag", "subscription" => name.to_owned())
                         .set(lag as f64);
