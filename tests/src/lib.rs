@@ -38,6 +38,7 @@ mod app;
 pub mod attacks;
 pub mod cluster;
 pub mod office;
+pub mod process;
 pub mod proxy;
 pub mod tls;
 pub mod world;
@@ -178,6 +179,34 @@ impl TestDatabase {
     /// The database's URL as the runtime role of `schema`, the one its service serves as.
     pub fn runtime_url(&self, schema: &str) -> String {
         self.url_as(&runtime_role(schema))
+    }
+
+    /// A connection holding an exclusive lock on `table` until it is dropped, so that calls
+    /// touching the table wait (until their deadline, say).
+    pub async fn lock(&self, table: &str) -> PgConnection {
+        let mut conn = PgConnection::connect(&self.url).await.expect("connect");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+        conn
+    }
+
+    /// Writes into intake's outbox (this database's) an event its consumers cannot apply: a
+    /// CaseOpened whose payload does not decode. Its id.
+    pub async fn poison_intake_feed(&self) -> Uuid {
+        let poison = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO intake.outbox (event_id, event_type, aggregate_id, payload, occurred_at)
+             VALUES ($1, 'fallwerk.intake.v1.CaseOpened', $1, '\\xffff', now())",
+        )
+        .bind(poison)
+        .execute(&self.pool().await)
+        .await
+        .expect("poison written");
+        poison
     }
 
     /// The database's name.

@@ -25,7 +25,9 @@ use std::{
 };
 
 use fallwerk_proto::{intake, partner};
-use fallwerk_tests::{ServiceApp, TestDatabase, cluster::PrivateCluster, world::World};
+use fallwerk_tests::{
+    ServiceApp, TestDatabase, cluster::PrivateCluster, process::ServiceProcess, world::World,
+};
 use prost::{Message, Name};
 use sqlx::PgPool;
 
@@ -166,13 +168,7 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
             }
         };
         let report = load.await.expect("joined").expect("the load ran");
-        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-        for step in &report.steps {
-            for (code, n) in &step.errors {
-                *errors.entry(code.clone()).or_default() += n;
-            }
-        }
-        let ok: u64 = report.steps.iter().map(|s| s.ok).sum();
+        let (ok, errors) = calls(&report);
         let other: Vec<String> = report
             .steps
             .iter()
@@ -226,110 +222,15 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
 /// One chaos run at a time: each loads both cores on its own.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A service as its own process (the binary `cargo build --bins` made beside this test), on
-/// a fixed loopback port, so that it can be killed with SIGKILL and started again there.
-struct Process {
-    name: &'static str,
-    port: u16,
-    database_url: String,
-    upstreams: String,
-    child: Option<tokio::process::Child>,
-}
-
-impl Process {
-    fn new(name: &'static str, db: &TestDatabase, schema: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        Process {
-            name,
-            port,
-            database_url: db.runtime_url(schema),
-            upstreams: String::new(),
-            child: None,
-        }
-    }
-
-    fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the binary with only the environment a pod would give it, and waits until it
-    /// is SERVING; how long that took.
-    async fn start(&mut self) -> Duration {
-        // target/debug/deps/chaos-… -> target/debug/<name>
-        let binary = std::env::current_exe()
-            .expect("test binary")
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target dir")
-            .join(self.name);
-        assert!(
-            binary.exists(),
-            "{} is not built: `cargo build --bins` (deploy/local/test.sh does it)",
-            binary.display()
-        );
-        let started = Instant::now();
-        let child = tokio::process::Command::new(binary)
-            .arg("serve")
-            .env_clear()
-            .env("DATABASE_URL", &self.database_url)
-            .env("DB_MAX_CONNECTIONS", "6")
-            .env("GRPC_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("GRPC_PLAINTEXT", "true")
-            .env("METRICS_LISTEN", "off")
-            .env("JWKS_FILE", fallwerk_tests::jwks_file())
-            .env(
-                "SERVICE_TOKEN_FILE",
-                fallwerk_tests::service_token_file(self.name),
-            )
-            .env("UPSTREAMS", &self.upstreams)
-            .env("SHUTDOWN_GRACE_SECS", "5")
-            .env("RUST_LOG", "error")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the service starts");
-        self.child = Some(child);
-        let endpoint = tonic::transport::Endpoint::from_shared(self.address()).expect("endpoint");
-        let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(channel) = endpoint.connect().await {
-                let status = tonic_health::pb::health_client::HealthClient::new(channel)
-                    .check(tonic_health::pb::HealthCheckRequest::default())
-                    .await
-                    .map(|r| r.into_inner().status);
-                if status.is_ok_and(|s| s == serving) {
-                    return started.elapsed();
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not become SERVING",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no drain, no shutdown code of ours runs.
-    async fn kill_9(&mut self) {
-        let mut child = self.child.take().expect("running");
-        child.kill().await.expect("SIGKILL");
-    }
-}
-
 #[tokio::test]
 async fn acknowledged_work_survives_kill_9_of_each_service_process() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let intake_db = TestDatabase::migrated(&fallwerk_intake::SERVICE.migrator).await;
     let case_plan_db = TestDatabase::migrated(&fallwerk_case_plan::SERVICE.migrator).await;
     let partner_db = TestDatabase::migrated(&fallwerk_partner::SERVICE.migrator).await;
-    let mut intake = Process::new("intake", &intake_db, "intake");
-    let mut case_plan = Process::new("case-plan", &case_plan_db, "caseplan");
-    let mut partner = Process::new("partner", &partner_db, "partner");
+    let mut intake = ServiceProcess::new("intake", &intake_db, "intake");
+    let mut case_plan = ServiceProcess::new("case-plan", &case_plan_db, "caseplan");
+    let mut partner = ServiceProcess::new("partner", &partner_db, "partner");
     intake.upstreams = format!("case-plan={}", case_plan.address());
     case_plan.upstreams = format!("intake={},partner={}", intake.address(), partner.address());
     partner.upstreams = format!(
@@ -382,13 +283,7 @@ async fn acknowledged_work_survives_kill_9_of_each_service_process() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let recovered = process.start().await;
         let report = load.await.expect("joined").expect("the load ran");
-        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-        for step in &report.steps {
-            for (code, n) in &step.errors {
-                *errors.entry(code.clone()).or_default() += n;
-            }
-        }
-        let ok: u64 = report.steps.iter().map(|s| s.ok).sum();
+        let (ok, errors) = calls(&report);
         // The record of the run (with --nocapture); never asserted.
         eprintln!(
             "chaos: kill -9 of the {victim} process: SERVING {recovered:?} after its start; \
@@ -442,6 +337,17 @@ struct Findings {
     referral_changes: usize,
     /// What does not hold.
     problems: Vec<String>,
+}
+
+/// The calls of a load run that were answered OK, and the others by code.
+fn calls(report: &fallwerk_load::report::Report) -> (u64, BTreeMap<String, u64>) {
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    for step in &report.steps {
+        for (code, n) in &step.errors {
+            *errors.entry(code.clone()).or_default() += n;
+        }
+    }
+    (report.steps.iter().map(|s| s.ok).sum(), errors)
 }
 
 /// The three services' databases, where the checks read.

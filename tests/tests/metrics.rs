@@ -4,7 +4,6 @@ use fallwerk_intake::SERVICE;
 use fallwerk_platform::{auth::Role, config::MetricsListen};
 use fallwerk_proto::intake as pb;
 use fallwerk_tests::{IntakeClient, ServiceApp, token};
-use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn scrape(addr: std::net::SocketAddr) -> String {
@@ -280,15 +279,7 @@ async fn a_call_cut_off_by_a_deadline_answers_deadline_exceeded_and_is_counted()
     let addr = metrics();
     let app = ServiceApp::spawn_tuned(&SERVICE, |server| server.request_timeout_secs = 1).await;
     // ListTeams waits for an exclusive lock on the teams until the server's timeout ends it.
-    let mut lock = sqlx::PgConnection::connect(&app.db.url)
-        .await
-        .expect("connect");
-    for statement in ["BEGIN", "LOCK TABLE intake.teams IN ACCESS EXCLUSIVE MODE"] {
-        sqlx::query(statement)
-            .execute(&mut lock)
-            .await
-            .expect(statement);
-    }
+    let lock = app.db.lock("intake.teams").await;
     let mut lead: IntakeClient = app.client(&token("lead-7", &[Role::TeamLead], None)).await;
     let cut = lead
         .list_teams(pb::ListTeamsRequest::default())
@@ -349,15 +340,7 @@ async fn parked_gauge_reads(addr: std::net::SocketAddr, expected: &str) {
 async fn parked_events_waiting_are_a_gauge_that_falls_when_they_are_replayed() {
     let addr = metrics();
     let world = fallwerk_tests::world::World::open().await;
-    let poison = uuid::Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO intake.outbox (event_id, event_type, aggregate_id, payload, occurred_at)
-         VALUES ($1, 'fallwerk.intake.v1.CaseOpened', $1, '\\xffff', now())",
-    )
-    .bind(poison)
-    .execute(&world.office.app.db.pool().await)
-    .await
-    .expect("poison written");
+    world.office.app.db.poison_intake_feed().await;
     let office = &world.office;
     world.case(&office.desk, &office.advisor).await;
     parked_gauge_reads(addr, "1").await;

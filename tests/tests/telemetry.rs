@@ -21,7 +21,6 @@ use opentelemetry_proto::tonic::{
     common::v1::any_value::Value,
     trace::v1::{Span, status::StatusCode},
 };
-use sqlx::Connection;
 
 /// The spans every service of this test process exported.
 #[derive(Clone, Default)]
@@ -204,15 +203,7 @@ async fn a_call_is_one_server_span_with_its_database_work_as_children_and_no_per
 async fn a_call_cut_off_by_the_servers_timeout_is_an_error_span_with_its_code() {
     let receiver = receiver();
     let app = ServiceApp::spawn_tuned(&SERVICE, |server| server.request_timeout_secs = 1).await;
-    let mut lock = sqlx::PgConnection::connect(&app.db.url)
-        .await
-        .expect("connect");
-    for statement in ["BEGIN", "LOCK TABLE intake.teams IN ACCESS EXCLUSIVE MODE"] {
-        sqlx::query(statement)
-            .execute(&mut lock)
-            .await
-            .expect(statement);
-    }
+    let lock = app.db.lock("intake.teams").await;
     let mut lead: IntakeClient = app.client(&token("lead-7", &[Role::TeamLead], None)).await;
     let cut = lead
         .list_teams(pb::ListTeamsRequest::default())

@@ -179,15 +179,7 @@ async fn a_birth_date_known_only_to_the_month_arrives_as_intake_recorded_it() {
 async fn a_parked_event_is_replayed_by_the_feed_command_and_stays_parked_while_it_fails() {
     let world = World::open().await;
     // An event case-plan cannot apply: a CaseOpened whose payload does not decode.
-    let poison = uuid::Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO intake.outbox (event_id, event_type, aggregate_id, payload, occurred_at)
-         VALUES ($1, 'fallwerk.intake.v1.CaseOpened', $1, '\\xffff', now())",
-    )
-    .bind(poison)
-    .execute(&world.office.app.db.pool().await)
-    .await
-    .expect("poison written");
+    let poison = world.office.app.db.poison_intake_feed().await;
     // The feed goes on past it: a case opened after it arrives.
     let office = &world.office;
     world.case(&office.desk, &office.advisor).await;

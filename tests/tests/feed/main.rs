@@ -374,15 +374,7 @@ async fn a_poison_event_is_parked_visibly_the_feed_goes_on_and_it_replays_once_f
     let intake = ServiceApp::spawn(&SERVICE).await;
     let consumer = Consumer::start(&intake).await;
     let pool = intake.db.pool().await;
-    let poison = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO intake.outbox (event_id, event_type, aggregate_id, payload, occurred_at)
-         VALUES ($1, 'fallwerk.intake.v1.CaseOpened', $1, '\\xffff', now())",
-    )
-    .bind(poison)
-    .execute(&pool)
-    .await
-    .expect("poison written");
+    let poison = intake.db.poison_intake_feed().await;
     let after = produce(&pool, &Outbox::new("intake")).await;
     consumer.wait_for(1).await;
 

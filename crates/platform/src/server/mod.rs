@@ -18,7 +18,7 @@ use tonic_health::ServingStatus;
 
 use fallwerk_proto::feed::event_feed_service_server::EventFeedServiceServer;
 
-mod request;
+pub(crate) mod request;
 
 pub use request::{RequestLayer, RequestService};
 

@@ -271,7 +271,7 @@ fn call_budget(headers: &http::HeaderMap, request_timeout: Duration) -> Duration
 }
 
 /// A `grpc-timeout` value: at most 8 digits and a unit (H, M, S, m, u, n).
-fn parse_grpc_timeout(value: &http::HeaderValue) -> Option<Duration> {
+pub(crate) fn parse_grpc_timeout(value: &http::HeaderValue) -> Option<Duration> {
     let text = value.to_str().ok()?;
     let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
     if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
