@@ -80,19 +80,46 @@ export SERVICE_TOKEN_FILE=.dev/service-token
 # This machine's loopback only: plaintext on purpose (each service warns at start).
 export GRPC_PLAINTEXT=true
 
-# Each service migrates its own schema in the one database. Start order does not matter: a
-# subscriber whose upstream is not up yet retries with backoff.
-"$target_dir/intake" migrate
-"$target_dir/case-plan" migrate
-"$target_dir/partner" migrate
-GRPC_LISTEN=127.0.0.1:50051 METRICS_LISTEN=127.0.0.1:9101 UPSTREAMS=case-plan=http://127.0.0.1:50052 \
+# The private cluster is set up as a production database is (deploy/k8s/README.md, "Database
+# roles"): each service migrates as its schema's owner and serves as its runtime role, which
+# may change its own tables' rows and nothing else. A cluster migrated by the superuser before
+# the roles existed keeps that layout (delete .dev/pg to move to the roles); so does a
+# DATABASE_URL of your own, which every service then uses for everything.
+url_as() { echo "postgres://$1@127.0.0.1:$port/fallwerk"; }
+layout=single
+if [ -n "$started_pg" ]; then
+    owner=$(psql -qtAX "$DATABASE_URL" -c "SELECT nspowner::regrole FROM pg_namespace WHERE nspname = 'intake'")
+    if [ -z "$owner" ] || [ "$owner" = fallwerk_intake_owner ]; then
+        layout=roles
+        psql -q -X -v ON_ERROR_STOP=1 "$DATABASE_URL" -f deploy/k8s/components/database-setup/roles.sql
+    else
+        echo "run.sh: .dev/pg was migrated before the database roles; it keeps one role for all (delete .dev/pg to use the roles)" >&2
+    fi
+fi
+# `<service> <schema>`: migrates its schema, then prints the URL it serves with. Start order
+# does not matter: a subscriber whose upstream is not up yet retries with backoff.
+migrate() {
+    if [ "$layout" = roles ]; then
+        DATABASE_URL=$(url_as "fallwerk_$2_owner") DB_RUNTIME_ROLE="fallwerk_$2_runtime" \
+            "$target_dir/$1" migrate >&2
+        url_as "fallwerk_$2_runtime"
+    else
+        "$target_dir/$1" migrate >&2
+        echo "$DATABASE_URL"
+    fi
+}
+intake_url=$(migrate intake intake)
+case_plan_url=$(migrate case-plan caseplan)
+partner_url=$(migrate partner partner)
+DATABASE_URL=$intake_url GRPC_LISTEN=127.0.0.1:50051 METRICS_LISTEN=127.0.0.1:9101 \
+    UPSTREAMS=case-plan=http://127.0.0.1:50052 \
     "$target_dir/intake" serve &
 pids+=($!)
-GRPC_LISTEN=127.0.0.1:50052 METRICS_LISTEN=127.0.0.1:9102 \
+DATABASE_URL=$case_plan_url GRPC_LISTEN=127.0.0.1:50052 METRICS_LISTEN=127.0.0.1:9102 \
     UPSTREAMS=intake=http://127.0.0.1:50051,partner=http://127.0.0.1:50053 \
     "$target_dir/case-plan" serve &
 pids+=($!)
-GRPC_LISTEN=127.0.0.1:50053 METRICS_LISTEN=127.0.0.1:9103 \
+DATABASE_URL=$partner_url GRPC_LISTEN=127.0.0.1:50053 METRICS_LISTEN=127.0.0.1:9103 \
     UPSTREAMS=case-plan=http://127.0.0.1:50052,intake=http://127.0.0.1:50051 \
     "$target_dir/partner" serve &
 pids+=($!)
@@ -103,7 +130,7 @@ fallwerk is running:
   intake     gRPC 127.0.0.1:50051   metrics http://127.0.0.1:9101/metrics
   case-plan  gRPC 127.0.0.1:50052   metrics http://127.0.0.1:9102/metrics
   partner    gRPC 127.0.0.1:50053   metrics http://127.0.0.1:9103/metrics
-  database   $DATABASE_URL
+  database   $DATABASE_URL (the services as: $intake_url, $case_plan_url, $partner_url)
 
 Call it with the CLI (tokens are signed with the dev key in .dev/):
   export FALLWERK_TOKEN=\$($target_dir/fallwerk dev-token --role admin)
