@@ -19,6 +19,7 @@ use self::case::show_case;
 pub use self::case::{CaseCommand, case};
 use crate::{
     client::CasePlanClient,
+    client::{once, request_id},
     error::CliError,
     intake::present,
     output::Output,
@@ -99,14 +100,14 @@ pub async fn run(
                     ..Default::default()
                 }),
                 etag: args.etag,
-                request_id: String::new(),
+                request_id: request_id(),
             };
-            let case = client.close_case(request).await?.into_inner().case;
+            let case = client.close_case(once(request)).await?.into_inner().case;
             show_case(present(case, "case")?, out)
         }
         CasePlanCommand::FollowUp(args) => {
             let request = pb::RecordFollowUpRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 case_id: args.case_id.to_string(),
                 follow_up: Some(pb::FollowUp {
                     result: pb::FollowUpResult::from(args.result).into(),
@@ -115,7 +116,11 @@ pub async fn run(
                 }),
                 etag: args.etag,
             };
-            let case = client.record_follow_up(request).await?.into_inner().case;
+            let case = client
+                .record_follow_up(once(request))
+                .await?
+                .into_inner()
+                .case;
             show_case(present(case, "case")?, out)
         }
     }

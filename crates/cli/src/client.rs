@@ -1,6 +1,7 @@
 //! The clients of fallwerk's services as the CLI uses them: every call carries the bearer
-//! token, the current trace context and a 10-second deadline; reads that find a service
-//! unavailable are asked again within it (`SafeRetries`: never a write without a request id).
+//! token, the current trace context and a 10-second deadline; reads, and writes sent with a
+//! fresh request id ([`once`]), that find a service unavailable are asked again within it
+//! (`SafeRetries`). Updates guarded only by an etag are never repeated.
 
 use std::time::Duration;
 
@@ -101,6 +102,22 @@ fn channel(
     )
     .map_err(|error| CliError::Usage(format!("{flag}: {error}")))?;
     Ok((SafeRetries::new(channel), CallMetadata { authorization }))
+}
+
+/// A fresh idempotency key for a write: the service answers a repeat with the first answer,
+/// so the write may be sent again (see [`once`]).
+pub fn request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// `message`, whose `request_id` makes a repeat harmless, as a request [`SafeRetries`] may send
+/// again when the service was unavailable.
+pub fn once<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .extensions_mut()
+        .insert(fallwerk_platform::client::Idempotent);
+    request
 }
 
 /// Adds what every call needs to its request.

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     client::CasePlanClient,
+    client::{once, request_id},
     error::CliError,
     intake::{PageArgs, present},
     output::{
@@ -159,10 +160,10 @@ pub(super) async fn agreement(
                     end_date: args.end_date.map(wire_date),
                     ..Default::default()
                 }),
-                request_id: String::new(),
+                request_id: request_id(),
             };
             client
-                .create_agreement(request)
+                .create_agreement(once(request))
                 .await?
                 .into_inner()
                 .agreement
@@ -192,12 +193,12 @@ pub(super) async fn agreement(
         }
         AgreementCommand::Propose { id, etag } => {
             let request = pb::ProposeAgreementRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 agreement_id: id.to_string(),
                 etag,
             };
             client
-                .propose_agreement(request)
+                .propose_agreement(once(request))
                 .await?
                 .into_inner()
                 .agreement
@@ -210,7 +211,7 @@ pub(super) async fn agreement(
             etag,
         } => {
             let request = pb::CommentOnAgreementRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 agreement_id: id.to_string(),
                 comment: Some(pb::AgreementComment {
                     author: pb::CommentAuthor::from(by).into(),
@@ -221,14 +222,14 @@ pub(super) async fn agreement(
                 etag,
             };
             client
-                .comment_on_agreement(request)
+                .comment_on_agreement(once(request))
                 .await?
                 .into_inner()
                 .agreement
         }
         AgreementCommand::Accept(args) => {
             let request = pb::AcceptAgreementRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 agreement_id: args.id.to_string(),
                 acknowledgement: Some(pb::Acknowledgement {
                     channel: pb::AcknowledgementChannel::from(args.channel).into(),
@@ -240,20 +241,20 @@ pub(super) async fn agreement(
                 etag: args.etag,
             };
             client
-                .accept_agreement(request)
+                .accept_agreement(once(request))
                 .await?
                 .into_inner()
                 .agreement
         }
         AgreementCommand::Decline { id, reason, etag } => {
             let request = pb::DeclineAgreementRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 agreement_id: id.to_string(),
                 reason,
                 etag,
             };
             client
-                .decline_agreement(request)
+                .decline_agreement(once(request))
                 .await?
                 .into_inner()
                 .agreement
@@ -264,13 +265,13 @@ pub(super) async fn agreement(
             etag,
         } => {
             let request = pb::DisputeAgreementRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 agreement_id: id.to_string(),
                 objection,
                 etag,
             };
             client
-                .dispute_agreement(request)
+                .dispute_agreement(once(request))
                 .await?
                 .into_inner()
                 .agreement
@@ -282,14 +283,14 @@ pub(super) async fn agreement(
             etag,
         } => {
             let request = pb::ResolveDisputeRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 agreement_id: id.to_string(),
                 resolution,
                 outcome: pb::DisputeOutcome::from(outcome).into(),
                 etag,
             };
             client
-                .resolve_dispute(request)
+                .resolve_dispute(once(request))
                 .await?
                 .into_inner()
                 .agreement

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     client::CasePlanClient,
+    client::{once, request_id},
     error::CliError,
     intake::{self, PageArgs, present},
     output::{
@@ -231,22 +232,22 @@ pub async fn case(
             etag,
         } => {
             let request = pb::ReassignCaseRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 case_id: id.to_string(),
                 advisor_id: to.to_string(),
                 reason,
                 etag,
             };
-            client.reassign_case(request).await?.into_inner().case
+            client.reassign_case(once(request)).await?.into_inner().case
         }
         CaseCommand::Reopen { id, reason, etag } => {
             let request = pb::ReopenCaseRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 case_id: id.to_string(),
                 reason,
                 etag,
             };
-            client.reopen_case(request).await?.into_inner().case
+            client.reopen_case(once(request)).await?.into_inner().case
         }
         CaseCommand::Hold { id, reason, etag } => {
             let request = pb::SetLegalHoldRequest {

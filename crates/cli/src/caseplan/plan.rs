@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     client::CasePlanClient,
+    client::{once, request_id},
     error::CliError,
     intake::{PageArgs, present},
     output::{
@@ -109,9 +110,13 @@ pub(super) async fn plan(
                 goals: file.0,
                 cause: pb::RevisionCause::from(cause).into(),
                 etag,
-                request_id: String::new(),
+                request_id: request_id(),
             };
-            client.revise_help_plan(request).await?.into_inner().plan
+            client
+                .revise_help_plan(once(request))
+                .await?
+                .into_inner()
+                .plan
         }
         PlanCommand::History { case_id, page } => {
             let request = pb::ListPlanRevisionsRequest {
@@ -132,12 +137,12 @@ pub(super) async fn plan(
         }
         PlanCommand::Approve { case_id, revision } => {
             let request = pb::ApprovePlanRevisionRequest {
-                request_id: String::new(),
+                request_id: request_id(),
                 case_id: case_id.to_string(),
                 revision,
             };
             client
-                .approve_plan_revision(request)
+                .approve_plan_revision(once(request))
                 .await?
                 .into_inner()
                 .plan
@@ -170,9 +175,13 @@ pub(super) async fn review(
                     next_review_date: Some(wire_date(next)),
                     ..Default::default()
                 }),
-                request_id: String::new(),
+                request_id: request_id(),
             };
-            let review = client.record_review(request).await?.into_inner().review;
+            let review = client
+                .record_review(once(request))
+                .await?
+                .into_inner()
+                .review;
             let review = present(review, "review")?;
             out.show(
                 || json!({ "review": cp_json::review(&review) }),

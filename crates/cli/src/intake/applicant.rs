@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     client::IntakeClient,
+    client::{once, request_id},
     error::CliError,
     output::{Output, human, json},
     parse,
@@ -187,10 +188,10 @@ pub(super) async fn applicant(
                     ..Default::default()
                 }),
                 allow_duplicate: args.allow_duplicate,
-                request_id: args.request_id.map(|id| id.to_string()).unwrap_or_default(),
+                request_id: args.request_id.map_or_else(request_id, |id| id.to_string()),
             };
             client
-                .create_applicant(request)
+                .create_applicant(once(request))
                 .await?
                 .into_inner()
                 .applicant

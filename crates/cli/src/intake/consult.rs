@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     client::IntakeClient,
+    client::{once, request_id},
     error::CliError,
     output::{Output, human, json},
     parse,
@@ -82,10 +83,10 @@ pub(super) async fn consult(
         ConsultCommand::Start { visit_id } => {
             let request = pb::StartConsultationRequest {
                 visit_id: visit_id.to_string(),
-                request_id: String::new(),
+                request_id: request_id(),
             };
             client
-                .start_consultation(request)
+                .start_consultation(once(request))
                 .await?
                 .into_inner()
                 .consultation
@@ -111,10 +112,10 @@ pub(super) async fn consult(
             let request = pb::CompleteConsultationRequest {
                 consultation_id: args.consultation_id.to_string(),
                 outcome: Some(outcome),
-                request_id: String::new(),
+                request_id: request_id(),
             };
             client
-                .complete_consultation(request)
+                .complete_consultation(once(request))
                 .await?
                 .into_inner()
                 .consultation
@@ -149,9 +150,9 @@ pub async fn open_case(
     let request = pb::OpenCaseRequest {
         consultation_id: args.consultation_id.to_string(),
         assignment: assignment.into(),
-        request_id: String::new(),
+        request_id: request_id(),
     };
-    let answer = client.open_case(request).await?.into_inner();
+    let answer = client.open_case(once(request)).await?.into_inner();
     let case = present(answer.case_opening, "case_opening")?;
     out.show(
         || {

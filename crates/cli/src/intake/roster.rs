@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     client::IntakeClient,
+    client::{once, request_id},
     error::CliError,
     output::{Output, human, json},
     parse,
@@ -112,9 +113,12 @@ pub(super) async fn team(
                     postal_code_prefixes: serves,
                     ..Default::default()
                 }),
-                request_id: String::new(),
+                request_id: request_id(),
             };
-            let team = present(client.create_team(request).await?.into_inner().team, "team")?;
+            let team = present(
+                client.create_team(once(request)).await?.into_inner().team,
+                "team",
+            )?;
             out.show(
                 || json!({ "team": json::team(&team) }),
                 || human::team(&team),
@@ -193,10 +197,14 @@ pub(super) async fn advisor(
                     active: true,
                     ..Default::default()
                 }),
-                request_id: String::new(),
+                request_id: request_id(),
             };
             let advisor = present(
-                client.create_advisor(request).await?.into_inner().advisor,
+                client
+                    .create_advisor(once(request))
+                    .await?
+                    .into_inner()
+                    .advisor,
                 "advisor",
             )?;
             out.show(

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     client::IntakeClient,
+    client::{once, request_id},
     error::CliError,
     output::{Output, human, json},
     parse,
@@ -95,11 +96,15 @@ pub(super) async fn visit(
             let request = pb::RegisterVisitRequest {
                 applicant_id: applicant_id.to_string(),
                 concern: concern.unwrap_or_default(),
-                request_id: String::new(),
+                request_id: request_id(),
                 kind: pb::VisitKind::from(kind).into(),
                 team_id: team.map(|t| t.to_string()).unwrap_or_default(),
             };
-            client.register_visit(request).await?.into_inner().visit
+            client
+                .register_visit(once(request))
+                .await?
+                .into_inner()
+                .visit
         }
         VisitCommand::Get { id } => {
             let request = pb::GetVisitRequest { id: id.to_string() };
@@ -110,9 +115,9 @@ pub(super) async fn visit(
                 visit_id: id.to_string(),
                 reason: pb::VisitEndReason::from(reason).into(),
                 note: note.unwrap_or_default(),
-                request_id: String::new(),
+                request_id: request_id(),
             };
-            client.end_visit(request).await?.into_inner().visit
+            client.end_visit(once(request)).await?.into_inner().visit
         }
         VisitCommand::List { applicant_id, page } => {
             let request = pb::ListVisitsRequest {
@@ -150,10 +155,10 @@ pub(super) async fn access_check(
             forwarded_to: args.forwarded_to.unwrap_or_default(),
             ..Default::default()
         }),
-        request_id: String::new(),
+        request_id: request_id(),
     };
     let visit = client
-        .record_access_check(request)
+        .record_access_check(once(request))
         .await?
         .into_inner()
         .visit;
