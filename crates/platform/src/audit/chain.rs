@@ -153,6 +153,8 @@ impl Chainer {
                 Ok(_) => Duration::from_millis(500),
                 Err(error) => {
                     tracing::warn!(%error, schema = self.schema, "audit chainer failed; retrying");
+                    metrics::counter!("audit_chain_failures_total", "schema" => self.schema)
+                        .increment(1);
                     Duration::from_secs(2)
                 }
             };

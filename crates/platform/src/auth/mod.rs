@@ -410,8 +410,15 @@ impl Authenticator {
                 let unchanged = matches!(this.source, JwksSource::File(_))
                     && this.source.modified()
                         == this.cache.read().expect("key cache lock").modified;
-                if !unchanged && let Err(problem) = this.reload().await {
-                    tracing::error!(%problem, "JWKS reload failed; keeping the old keys");
+                if !unchanged {
+                    let result = match this.reload().await {
+                        Ok(()) => "ok",
+                        Err(problem) => {
+                            tracing::error!(%problem, "JWKS reload failed; keeping the old keys");
+                            "failed"
+                        }
+                    };
+                    metrics::counter!("jwks_reloads_total", "result" => result).increment(1);
                 }
                 // However many unknown key ids arrive, the IdP is asked at most this often.
                 tokio::time::sleep(MIN_REFRESH_INTERVAL.min(this.refresh_every)).await;
