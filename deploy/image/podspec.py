@@ -3,7 +3,7 @@
 
 deploy/image/test.sh runs each service's pod on this host the way the kubelet would run it:
 
-    podspec.py prepare --render local.yaml --secrets DIR --out DIR --port-base 59250 [--limits]
+    podspec.py prepare --render local.yaml --secrets DIR --out DIR --port-base 29250 [--limits]
 
 For every Deployment labelled app.kubernetes.io/component=server it writes OUT/<name>.json with
 the `podman run` arguments of its init container `migrate` and its container `server` (the
@@ -383,7 +383,7 @@ def main() -> int:
     p.add_argument("--render", type=Path, required=True)
     p.add_argument("--secrets", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--port-base", type=int, default=59250)
+    p.add_argument("--port-base", type=int, default=29250)
     p.add_argument("--limits", action="store_true")
     args = parser.parse_args()
     return prepare(args)

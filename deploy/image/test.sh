@@ -6,8 +6,8 @@
 #   deploy/image/test.sh
 #
 # Settings (environment): FALLWERK_IMAGE (localhost/fallwerk:dev), IMAGE_TEST_OVERLAY (the
-# overlay whose pods are run, deploy/k8s/overlays/local), IMAGE_TEST_PG_PORT (59240) and
-# IMAGE_TEST_PORT_BASE (59250: the services' ports become 59251.., see below).
+# overlay whose pods are run, deploy/k8s/overlays/local), IMAGE_TEST_PG_PORT (29240) and
+# IMAGE_TEST_PORT_BASE (29250: the services' ports become 29251.., see below).
 #
 # What it does:
 #  1. The image: its size, its files (the binaries; no shell, no package manager), its user.
@@ -21,7 +21,7 @@
 #     paths with the kubelet's modes and fsGroup, its security context (read-only root without
 #     extra tmpfs, all capabilities dropped, no new privileges, the manifest's uid/gid) and
 #     resource limits; --network host. Every pod listens for health on 9110, so on one host the
-#     ports must move: each container port to 5925x (gRPC), 5926x (metrics), 5927x (health),
+#     ports must move: each container port to 2925x (gRPC), 2926x (metrics), 2927x (health),
 #     and the settings naming them follow (listed in the output, nothing else changes).
 #  5. Per service: the init container `migrate` (the owner role's URL, DB_RUNTIME_ROLE), then
 #     the server; readiness as the kubelet's gRPC probe asks it (grpc.health.v1 Check with the
@@ -32,9 +32,9 @@
 #  7. SIGTERM to each server while the others' feed subscriptions are open on it (what the
 #     kubelet sends after the preStop sleep, which is not repeated here): the drain in its log,
 #     exit code 0 within terminationGracePeriodSeconds minus the preStop sleep.
-# The moved ports lie in Linux's ephemeral range, so an outgoing connection of another program
-# may hold one for a moment: a server that exits with "Address already in use" is started again
-# (twice at most), and the output says so. Logs of every container stay in .dev/image-test/.
+# The moved ports lie below Linux's ephemeral range (32768-60999), where outgoing connections
+# take theirs; should another program hold one anyway, a server that exits with "Address already
+# in use" is started again (twice at most), and the output says so. Logs of every container stay in .dev/image-test/.
 # Nothing stays running: containers, the PostgreSQL and the temporary files go on every exit.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
@@ -42,8 +42,8 @@ repo=$(pwd)
 
 image=${FALLWERK_IMAGE:-localhost/fallwerk:dev}
 overlay=${IMAGE_TEST_OVERLAY:-deploy/k8s/overlays/local}
-pg_port=${IMAGE_TEST_PG_PORT:-59240}
-port_base=${IMAGE_TEST_PORT_BASE:-59250}
+pg_port=${IMAGE_TEST_PG_PORT:-29240}
+port_base=${IMAGE_TEST_PORT_BASE:-29250}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$repo/deploy/image/containers.conf}
 logs=$repo/.dev/image-test
 venv=$repo/.dev/imagetest-venv
@@ -330,9 +330,8 @@ for svc in "${started[@]}"; do
             break
         fi
         if [ "$(podman inspect --format '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
-            # The moved ports lie in Linux's ephemeral range (32768-60999): an outgoing
-            # connection of another program on this host may hold one for a moment. Not the
-            # image's fault; start again (twice at most), as a pod's restart would.
+            # Another program on this host may hold a moved port for a moment. Not the image's
+            # fault; start again (twice at most), as a pod's restart would.
             if [ "$restarts" -lt 2 ] && podman logs "$name" 2>&1 | grep -q 'Address already in use'; then
                 restarts=$((restarts + 1))
                 note "$svc: a moved port was taken on this host (Address already in use): started again"
