@@ -188,35 +188,7 @@ async fn acknowledged_work_survives_crashes_a_database_restart_a_bad_network_and
         );
     }
 
-    // The system heals by itself: wait (at most 60 s) until every check holds.
-    let started = Instant::now();
-    let findings = loop {
-        let findings = check(&Databases::of(&world), &acks).await;
-        if findings.problems.is_empty() || started.elapsed() > Duration::from_secs(60) {
-            break findings;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    eprintln!(
-        "chaos: consistent {:?} after the last fault; checked {} acknowledged creates ({:?}), \
-         {} case openings and {} referral changes in every subscriber",
-        started.elapsed(),
-        findings.acknowledged.values().sum::<usize>(),
-        findings.acknowledged,
-        findings.cases,
-        findings.referral_changes,
-    );
-    let _ = std::fs::remove_file(&acks);
-    assert!(
-        findings.problems.is_empty(),
-        "after the faults: {:#?}",
-        findings.problems
-    );
-    assert!(
-        findings.acknowledged.get("referral").copied().unwrap_or(0) > 0,
-        "the load got whole processes through: {:?}",
-        findings.acknowledged
-    );
+    heals(&Databases::of(&world), &acks, "the faults").await;
 }
 
 /// One chaos run at a time: each loads both cores on its own.
@@ -297,27 +269,33 @@ async fn acknowledged_work_survives_kill_9_of_each_service_process() {
         case_plan: &case_plan_db,
         partner: &partner_db,
     };
+    heals(&databases, &acks, "kill -9").await;
+}
+
+/// Waits (at most 60 s) until every check holds, as the system heals by itself; prints the
+/// figures and asserts that nothing acknowledged was lost or doubled after `what`.
+async fn heals(databases: &Databases<'_>, acks: &PathBuf, what: &str) {
     let started = Instant::now();
     let findings = loop {
-        let findings = check(&databases, &acks).await;
+        let findings = check(databases, acks).await;
         if findings.problems.is_empty() || started.elapsed() > Duration::from_secs(60) {
             break findings;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     eprintln!(
-        "chaos: after kill -9, consistent {:?} later; checked {} acknowledged creates ({:?}), \
-         {} case openings and {} referral changes",
+        "chaos: after {what}, consistent {:?} later; checked {} acknowledged creates ({:?}), \
+         {} case openings and {} referral changes in every subscriber",
         started.elapsed(),
         findings.acknowledged.values().sum::<usize>(),
         findings.acknowledged,
         findings.cases,
         findings.referral_changes,
     );
-    let _ = std::fs::remove_file(&acks);
+    let _ = std::fs::remove_file(acks);
     assert!(
         findings.problems.is_empty(),
-        "after kill -9: {:#?}",
+        "after {what}: {:#?}",
         findings.problems
     );
     assert!(
